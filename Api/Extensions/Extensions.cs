@@ -1,0 +1,13 @@
+using AspireAi.Core.Data;
+using AspireAi.Core.Redis;
+
+namespace AspireAi.Api.Extensions;
+
+internal static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDataSource();
+        builder.AddRedisClient();
+    }
+}

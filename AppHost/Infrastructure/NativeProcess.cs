@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace AspireAi.AppHost.Infrastructure;
+
+/// <summary>POSIX process primitives that System.Diagnostics.Process does not expose (signals, uid).</summary>
+public static partial class NativeProcess
+{
+    public const int SigInt = 2;
+    public const int SigKill = 9;
+    public const int SigTerm = 15;
+
+    private const int ESRCH = 3;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SysKill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint SysGetEuid();
+
+    public static bool IsRoot => OperatingSystem.IsLinux() && SysGetEuid() == 0;
+
+    /// <summary>Sends a signal; returns false when the process no longer exists.</summary>
+    public static bool Signal(int pid, int signal) => SysKill(pid, signal) == 0;
+
+    public static bool IsAlive(int pid)
+    {
+        if (pid <= 0)
+        {
+            return false;
+        }
+        if (SysKill(pid, 0) == 0)
+        {
+            // A zombie still answers kill(0); it is dead for our purposes.
+            return !IsZombie(pid);
+        }
+        return Marshal.GetLastPInvokeError() != ESRCH;
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var close = stat.LastIndexOf(')');
+            return close > 0 && close + 2 < stat.Length && stat[close + 2] == 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Asks the kernel for a free loopback port. Another process can still take it before use, so
+    /// callers bind soon after.</summary>
+    public static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static bool IsTcpPortInUse(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return false;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+    }
+
+    public static async Task WaitForExitAsync(int pid, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (IsAlive(pid) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+    }
+}

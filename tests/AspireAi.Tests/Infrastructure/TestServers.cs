@@ -1,0 +1,118 @@
+using AspireAi.AppHost.Infrastructure;
+using AspireAi.Core.Data;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace AspireAi.Tests.Infrastructure;
+
+/// <summary>
+/// One real PostgreSQL (+pgvector) and one real Redis for the whole test run, started on free ports with the
+/// AppHost's own launchers and migrated with the production migrator. Tests share them and isolate themselves by
+/// creating their own users and rows; a test that must kill a server starts a private one instead.
+/// </summary>
+public sealed class TestServers
+{
+    private static readonly Lazy<Task<TestServers>> Shared = new(StartSharedAsync);
+
+    private TestServers(PostgresServer postgres, RedisServer redis, NpgsqlDataSource dataSource)
+    {
+        Postgres = postgres;
+        Redis = redis;
+        DataSource = dataSource;
+    }
+
+    public PostgresServer Postgres { get; }
+    public RedisServer Redis { get; }
+    public NpgsqlDataSource DataSource { get; }
+
+    public string PostgresConnectionString => Postgres.ConnectionString;
+    public string RedisConnectionString => Redis.ConnectionString;
+
+    public static Task<TestServers> GetAsync() => Shared.Value;
+
+    /// <summary>A Redis server owned by the calling test (stop it, kill it, restart it), cleaned up at exit.</summary>
+    public static async Task<RedisServer> StartPrivateRedisAsync()
+    {
+        var redis = new RedisServer(new RedisServerOptions
+        {
+            DataDirectory = TempDirectory("redis"),
+            Password = Secret(),
+            Port = NativeProcess.FreeTcpPort(),
+            Durable = false,
+        });
+        Track(redis.DisposeAsync);
+        await redis.StartAsync();
+        return redis;
+    }
+
+    /// <summary>A PostgreSQL server owned by the calling test, migrated, cleaned up at exit.</summary>
+    public static async Task<PostgresServer> StartPrivatePostgresAsync()
+    {
+        var postgres = new PostgresServer(new PostgresServerOptions
+        {
+            DataDirectory = Path.Combine(TempDirectory("postgres"), "data"),
+            Password = Secret(),
+            Port = NativeProcess.FreeTcpPort(),
+            Durable = false,
+        });
+        Track(postgres.DisposeAsync);
+        await postgres.StartAsync();
+        await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
+        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync();
+        return postgres;
+    }
+
+    private static async Task<TestServers> StartSharedAsync()
+    {
+        var postgresTask = StartPrivatePostgresAsync();
+        var redisTask = StartPrivateRedisAsync();
+        var postgres = await postgresTask;
+        var redis = await redisTask;
+        var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
+        return new TestServers(postgres, redis, dataSource);
+    }
+
+    private static readonly List<Func<ValueTask>> Cleanups = [];
+
+    private static void Track(Func<ValueTask> cleanup)
+    {
+        lock (Cleanups)
+        {
+            if (Cleanups.Count == 0)
+            {
+                // xunit v2 has no assembly-level fixture; process exit is the one place every test is done.
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => CleanUp();
+            }
+            Cleanups.Add(cleanup);
+        }
+    }
+
+    private static void CleanUp()
+    {
+        Func<ValueTask>[] cleanups;
+        lock (Cleanups)
+        {
+            cleanups = [.. Cleanups];
+            Cleanups.Clear();
+        }
+        Task.WaitAll(cleanups.Select(c => c().AsTask()), TimeSpan.FromSeconds(30));
+        foreach (var dir in TempDirectories)
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static readonly List<string> TempDirectories = [];
+
+    public static string TempDirectory(string purpose)
+    {
+        var dir = Directory.CreateTempSubdirectory($"aspireai-test-{purpose}-").FullName;
+        lock (TempDirectories)
+        {
+            TempDirectories.Add(dir);
+        }
+        return dir;
+    }
+
+    public static string Secret() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+}
