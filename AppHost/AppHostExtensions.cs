@@ -9,7 +9,9 @@ public static class AppHostExtensions
 {
     public static HostApplicationBuilder AddAppHost(this HostApplicationBuilder builder, string[] args)
     {
-        builder.Configuration.AddCommandLine(args, AppHostOptions.SwitchMappings);
+        // Bare flags are booleans; the command-line provider would otherwise expect a value after them.
+        var normalized = args.Select(a => a == "--non-interactive" ? "--non-interactive=true" : a).ToArray();
+        builder.Configuration.AddCommandLine(normalized, AppHostOptions.SwitchMappings);
         builder.Services.AddOptions<AppHostOptions>()
             .BindConfiguration(AppHostOptions.SectionName)
             .ValidateDataAnnotations()

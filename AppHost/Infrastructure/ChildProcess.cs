@@ -8,9 +8,13 @@ public sealed record ChildProcessSpec(string FileName, IReadOnlyList<string> Arg
     public string? WorkingDirectory { get; init; }
     public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
 
-    /// <summary>When set and we are root, the process is exec'd as this user through setpriv, so that its pid
-    /// is the real server's pid (runuser would sit in between and swallow signals).</summary>
+    /// <summary>When set and we are root, the process is exec'd as this user through setpriv (runuser would stay
+    /// in between as a parent and swallow signals).</summary>
     public string? RunAsUser { get; init; }
+
+    /// <summary>Runs the process in a session of its own (setsid), so that a terminal's Ctrl+C or a process-group
+    /// signal reaches only the AppHost, which then stops its children in order.</summary>
+    public bool NewSession { get; init; } = true;
 }
 
 /// <summary>A started child process whose output arrives line by line, and that can be stopped gracefully.</summary>
@@ -37,19 +41,19 @@ public sealed class ChildProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = spec.WorkingDirectory ?? Directory.GetCurrentDirectory(),
         };
+        // Both wrappers exec in place (the child is not a group leader, so setsid does not fork): the pid we hold
+        // is the real program's pid.
+        List<string> command = [spec.FileName, .. spec.Arguments];
         if (spec.RunAsUser is { } user && NativeProcess.IsRoot)
         {
-            startInfo.FileName = "setpriv";
-            foreach (var arg in (string[])["--reuid", user, "--regid", user, "--init-groups", "--", spec.FileName])
-            {
-                startInfo.ArgumentList.Add(arg);
-            }
+            command.InsertRange(0, ["setpriv", "--reuid", user, "--regid", user, "--init-groups", "--"]);
         }
-        else
+        if (spec.NewSession)
         {
-            startInfo.FileName = spec.FileName;
+            command.Insert(0, "setsid");
         }
-        foreach (var arg in spec.Arguments)
+        startInfo.FileName = command[0];
+        foreach (var arg in command.Skip(1))
         {
             startInfo.ArgumentList.Add(arg);
         }

@@ -12,6 +12,7 @@ public sealed class ConsoleOutput : IAsyncDisposable
 {
     private static readonly string[] Palette = ["\u001b[36m", "\u001b[35m", "\u001b[33m", "\u001b[32m", "\u001b[34m", "\u001b[96m", "\u001b[95m"];
     private const string Reset = "\u001b[0m";
+    private static readonly string[] Header = ["NAME", "TYPE", "STATE", "PID", "URL", "HEALTH", "RESTARTS"];
 
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<string, string> _colors = new(StringComparer.Ordinal);
@@ -36,7 +37,7 @@ public sealed class ConsoleOutput : IAsyncDisposable
 
     public void Table(IReadOnlyList<ResourceSnapshot> resources)
     {
-        var rows = new List<string[]> { new[] { "NAME", "TYPE", "STATE", "PID", "URL", "HEALTH", "RESTARTS" } };
+        var rows = new List<string[]> { Header };
         rows.AddRange(resources.Select(r => new[]
         {
             r.Name, r.Type, r.State.ToString(), r.Pid?.ToString(CultureInfo.InvariantCulture) ?? "-", r.Url ?? "-",
@@ -75,10 +76,6 @@ public sealed class ConsoleOutput : IAsyncDisposable
         await foreach (var line in _lines.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             _out.WriteLine(line);
-            if (_lines.Reader.Count == 0)
-            {
-                _out.Flush();
-            }
         }
         _out.Flush();
     }

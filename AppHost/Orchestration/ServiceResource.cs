@@ -26,9 +26,8 @@ public sealed class ServiceResource(
         while (!stopping.IsCancellationRequested)
         {
             var (fileName, arguments) = project.Command();
-            // setsid: a terminal's Ctrl+C reaches only the AppHost, which then stops services before the databases.
             var child = ChildProcess.Start(
-                new ChildProcessSpec("setsid", [fileName, .. arguments]) { WorkingDirectory = project.ProjectDirectory, Environment = environment },
+                new ChildProcessSpec(fileName, arguments) { WorkingDirectory = project.ProjectDirectory, Environment = environment },
                 line => console.Log(Name, line));
             PidFiles.Write(runDirectory, Name, child.Pid);
             registry.Update(Name, r => r with { State = ResourceState.Starting, Pid = child.Pid, Url = url, Health = null, ExitCode = null, Detail = null });

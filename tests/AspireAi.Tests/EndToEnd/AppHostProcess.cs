@@ -83,7 +83,7 @@ public sealed class AppHostProcess : IAsyncDisposable
         return JsonSerializer.Deserialize<List<Resource>>(File.ReadAllText(path), JsonSerializerOptions.Web) ?? [];
     }
 
-    public Resource Resource(string name) => Resources().Single(r => r.Name == name);
+    public Resource Find(string name) => Resources().Single(r => r.Name == name);
 
     /// <summary>Waits for a condition on the AppHost's state; fails with the AppHost's output if it never holds.</summary>
     public async Task WaitUntilAsync(Func<AppHostProcess, bool> condition, TimeSpan timeout, string what)

@@ -18,7 +18,7 @@ public sealed class AppHostTests
 
         var resources = host.Resources();
         Assert.Equal(["postgres", "redis", "migrations", "api", "workers", "web"], resources.Select(r => r.Name));
-        Assert.Equal("Finished", host.Resource("migrations").State);
+        Assert.Equal("Finished", host.Find("migrations").State);
         Assert.All(resources.Where(r => r.Name != "migrations"), r =>
         {
             Assert.Equal("Healthy", r.State);
@@ -32,15 +32,15 @@ public sealed class AppHostTests
         var pids = resources.Where(r => r.Pid is not null).Select(r => r.Pid!.Value).ToHashSet();
 
         // A crash of the Api (SIGKILL: no chance to clean up) is followed by a restart and a healthy /health.
-        var apiPid = host.Resource("api").Pid!.Value;
+        var apiPid = host.Find("api").Pid!.Value;
         Assert.True(NativeProcess.Signal(apiPid, NativeProcess.SigKill));
-        await host.WaitUntilAsync(h => h.Resource("api") is { State: "Healthy", Restarts: 1 } api && api.Pid != apiPid,
+        await host.WaitUntilAsync(h => h.Find("api") is { State: "Healthy", Restarts: 1 } api && api.Pid != apiPid,
             TimeSpan.FromSeconds(90), "the api to be restarted and healthy");
         using (var health = await http.GetAsync(new Uri(host.Endpoints.ApiUrl, "/health")))
         {
             Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         }
-        pids.Add(host.Resource("api").Pid!.Value);
+        pids.Add(host.Find("api").Pid!.Value);
 
         // SIGTERM stops services, then Redis and Postgres, cleanly: exit code 0 and no process left.
         var exitCode = await host.StopAsync(TimeSpan.FromSeconds(90));

@@ -95,7 +95,7 @@ public sealed class TestServers
             cleanups = [.. Cleanups];
             Cleanups.Clear();
         }
-        Task.WaitAll(cleanups.Select(c => c().AsTask()), TimeSpan.FromSeconds(30));
+        Task.WaitAll([.. cleanups.Select(c => c().AsTask())], TimeSpan.FromSeconds(30));
         foreach (var dir in TempDirectories)
         {
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }

@@ -1,0 +1,2 @@
+// The tests start real servers through the AppHost's Linux-only launchers.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
