@@ -237,9 +237,12 @@ public sealed class Orchestrator(
             ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss ",
             ["DOTNET_NOLOGO"] = "1",
         };
-        if (configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is { Length: > 0 } otlp)
+        foreach (var key in (string[])["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS"])
         {
-            common["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp;
+            if (configuration[key] is { Length: > 0 } value)
+            {
+                common[key] = value;
+            }
         }
 
         Dictionary<string, string?> For(string name, int port, bool data, bool api) => new(common, StringComparer.Ordinal)

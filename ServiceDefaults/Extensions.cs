@@ -1,0 +1,76 @@
+using AspireAi.ServiceDefaults;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Microsoft.Extensions.Hosting;
+
+// Everything a service of this app shares: telemetry, health, resilience, service discovery and
+// ProblemDetails errors. Program.cs calls AddServiceDefaults() and, for web apps, MapDefaultEndpoints().
+public static class Extensions
+{
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        builder.ConfigureOpenTelemetry();
+        builder.AddDefaultHealthChecks();
+
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            // Resilience outside discovery: each attempt resolves the logical address again.
+            http.AddStandardResilienceHandler();
+            http.AddServiceDiscovery();
+        });
+
+        builder.Services.AddProblemDetails();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, ProblemDetailsStartupFilter>());
+
+        return builder;
+    }
+
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddServiceDefaultsTelemetry();
+        return builder;
+    }
+
+    public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        // Answers as long as the process can serve requests; dependencies get checks without the tag,
+        // so an outage takes the service out of rotation (/health) without restarting it (/alive).
+        builder.Services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [HealthEndpoints.LiveTag]);
+        return builder;
+    }
+
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+
+        var writer = HealthReportWriter.Create(includeDescriptions: app.Environment.IsDevelopment());
+
+        // Mapped in every environment because the orchestrator polls them; anonymous so a fallback
+        // authorization policy cannot lock it out, and kept out of the request-duration metrics.
+        app.MapHealthChecks(HealthEndpoints.HealthPath, new HealthCheckOptions { ResponseWriter = writer })
+            .AllowAnonymous()
+            .DisableHttpMetrics();
+
+        app.MapHealthChecks(HealthEndpoints.AlivePath, new HealthCheckOptions
+        {
+            Predicate = registration => registration.Tags.Contains(HealthEndpoints.LiveTag),
+            ResponseWriter = writer,
+        })
+            .AllowAnonymous()
+            .DisableHttpMetrics();
+
+        return app;
+    }
+}

@@ -1,0 +1,18 @@
+using Microsoft.AspNetCore.Http;
+
+namespace AspireAi.ServiceDefaults;
+
+public static class HealthEndpoints
+{
+    // Readiness: every registered check must pass before the orchestrator sends traffic.
+    public const string HealthPath = "/health";
+
+    // Liveness: only checks tagged LiveTag, so a down dependency does not get the process restarted.
+    public const string AlivePath = "/alive";
+
+    public const string LiveTag = "live";
+
+    internal static bool IsHealthRequest(PathString path) =>
+        path.Equals(HealthPath, StringComparison.OrdinalIgnoreCase)
+        || path.Equals(AlivePath, StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
+
+namespace AspireAi.Tests.ServiceDefaults;
+
+public sealed class ResilienceHandlerTests
+{
+    private const string ClientName = "scripted";
+    private const string OrderJson = """{"item":"book","quantity":2}""";
+
+    // Production timings would make every test take tens of seconds; the retry logic is the same.
+    private static Dictionary<string, string?> FastProfile(string profile, params (string Key, string Value)[] overrides)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            [$"Resilience:{profile}:RetryBaseDelay"] = "00:00:00.010",
+            [$"Resilience:{profile}:AttemptTimeout"] = "00:00:02",
+            [$"Resilience:{profile}:TotalRequestTimeout"] = "00:00:10",
+        };
+        foreach (var (key, value) in overrides)
+        {
+            settings[$"Resilience:{profile}:{key}"] = value;
+        }
+
+        return settings;
+    }
+
+    private static Task Respond(HttpContext context, int status, string body = "")
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsync(body);
+    }
+
+    [Fact]
+    public async Task Retries_a_503_and_resends_the_POST_body()
+    {
+        await using var server = await ScriptedServer.StartAsync((context, n) => Respond(context, n == 1 ? 503 : 200));
+        using var host = ClientHost.Create(FastProfile("Standard"), services => services.AddHttpClient(ClientName));
+
+        // A body that can be read only once, like an upload streamed from a file or another request.
+        var pipe = new Pipe();
+        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes(OrderJson));
+        await pipe.Writer.CompleteAsync();
+        using var content = new StreamContent(pipe.Reader.AsStream());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+
+        using var response = await host.CreateClient(ClientName).PostAsync(new Uri(server.BaseAddress, "/orders"), content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var requests = server.Requests;
+        Assert.Equal(2, requests.Count);
+        Assert.All(requests, request =>
+        {
+            Assert.Equal("POST", request.Method);
+            Assert.Equal("/orders", request.Path);
+            Assert.Equal(OrderJson, request.Body);
+            Assert.Equal("application/json", request.ContentType);
+        });
+    }
+
+    [Fact]
+    public async Task Waits_for_Retry_After_before_retrying()
+    {
+        await using var server = await ScriptedServer.StartAsync((context, n) =>
+        {
+            if (n == 1)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                return Respond(context, 429);
+            }
+
+            return Respond(context, 200);
+        });
+        using var host = ClientHost.Create(FastProfile("Standard"), services => services.AddHttpClient(ClientName));
+
+        using var response = await host.CreateClient(ClientName).GetAsync(server.BaseAddress);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var requests = server.Requests;
+        Assert.Equal(2, requests.Count);
+        // Without the header the backoff here is ~10 ms; the bounds only need to tell the two apart.
+        var gap = Stopwatch.GetElapsedTime(requests[0].Timestamp, requests[1].Timestamp);
+        Assert.InRange(gap, TimeSpan.FromMilliseconds(950), TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Stops_after_the_maximum_retries_and_returns_the_last_response()
+    {
+        await using var server = await ScriptedServer.StartAsync((context, n) => Respond(context, 503, $"attempt {n}"));
+        using var host = ClientHost.Create(
+            FastProfile("Standard", ("MaxRetryAttempts", "2")),
+            services => services.AddHttpClient(ClientName));
+
+        using var response = await host.CreateClient(ClientName).GetAsync(server.BaseAddress);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("attempt 3", await response.Content.ReadAsStringAsync());
+        Assert.Equal(3, server.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Abandons_a_hanging_attempt_after_the_attempt_timeout_and_retries()
+    {
+        await using var server = await ScriptedServer.StartAsync(async (context, n) =>
+        {
+            if (n == 1)
+            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+
+            await Respond(context, 200, "second attempt");
+        });
+        using var host = ClientHost.Create(
+            FastProfile("Standard", ("AttemptTimeout", "00:00:00.300")),
+            services => services.AddHttpClient(ClientName));
+
+        var stopwatch = Stopwatch.StartNew();
+        using var response = await host.CreateClient(ClientName).GetAsync(server.BaseAddress);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("second attempt", await response.Content.ReadAsStringAsync());
+        Assert.Equal(2, server.Requests.Count);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"took {stopwatch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Opens_the_circuit_per_client_and_keeps_it_across_handler_rotation()
+    {
+        await using var server = await ScriptedServer.StartAsync((context, _) => Respond(context, 500));
+        using var host = ClientHost.Create(
+            FastProfile(
+            "Standard",
+            [
+                ("MaxRetryAttempts", "1"),
+                ("CircuitBreakerMinimumThroughput", "2"),
+                ("CircuitBreakerFailureRatio", "0.5"),
+                ("CircuitBreakerBreakDuration", "00:00:30"),
+            ]),
+            services =>
+            {
+                services.AddHttpClient(ClientName).SetHandlerLifetime(TimeSpan.FromSeconds(1));
+                services.AddHttpClient("other");
+            });
+
+        // Two failed attempts (first try + one retry) reach the throughput and ratio: the circuit opens
+        // and hands back the failure that opened it.
+        using (var failure = await host.CreateClient(ClientName).GetAsync(server.BaseAddress))
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, failure.StatusCode);
+        }
+
+        Assert.Equal(2, server.Requests.Count);
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => host.CreateClient(ClientName).GetAsync(server.BaseAddress));
+        Assert.Equal(2, server.Requests.Count);
+
+        // The factory builds a new handler chain after the lifetime; the breaker must outlive it.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => host.CreateClient(ClientName).GetAsync(server.BaseAddress));
+        Assert.Equal(2, server.Requests.Count);
+
+        // Another client has its own breaker, still closed.
+        using var other = await host.CreateClient("other").GetAsync(server.BaseAddress);
+        Assert.True(server.Requests.Count > 2);
+    }
+
+    [Fact]
+    public async Task Llm_handler_replaces_the_default_standard_handler()
+    {
+        await using var server = await ScriptedServer.StartAsync((context, _) => Respond(context, 503));
+        var settings = FastProfile("Standard", ("MaxRetryAttempts", "3"));
+        foreach (var (key, value) in FastProfile("Llm", ("MaxRetryAttempts", "1")))
+        {
+            settings[key] = value;
+        }
+
+        using var host = ClientHost.Create(settings, services => services.AddHttpClient("llm").AddLlmResilienceHandler());
+        var client = host.CreateClient("llm");
+
+        using var response = await client.GetAsync(server.BaseAddress);
+
+        // One pipeline with the LLM profile: 1 try + 1 retry. The standard profile alone would make 4,
+        // both stacked 8.
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(2, server.Requests.Count);
+        Assert.Equal(Timeout.InfiniteTimeSpan, client.Timeout);
+    }
+
+    [Fact]
+    public async Task An_inconsistent_profile_fails_host_start()
+    {
+        using var host = ClientHost.Create(
+            new Dictionary<string, string?>
+            {
+                ["Resilience:Standard:AttemptTimeout"] = "00:01:00",
+                ["Resilience:Standard:TotalRequestTimeout"] = "00:00:10",
+            },
+            services => services.AddHttpClient(ClientName));
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains(error.Failures, failure => failure.Contains("AttemptTimeout", StringComparison.Ordinal));
+    }
+}
