@@ -36,13 +36,18 @@ internal sealed partial class HttpResiliencePipelineProvider(
             .Handle<HttpRequestException>()
             .Handle<TimeoutRejectedException>()
             .HandleResult(IsTransientStatus);
+        Func<RetryPredicateArguments<HttpResponseMessage>, ValueTask<bool>> isTransientForRetry = isTransient;
 
         builder.TimeProvider = _timeProvider;
         builder
             .AddTimeout(profile.TotalRequestTimeout)
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
-                ShouldHandle = isTransient,
+                // Unsafe requests are replayed only when they provably never reached the server.
+                ShouldHandle = args => args.Context.Properties.GetValue(ResilienceHandler.SafeToReplay, false)
+                    || args.Outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }
+                        ? isTransientForRetry(args)
+                        : PredicateResult.False(),
                 MaxRetryAttempts = profile.MaxRetryAttempts,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,

@@ -39,7 +39,49 @@ public sealed class ResilienceHandlerTests
     }
 
     [Fact]
-    public async Task Retries_a_503_and_resends_the_POST_body()
+    public async Task Does_not_replay_a_POST_without_an_idempotency_key_that_reached_the_server()
+    {
+        await using var server = await ScriptedServer.StartAsync((context, n) => Respond(context, n == 1 ? 503 : 200));
+        using var host = ClientHost.Create(FastProfile("Standard"), services => services.AddHttpClient(ClientName));
+
+        using var content = new StringContent(OrderJson, Encoding.UTF8, "application/json");
+        using var response = await host.CreateClient(ClientName).PostAsync(new Uri(server.BaseAddress, "/orders"), content);
+
+        // The server may have acted on the first attempt; a replay could place the order twice.
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Single(server.Requests);
+    }
+
+    [Fact]
+    public async Task Retries_a_POST_that_never_reached_the_server()
+    {
+        var port = AspireAi.AppHost.Infrastructure.NativeProcess.FreeTcpPort();
+        var attempts = new AttemptCounter();
+        using var host = ClientHost.Create(FastProfile("Standard", ("MaxRetryAttempts", "2")),
+            services => services.AddHttpClient(ClientName).AddHttpMessageHandler(() => attempts));
+
+        using var content = new StringContent(OrderJson, Encoding.UTF8, "application/json");
+        await Assert.ThrowsAsync<HttpRequestException>(() => host.CreateClient(ClientName).PostAsync(new Uri($"http://127.0.0.1:{port}/orders"), content));
+
+        // Nothing listens on the port: every attempt fails to connect, and a connection error is always safe to retry.
+        Assert.Equal(3, attempts.Count);
+    }
+
+    private sealed class AttemptCounter : DelegatingHandler
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _count);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Retries_a_503_and_resends_the_POST_body_when_it_carries_an_idempotency_key()
     {
         await using var server = await ScriptedServer.StartAsync((context, n) => Respond(context, n == 1 ? 503 : 200));
         using var host = ClientHost.Create(FastProfile("Standard"), services => services.AddHttpClient(ClientName));
@@ -50,8 +92,10 @@ public sealed class ResilienceHandlerTests
         await pipe.Writer.CompleteAsync();
         using var content = new StreamContent(pipe.Reader.AsStream());
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.BaseAddress, "/orders")) { Content = content };
+        request.Headers.Add("Idempotency-Key", "order-42");
 
-        using var response = await host.CreateClient(ClientName).PostAsync(new Uri(server.BaseAddress, "/orders"), content);
+        using var response = await host.CreateClient(ClientName).SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var requests = server.Requests;
