@@ -1,4 +1,10 @@
+using AspireAi.Api.ApiKeys;
+using AspireAi.Api.Auth;
+using AspireAi.Api.Chat;
+using AspireAi.Api.Conversations;
 using AspireAi.Api.Extensions;
+using AspireAi.Api.Prompts;
+using AspireAi.Api.Usage;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -8,5 +14,10 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapAuthApi(); app.MapApiKeysApi(); app.MapAdminUsersApi();
+app.MapConversationsApi();
+app.MapChatApi();
+app.MapPromptsApi();
+app.MapUsageApi();
 
 app.Run();

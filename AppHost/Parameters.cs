@@ -13,7 +13,11 @@ public sealed class Parameters(IConfiguration configuration, string dataDirector
 {
     private readonly Lock _gate = new();
 
-    public string Get(string name)
+    // Hex by default: it stays safe inside connection strings and command lines.
+    public string Get(string name) => Get(name, static () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24)));
+
+    /// <summary>Like <see cref="Get(string)"/>, with a generator for values that need a particular shape (e.g. a base64 key).</summary>
+    public string Get(string name, Func<string> generate)
     {
         if (configuration[$"Parameters:{name}"] is { Length: > 0 } configured)
         {
@@ -27,8 +31,7 @@ public sealed class Parameters(IConfiguration configuration, string dataDirector
                 : [];
             if (!stored.TryGetValue(name, out var value))
             {
-                // Hex keeps the secret safe inside connection strings and command lines.
-                value = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+                value = generate();
                 stored[name] = value;
                 Directory.CreateDirectory(dataDirectory);
                 File.WriteAllText(path, JsonSerializer.Serialize(stored));

@@ -1,4 +1,6 @@
+using AspireAi.Core.Chat;
 using AspireAi.Core.Data;
+using AspireAi.Core.Llm;
 using AspireAi.Core.Redis;
 
 namespace AspireAi.Api.Extensions;
@@ -9,5 +11,9 @@ internal static class Extensions
     {
         builder.AddNpgsqlDataSource();
         builder.AddRedisClient();
+        builder.AddAuth();
+        builder.Services.AddValidation();
+        builder.AddLlm();
+        builder.AddChat();
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using AspireAi.AppHost.Infrastructure;
 using AspireAi.Core.Data;
 using AspireAi.Core.Identity;
@@ -61,7 +62,7 @@ public sealed class Orchestrator(
             var redis = await StartRedisAsync(registry, parameters, dataDir, stoppingToken).ConfigureAwait(false);
             await MigrateAsync(registry, postgres, stoppingToken).ConfigureAwait(false);
 
-            StartServices(registry, postgres, redis, runDir, stoppingToken);
+            StartServices(registry, postgres, redis, parameters, runDir, stoppingToken);
             await WaitForHealthyAsync(registry, stoppingToken).ConfigureAwait(false);
             await Task.WhenAll(_services.Select(s => s.Run)).ConfigureAwait(false);
         }
@@ -225,7 +226,7 @@ public sealed class Orchestrator(
         }
     }
 
-    private void StartServices(ResourceRegistry registry, string postgres, string redis, string runDir, CancellationToken stoppingToken)
+    private void StartServices(ResourceRegistry registry, string postgres, string redis, Parameters parameters, string runDir, CancellationToken stoppingToken)
     {
         var apiUrl = Url(_options.ApiPort);
         var common = new Dictionary<string, string?>(StringComparer.Ordinal)
@@ -245,15 +246,43 @@ public sealed class Orchestrator(
             }
         }
 
-        Dictionary<string, string?> For(string name, int port, bool data, bool api) => new(common, StringComparer.Ordinal)
+        // Application settings given to the AppHost (appsettings, AppHost env vars, command line) reach the services
+        // that own them, the way an Aspire AppHost passes WithEnvironment values.
+        var backend = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
-            ["ASPNETCORE_URLS"] = Url(port),
-            ["OTEL_SERVICE_NAME"] = name,
-            ["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={Guid.NewGuid():N}",
-            ["ConnectionStrings__postgres"] = data ? postgres : null,
-            ["ConnectionStrings__redis"] = data ? redis : null,
-            ["services__api__http__0"] = api ? apiUrl : null,
+            ["Auth__SigningKey"] = parameters.Get("auth-signing-key", () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))),
         };
+        foreach (var section in (string[])["Llm", "Chat", "Pricing", "Auth", "Memory", "Documents", "Jobs"])
+        {
+            foreach (var (key, value) in configuration.GetSection(section).AsEnumerable())
+            {
+                if (value is not null)
+                {
+                    backend[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+                }
+            }
+        }
+
+        Dictionary<string, string?> For(string name, int port, bool data, bool api)
+        {
+            var env = new Dictionary<string, string?>(common, StringComparer.Ordinal)
+            {
+                ["ASPNETCORE_URLS"] = Url(port),
+                ["OTEL_SERVICE_NAME"] = name,
+                ["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={Guid.NewGuid():N}",
+                ["ConnectionStrings__postgres"] = data ? postgres : null,
+                ["ConnectionStrings__redis"] = data ? redis : null,
+                ["services__api__http__0"] = api ? apiUrl : null,
+            };
+            if (data)
+            {
+                foreach (var (key, value) in backend)
+                {
+                    env[key] = value;
+                }
+            }
+            return env;
+        }
 
         var maxDelay = TimeSpan.FromSeconds(_options.MaxRestartDelaySeconds);
         (string Name, int Port, bool Data, bool Api)[] services =

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 
 namespace AspireAi.ServiceDefaults;
 
@@ -7,9 +9,17 @@ namespace AspireAi.ServiceDefaults;
 // remembering two extra lines in Program.cs, and the handlers sit outside any middleware that can throw.
 internal sealed class ProblemDetailsStartupFilter : IStartupFilter
 {
+    public const string TraceIdHeader = "X-Trace-Id";
+
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) =>
         app =>
         {
+            // Every response names its trace, so a user's bug report leads straight to the trace and the logs.
+            app.Use(static (context, next) =>
+            {
+                context.Response.Headers[TraceIdHeader] = Activity.Current?.TraceId.ToString() ?? context.TraceIdentifier;
+                return next(context);
+            });
             // With AddProblemDetails registered, both write ProblemDetails through IProblemDetailsService;
             // the exception handler never puts the exception text in the body (the Development-only
             // developer exception page, added inside this pipeline, still does for local debugging).

@@ -56,6 +56,11 @@ public sealed class DefaultEndpointsTests
         Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", problem.GetProperty("traceId").GetString());
         Assert.DoesNotContain("hunter2", problem.GetRawText(), StringComparison.Ordinal);
         Assert.DoesNotContain(nameof(InvalidOperationException), problem.GetRawText(), StringComparison.Ordinal);
+
+        // The header names the same trace as the body, so a report with either finds the trace.
+        var header = Assert.Single(response.Headers.GetValues("X-Trace-Id"));
+        Assert.Matches("^[0-9a-f]{32}$", header);
+        Assert.Contains(header, problem.GetProperty("traceId").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

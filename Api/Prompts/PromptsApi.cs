@@ -1,0 +1,62 @@
+using System.ComponentModel.DataAnnotations;
+using AspireAi.Core.Chat;
+using AspireAi.Core.Identity;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AspireAi.Api.Prompts;
+
+/// <summary>Admin management of versioned prompts: create a version, list, activate one, roll back.</summary>
+public static class PromptsApi
+{
+    public static RouteGroupBuilder MapPromptsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/admin/prompts").WithTags("Prompts").RequireAuthorization(AspireAiPolicies.Admin);
+        group.MapPost("/", CreatePrompt);
+        group.MapGet("/", ListPrompts);
+        group.MapPost("/{name}/versions/{version:int}/activate", ActivatePrompt);
+        group.MapPost("/{name}/rollback", RollbackPrompt);
+        return group;
+    }
+
+    public sealed record CreatePromptRequest(
+        [property: Required, RegularExpression("^[a-z][a-z0-9_.-]{0,63}$", ErrorMessage = "The name must be lowercase letters, digits, '.', '_' or '-', starting with a letter.")] string? Name,
+        [property: Required, MinLength(1), MaxLength(20_000)] string? Template,
+        [property: MaxLength(100)] string? Model,
+        [property: Range(0.0, 2.0)] float? Temperature,
+        [property: Range(1, 100_000)] int? MaxTokens,
+        bool Activate = false);
+
+    public sealed record PromptResponse(
+        Guid Id, string Name, int Version, string Template, string? Model, float? Temperature, int? MaxTokens,
+        Guid? CreatedBy, DateTimeOffset CreatedAt, string Sha256, bool IsActive);
+
+    public static async Task<Created<PromptResponse>> CreatePrompt(CreatePromptRequest request, HttpContext http, PromptStore store)
+    {
+        var created = await store.CreateAsync(request.Name!, request.Template!, request.Model, request.Temperature, request.MaxTokens,
+            http.User.GetCurrentUser().UserId, request.Activate, http.RequestAborted);
+        return TypedResults.Created($"/v1/admin/prompts?name={created.Name}", ToResponse(created));
+    }
+
+    public static async Task<Ok<PromptResponse[]>> ListPrompts(HttpContext http, PromptStore store, string? name = null) =>
+        TypedResults.Ok((await store.ListAsync(name, http.RequestAborted)).Select(ToResponse).ToArray());
+
+    public static async Task<Results<Ok<PromptResponse>, ProblemHttpResult>> ActivatePrompt(
+        string name, int version, HttpContext http, PromptStore store)
+    {
+        var activated = await store.ActivateAsync(name, version, http.RequestAborted);
+        return activated is null
+            ? TypedResults.Problem(title: "Prompt version not found", detail: $"Prompt '{name}' has no version {version}.", statusCode: StatusCodes.Status404NotFound)
+            : TypedResults.Ok(ToResponse(activated));
+    }
+
+    public static async Task<Results<Ok<PromptResponse>, ProblemHttpResult>> RollbackPrompt(string name, HttpContext http, PromptStore store)
+    {
+        var activated = await store.RollbackAsync(name, http.RequestAborted);
+        return activated is null
+            ? TypedResults.Problem(title: "Nothing to roll back to", detail: $"Prompt '{name}' has no active version with an older version before it.", statusCode: StatusCodes.Status409Conflict)
+            : TypedResults.Ok(ToResponse(activated));
+    }
+
+    private static PromptResponse ToResponse(PromptVersion p) =>
+        new(p.Id, p.Name, p.Version, p.Template, p.Model, p.Temperature, p.MaxTokens, p.CreatedBy, p.CreatedAt, p.Sha256, p.IsActive);
+}

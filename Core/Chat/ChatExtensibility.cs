@@ -1,0 +1,43 @@
+using Microsoft.Extensions.AI;
+using Npgsql;
+
+namespace AspireAi.Core.Chat;
+
+/// <summary>What a context provider is told about the turn being answered.</summary>
+public sealed record ChatContextRequest(Guid UserId, Guid OrgId, string AgentId, Guid ConversationId, string Query);
+
+/// <summary>A block of context for the model (memories, retrieved passages) and the ids it was built from.</summary>
+public sealed record ChatContextBlock(string Text, IReadOnlyList<Guid> MemoryIds, IReadOnlyList<Citation> Citations);
+
+public sealed record Citation(Guid DocumentId, string Title, Guid ChunkId);
+
+/// <summary>
+/// Supplies context before every completion (long-term memory, documents). Providers run concurrently; one that
+/// fails or is slow is skipped so that chat degrades instead of failing.
+/// </summary>
+public interface IChatContextProvider
+{
+    string Name { get; }
+
+    Task<ChatContextBlock?> GetContextAsync(ChatContextRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>Supplies the tools offered to the model for one user's turn.</summary>
+public interface IChatToolProvider
+{
+    IEnumerable<AITool> GetTools(ChatContextRequest request);
+}
+
+/// <summary>What a finished exchange produced, handed to observers inside the transaction that stores it.</summary>
+public sealed record ChatExchangeCompleted(
+    Guid UserId, Guid OrgId, string AgentId, Guid ConversationId, Guid UserMessageId, Guid AssistantMessageId,
+    string UserText, string AssistantText, string? TraceId);
+
+/// <summary>
+/// Runs inside the transaction that completes an exchange, so follow-up work (e.g. a memory-extraction job) is
+/// enqueued atomically with the answer: both commit or neither does.
+/// </summary>
+public interface IChatExchangeObserver
+{
+    Task OnCompletedAsync(ChatExchangeCompleted exchange, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken);
+}

@@ -1,0 +1,23 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace AspireAi.Core.Chat;
+
+public static class ChatExtensions
+{
+    /// <summary>Conversations, prompts, the usage ledger and the chat exchange itself.</summary>
+    public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<PricingSettings>().BindConfiguration(PricingSettings.SectionName);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ConversationStore>();
+        builder.Services.AddSingleton<PromptStore>();
+        builder.Services.AddSingleton<UsageLedger>();
+        builder.Services.AddSingleton<ChatService>();
+        builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
+        return builder;
+    }
+}

@@ -1,0 +1,405 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using AspireAi.Core.Llm;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AspireAi.Core.Chat;
+
+/// <summary>Why a turn could not start; each maps to one 4xx answer before any byte of the stream is sent.</summary>
+public enum ChatRejection
+{
+    None,
+    ConversationNotFound,
+    BudgetExceeded,
+}
+
+/// <summary>A turn that is ready to stream: the user message is already stored, the assistant row is a placeholder.</summary>
+public sealed record ChatTurn(
+    Guid UserId, Guid OrgId, Conversation Conversation, Guid UserMessageId, Guid AssistantMessageId, string UserText,
+    PromptVersion Prompt, IReadOnlyList<ChatMessage> Messages, ChatOptions Options,
+    IReadOnlyList<Guid> MemoryIds, IReadOnlyList<Citation> Citations, string? TraceId, long StartedAt);
+
+public sealed record ChatPreparation(ChatRejection Rejection, ChatTurn? Turn = null, DateTimeOffset? BudgetResetsAt = null, long TokensUsed = 0, long TokenBudget = 0);
+
+/// <summary>
+/// One chat exchange: store the user's message, build the prompt (system prompt version, history, context from
+/// memory and documents, tools), stream the model's answer, and persist the outcome — complete, cancelled or
+/// failed — with its usage, in one transaction together with the follow-up work observers enqueue.
+/// </summary>
+public sealed partial class ChatService(
+    NpgsqlDataSource dataSource,
+    ConversationStore conversations,
+    PromptStore prompts,
+    UsageLedger ledger,
+    IChatClient chatClient,
+    IEnumerable<IChatContextProvider> contextProviders,
+    IEnumerable<IChatToolProvider> toolProviders,
+    IEnumerable<IChatExchangeObserver> observers,
+    IOptions<ChatSettings> settings,
+    IOptions<PricingSettings> pricing,
+    ILogger<ChatService> logger)
+{
+    private static readonly ActivitySource Source = new("AspireAi.Chat");
+    private static readonly TimeSpan ContextTimeout = TimeSpan.FromSeconds(3);
+
+    public async Task<ChatPreparation> PrepareAsync(Guid userId, Guid orgId, Guid conversationId, string content, CancellationToken cancellationToken)
+    {
+        using var activity = Source.StartActivity("chat.prepare");
+        var options = settings.Value;
+        var conversation = await conversations.GetAsync(userId, conversationId, cancellationToken).ConfigureAwait(false);
+        if (conversation is null)
+        {
+            return new ChatPreparation(ChatRejection.ConversationNotFound);
+        }
+
+        if (options.DailyTokenBudget > 0)
+        {
+            var (dayStart, reset) = ledger.CurrentDay();
+            var used = await ledger.TokensSinceAsync(userId, dayStart, cancellationToken).ConfigureAwait(false);
+            if (used >= options.DailyTokenBudget)
+            {
+                return new ChatPreparation(ChatRejection.BudgetExceeded, BudgetResetsAt: reset, TokensUsed: used, TokenBudget: options.DailyTokenBudget);
+            }
+        }
+
+        var prompt = await prompts.GetActiveAsync(options.SystemPromptName, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"No active version of prompt '{options.SystemPromptName}'.");
+        var history = await LoadHistoryAsync(conversationId, cancellationToken).ConfigureAwait(false);
+        var traceId = Activity.Current?.TraceId.ToString();
+        var (userMessageId, assistantMessageId, userName) = await StoreUserMessageAsync(
+            userId, conversationId, content, prompt, traceId, cancellationToken).ConfigureAwait(false);
+
+        var contextRequest = new ChatContextRequest(userId, orgId, conversation.AgentId, conversationId, content);
+        var context = await GatherContextAsync(contextRequest, cancellationToken).ConfigureAwait(false);
+
+        var messages = new List<ChatMessage>
+        {
+            new(ChatRole.System, prompt.Render(new Dictionary<string, string>
+            {
+                ["date"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["user_name"] = userName,
+            })),
+        };
+        messages.AddRange(context.Select(c => new ChatMessage(ChatRole.System, c.Text)));
+        messages.AddRange(history);
+        messages.Add(new ChatMessage(ChatRole.User, content));
+
+        var chatOptions = new ChatOptions
+        {
+            ModelId = prompt.Model,
+            Temperature = prompt.Temperature,
+            MaxOutputTokens = Math.Min(prompt.MaxTokens ?? options.MaxOutputTokens, options.MaxOutputTokens),
+            Tools = [.. toolProviders.SelectMany(p => p.GetTools(contextRequest))],
+        };
+
+        var turn = new ChatTurn(userId, orgId, conversation, userMessageId, assistantMessageId, content, prompt, messages, chatOptions,
+            [.. context.SelectMany(c => c.MemoryIds).Distinct()], [.. context.SelectMany(c => c.Citations).Distinct()],
+            traceId, Stopwatch.GetTimestamp());
+        return new ChatPreparation(ChatRejection.None, turn);
+    }
+
+    /// <summary>
+    /// Streams the answer. Whatever ends the stream — completion, a provider error, the per-request timeout, or the
+    /// caller going away (cancellation or abandoning the enumeration) — the assistant row is finalised exactly once.
+    /// </summary>
+    public async IAsyncEnumerable<ChatEvent> StreamAsync(ChatTurn turn, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(turn);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(settings.Value.RequestTimeoutSeconds));
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+
+        var answer = new StringBuilder();
+        var toolNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        var toolCalls = new List<object>();
+        long? inputTokens = null, outputTokens = null;
+        string? model = null;
+        var finalised = false;
+        Exception? failure = null;
+
+        var updates = chatClient.GetStreamingResponseAsync(turn.Messages, turn.Options, linked.Token).GetAsyncEnumerator(linked.Token);
+        try
+        {
+            while (true)
+            {
+                ChatResponseUpdate update;
+                try
+                {
+                    if (!await updates.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                    update = updates.Current;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // The caller left: the finally block stores what we have as cancelled.
+                    yield break;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || timeout.IsCancellationRequested)
+                {
+                    failure = ex;
+                    break;
+                }
+
+                model = update.ModelId ?? model;
+                foreach (var item in update.Contents)
+                {
+                    switch (item)
+                    {
+                        case TextContent { Text.Length: > 0 } text:
+                            answer.Append(text.Text);
+                            yield return new DeltaEvent(text.Text);
+                            break;
+                        case FunctionCallContent call:
+                            toolNames[call.CallId] = call.Name;
+                            var arguments = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>());
+                            toolCalls.Add(new { id = call.CallId, name = call.Name, arguments });
+                            yield return new ToolCallEvent(call.CallId, call.Name, arguments);
+                            break;
+                        case FunctionResultContent result:
+                            var (resultText, isError) = Describe(result);
+                            yield return new ToolResultEvent(result.CallId, toolNames.GetValueOrDefault(result.CallId, ""), resultText, isError);
+                            break;
+                        case UsageContent usage:
+                            // The tool loop reports one usage per model round; the exchange costs their sum.
+                            inputTokens = (inputTokens ?? 0) + (usage.Details.InputTokenCount ?? 0);
+                            outputTokens = (outputTokens ?? 0) + (usage.Details.OutputTokenCount ?? 0);
+                            break;
+                    }
+                }
+            }
+
+            model ??= turn.Options.ModelId ?? "unknown";
+            if (failure is not null)
+            {
+                var timedOut = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
+                await FinaliseAsync(turn, "failed", answer.ToString(), model, null,
+                    new { error = timedOut ? "timeout" : failure.GetType().Name, toolCalls }, CancellationToken.None).ConfigureAwait(false);
+                finalised = true;
+                LogProviderFailure(failure, turn.Conversation.Id, timedOut);
+                yield return timedOut
+                    ? new ErrorEvent(504, "The language model timed out",
+                        $"No complete answer within {settings.Value.RequestTimeoutSeconds} s. The partial answer was kept.", "https://tools.ietf.org/html/rfc9110#section-15.6.5", turn.TraceId)
+                    : new ErrorEvent(503, "The language model is unavailable",
+                        "The answer could not be generated. Your message was saved; try again shortly.", "https://tools.ietf.org/html/rfc9110#section-15.6.4", turn.TraceId);
+                yield break;
+            }
+
+            var estimated = inputTokens is null || outputTokens is null || inputTokens + outputTokens == 0;
+            var input = (int)(estimated ? EstimateInput(turn) : inputTokens!.Value);
+            var output = (int)(estimated ? TokenEstimator.Estimate(answer.ToString()) : outputTokens!.Value);
+            var cost = await FinaliseAsync(turn, "complete", answer.ToString(), model, (input, output, estimated),
+                toolCalls.Count > 0 ? new { toolCalls } : null, CancellationToken.None).ConfigureAwait(false);
+            finalised = true;
+            yield return new UsageEvent(input, output);
+            yield return new DoneEvent(turn.AssistantMessageId, turn.UserMessageId, model, turn.Prompt.Name, turn.Prompt.Version,
+                input, output, cost, turn.TraceId, turn.MemoryIds, turn.Citations);
+        }
+        finally
+        {
+            await updates.DisposeAsync().ConfigureAwait(false);
+            if (!finalised)
+            {
+                // Disconnect mid-stream: keep the partial answer, and charge what the provider already produced.
+                var partial = answer.ToString();
+                await FinaliseAsync(turn, "cancelled", partial, model ?? turn.Options.ModelId ?? "unknown",
+                    (EstimateInput(turn), TokenEstimator.Estimate(partial), true), new { cancelledBy = "client" }, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static (string Text, bool IsError) Describe(FunctionResultContent result) => result.Exception is { } ex
+        ? (ex.Message, true)
+        : (result.Result switch
+        {
+            null => "",
+            string s => s,
+            JsonElement e => e.GetRawText(),
+            var other => JsonSerializer.Serialize(other),
+        }, false);
+
+    private static long EstimateInput(ChatTurn turn) => turn.Messages.Sum(m => TokenEstimator.Estimate(m.Text));
+
+    private async Task<decimal> FinaliseAsync(ChatTurn turn, string status, string content, string model,
+        (long Input, long Output, bool Estimated)? usage, object? metadata, CancellationToken cancellationToken)
+    {
+        var cost = usage is { } u ? pricing.Value.CostOf(model, (int)u.Input, (int)u.Output) : 0m;
+        if (usage is not null && !pricing.Value.IsPriced(model))
+        {
+            LogUnpricedModel(model);
+        }
+        var latencyMs = (int)Stopwatch.GetElapsedTime(turn.StartedAt).TotalMilliseconds;
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var update = new NpgsqlCommand("""
+            UPDATE messages
+            SET content = $2, status = $3, model = $4, input_tokens = $5, output_tokens = $6, cost = $7, latency_ms = $8,
+                completed_at = now(), metadata = metadata || $9::jsonb
+            WHERE id = $1 AND status = 'streaming'
+            """, connection, tx))
+        {
+            update.Parameters.Add(new() { Value = turn.AssistantMessageId });
+            update.Parameters.Add(new() { Value = content });
+            update.Parameters.Add(new() { Value = status });
+            update.Parameters.Add(new() { Value = model });
+            update.Parameters.Add(new() { Value = usage is { } a ? (int)a.Input : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+            update.Parameters.Add(new() { Value = usage is { } b ? (int)b.Output : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+            update.Parameters.Add(new() { Value = cost });
+            update.Parameters.Add(new() { Value = latencyMs });
+            update.Parameters.Add(new() { Value = JsonSerializer.Serialize(metadata ?? new { }) });
+            if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            {
+                return cost; // Already finalised (cannot happen twice, but never double-charge).
+            }
+        }
+        if (content.Length > 0)
+        {
+            await using var preview = new NpgsqlCommand("""
+                UPDATE conversations SET last_message_preview = left($2, 200), last_message_at = now(), updated_at = now() WHERE id = $1
+                """, connection, tx);
+            preview.Parameters.Add(new() { Value = turn.Conversation.Id });
+            preview.Parameters.Add(new() { Value = content });
+            await preview.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (usage is { } used)
+        {
+            await UsageLedger.RecordAsync(new UsageEntry(turn.UserId, turn.OrgId, turn.Conversation.Id, turn.AssistantMessageId,
+                turn.TraceId, "chat", model, (int)used.Input, (int)used.Output, cost, used.Estimated, turn.TraceId), connection, tx, cancellationToken).ConfigureAwait(false);
+        }
+        if (status == "complete")
+        {
+            var completed = new ChatExchangeCompleted(turn.UserId, turn.OrgId, turn.Conversation.AgentId, turn.Conversation.Id,
+                turn.UserMessageId, turn.AssistantMessageId, turn.UserText, content, turn.TraceId);
+            foreach (var observer in observers)
+            {
+                await observer.OnCompletedAsync(completed, connection, tx, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return cost;
+    }
+
+    private async Task<List<ChatMessage>> LoadHistoryAsync(Guid conversationId, CancellationToken cancellationToken)
+    {
+        var options = settings.Value;
+        await using var command = dataSource.CreateCommand("""
+            SELECT role, content FROM messages
+            WHERE conversation_id = $1 AND status = 'complete' AND role IN ('user', 'assistant')
+            ORDER BY sequence DESC
+            LIMIT $2
+            """);
+        command.Parameters.Add(new() { Value = conversationId });
+        command.Parameters.Add(new() { Value = options.HistoryMaxMessages });
+        var newestFirst = new List<ChatMessage>();
+        var budget = options.HistoryTokenBudget;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var text = reader.GetString(1);
+                budget -= TokenEstimator.Estimate(text);
+                if (budget < 0)
+                {
+                    break;
+                }
+                newestFirst.Add(new ChatMessage(reader.GetString(0) == "user" ? ChatRole.User : ChatRole.Assistant, text));
+            }
+        }
+        newestFirst.Reverse();
+        return newestFirst;
+    }
+
+    private async Task<(Guid UserMessageId, Guid AssistantMessageId, string UserName)> StoreUserMessageAsync(
+        Guid userId, Guid conversationId, string content, PromptVersion prompt, string? traceId, CancellationToken cancellationToken)
+    {
+        var userMessageId = Guid.CreateVersion7();
+        var assistantMessageId = Guid.CreateVersion7();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // Bumping the counter row-locks the conversation: concurrent sends get consecutive, unique sequences.
+        long last;
+        await using (var allocate = new NpgsqlCommand("""
+            UPDATE conversations
+            SET message_count = message_count + 2, updated_at = now(), last_message_preview = left($2, 200), last_message_at = now()
+            WHERE id = $1
+            RETURNING message_count
+            """, connection, tx))
+        {
+            allocate.Parameters.Add(new() { Value = conversationId });
+            allocate.Parameters.Add(new() { Value = content });
+            last = (long)(await allocate.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+        // Positional parameters allow one statement per command; a batch sends both in one round trip.
+        await using (var insert = new NpgsqlBatch(connection, tx))
+        {
+            var user = new NpgsqlBatchCommand("""
+                INSERT INTO messages (id, conversation_id, sequence, role, content, status, trace_id, completed_at)
+                VALUES ($1, $2, $3, 'user', $4, 'complete', $5, now())
+                """);
+            user.Parameters.Add(new() { Value = userMessageId });
+            user.Parameters.Add(new() { Value = conversationId });
+            user.Parameters.Add(new() { Value = last - 1 });
+            user.Parameters.Add(new() { Value = content });
+            user.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            var assistant = new NpgsqlBatchCommand("""
+                INSERT INTO messages (id, conversation_id, sequence, role, content, status, prompt_name, prompt_version, trace_id)
+                VALUES ($1, $2, $3, 'assistant', '', 'streaming', $4, $5, $6)
+                """);
+            assistant.Parameters.Add(new() { Value = assistantMessageId });
+            assistant.Parameters.Add(new() { Value = conversationId });
+            assistant.Parameters.Add(new() { Value = last });
+            assistant.Parameters.Add(new() { Value = prompt.Name });
+            assistant.Parameters.Add(new() { Value = prompt.Version });
+            assistant.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            insert.BatchCommands.Add(user);
+            insert.BatchCommands.Add(assistant);
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        string userName;
+        await using (var name = new NpgsqlCommand("SELECT display_name FROM users WHERE id = $1", connection, tx))
+        {
+            name.Parameters.Add(new() { Value = userId });
+            userName = (string?)await name.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? "the user";
+        }
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return (userMessageId, assistantMessageId, userName);
+    }
+
+    private async Task<List<ChatContextBlock>> GatherContextAsync(ChatContextRequest request, CancellationToken cancellationToken)
+    {
+        var tasks = contextProviders.Select(async provider =>
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ContextTimeout);
+            try
+            {
+                return await provider.GetContextAsync(request, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Memory or documents being unavailable degrades the answer; it must not fail the chat.
+                LogContextProviderFailed(ex, provider.Name);
+                return null;
+            }
+        });
+        var blocks = await Task.WhenAll(tasks).ConfigureAwait(false);
+        return [.. blocks.OfType<ChatContextBlock>()];
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Context provider {Provider} failed; answering without it")]
+    private partial void LogContextProviderFailed(Exception exception, string provider);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Chat provider failed for conversation {ConversationId} (timeout: {TimedOut})")]
+    private partial void LogProviderFailure(Exception exception, Guid conversationId, bool timedOut);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} has no price in Pricing:Models; its calls are recorded at cost 0")]
+    private partial void LogUnpricedModel(string model);
+}

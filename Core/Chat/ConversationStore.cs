@@ -1,0 +1,188 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AspireAi.Core.Chat;
+
+public sealed record Conversation(
+    Guid Id, Guid UserId, Guid OrgId, string AgentId, string Title, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    string? LastMessagePreview, DateTimeOffset? LastMessageAt);
+
+public sealed record StoredMessage(
+    Guid Id, Guid ConversationId, long Sequence, string Role, string Content, string Status, DateTimeOffset CreatedAt,
+    string? Model, string? PromptName, int? PromptVersion, int? InputTokens, int? OutputTokens, decimal? Cost,
+    int? LatencyMs, string? TraceId, JsonElement Metadata);
+
+public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
+
+/// <summary>Conversations and their messages. Every query is scoped by the owner's user id: a row that belongs
+/// to someone else is indistinguishable from one that does not exist.</summary>
+public sealed class ConversationStore(NpgsqlDataSource dataSource)
+{
+    public const int MaxPageSize = 100;
+
+    public async Task<Conversation> CreateAsync(Guid userId, Guid orgId, string title, string agentId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO conversations (id, user_id, org_id, agent_id, title)
+            VALUES ($1, $2, $3, $4, $5)
+            RETURNING id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
+            """);
+        command.Parameters.Add(new() { Value = Guid.CreateVersion7() });
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = orgId });
+        command.Parameters.Add(new() { Value = agentId });
+        command.Parameters.Add(new() { Value = title });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return ReadConversation(reader);
+    }
+
+    public async Task<Conversation?> GetAsync(Guid userId, Guid conversationId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
+            FROM conversations
+            WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
+            """);
+        command.Parameters.Add(new() { Value = conversationId });
+        command.Parameters.Add(new() { Value = userId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadConversation(reader) : null;
+    }
+
+    /// <summary>Newest first by (updated_at, id); the cursor is the last row's key.</summary>
+    public async Task<Page<Conversation>> ListAsync(Guid userId, (DateTimeOffset UpdatedAt, Guid Id)? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
+            FROM conversations
+            WHERE user_id = $1 AND deleted_at IS NULL
+              AND ($2::timestamptz IS NULL OR (updated_at, id) < ($2, $3))
+            ORDER BY updated_at DESC, id DESC
+            LIMIT $4
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = after?.UpdatedAt is { } t ? t : DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = after?.Id ?? Guid.Empty });
+        command.Parameters.Add(new() { Value = limit + 1 });
+        var items = new List<Conversation>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                items.Add(ReadConversation(reader));
+            }
+        }
+        string? next = null;
+        if (items.Count > limit)
+        {
+            items.RemoveAt(limit);
+            var last = items[^1];
+            next = Cursor.Encode(Cursor.EncodeTime(last.UpdatedAt), last.Id.ToString("N"));
+        }
+        return new Page<Conversation>(items, next);
+    }
+
+    public async Task<Conversation?> RenameAsync(Guid userId, Guid conversationId, string title, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE conversations SET title = $3, updated_at = now()
+            WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
+            RETURNING id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
+            """);
+        command.Parameters.Add(new() { Value = conversationId });
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = title });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadConversation(reader) : null;
+    }
+
+    /// <summary>Soft delete: the conversation disappears from every read, its rows stay for audit and usage.</summary>
+    public async Task<bool> DeleteAsync(Guid userId, Guid conversationId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE conversations SET deleted_at = now()
+            WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
+            """);
+        command.Parameters.Add(new() { Value = conversationId });
+        command.Parameters.Add(new() { Value = userId });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <summary>Messages newest first, keyset-paged by sequence; null when the conversation is not the caller's.</summary>
+    public async Task<Page<StoredMessage>?> ListMessagesAsync(Guid userId, Guid conversationId, long? before, int limit, CancellationToken cancellationToken)
+    {
+        if (await GetAsync(userId, conversationId, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return null;
+        }
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {MessageColumns}
+            FROM messages
+            WHERE conversation_id = $1 AND ($2::bigint IS NULL OR sequence < $2)
+            ORDER BY sequence DESC
+            LIMIT $3
+            """);
+        command.Parameters.Add(new() { Value = conversationId });
+        command.Parameters.Add(new() { Value = before is { } b ? b : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.Add(new() { Value = limit + 1 });
+        var items = await ReadMessagesAsync(command, cancellationToken).ConfigureAwait(false);
+        string? next = null;
+        if (items.Count > limit)
+        {
+            items.RemoveAt(limit);
+            next = Cursor.Encode(items[^1].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return new Page<StoredMessage>(items, next);
+    }
+
+    public async Task<StoredMessage?> GetMessageAsync(Guid userId, Guid conversationId, Guid messageId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {Prefixed("m")}
+            FROM messages m JOIN conversations c ON c.id = m.conversation_id
+            WHERE m.id = $1 AND m.conversation_id = $2 AND c.user_id = $3 AND c.deleted_at IS NULL
+            """);
+        command.Parameters.Add(new() { Value = messageId });
+        command.Parameters.Add(new() { Value = conversationId });
+        command.Parameters.Add(new() { Value = userId });
+        var items = await ReadMessagesAsync(command, cancellationToken).ConfigureAwait(false);
+        return items.Count == 1 ? items[0] : null;
+    }
+
+    internal const string MessageColumns =
+        "id, conversation_id, sequence, role, content, status, created_at, model, prompt_name, prompt_version, " +
+        "input_tokens, output_tokens, cost, latency_ms, trace_id, metadata";
+
+    private static string Prefixed(string alias) =>
+        string.Join(", ", MessageColumns.Split(", ").Select(c => $"{alias}.{c}"));
+
+    internal static async Task<List<StoredMessage>> ReadMessagesAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var items = new List<StoredMessage>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            items.Add(new StoredMessage(
+                reader.GetGuid(0), reader.GetGuid(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4),
+                reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8),
+                reader.IsDBNull(9) ? null : reader.GetInt32(9),
+                reader.IsDBNull(10) ? null : reader.GetInt32(10),
+                reader.IsDBNull(11) ? null : reader.GetInt32(11),
+                reader.IsDBNull(12) ? null : reader.GetDecimal(12),
+                reader.IsDBNull(13) ? null : reader.GetInt32(13),
+                reader.IsDBNull(14) ? null : reader.GetString(14),
+                JsonDocument.Parse(reader.GetString(15)).RootElement.Clone()));
+        }
+        return items;
+    }
+
+    private static Conversation ReadConversation(NpgsqlDataReader reader) => new(
+        reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.GetString(4),
+        reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6),
+        reader.IsDBNull(7) ? null : reader.GetString(7),
+        reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8));
+}

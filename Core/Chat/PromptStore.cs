@@ -1,0 +1,145 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Npgsql;
+
+namespace AspireAi.Core.Chat;
+
+public sealed record PromptVersion(
+    Guid Id, string Name, int Version, string Template, string? Model, float? Temperature, int? MaxTokens,
+    Guid? CreatedBy, DateTimeOffset CreatedAt, string Sha256, bool IsActive)
+{
+    /// <summary>Replaces {{name}} placeholders; unknown placeholders stay visible rather than vanish silently.</summary>
+    public string Render(IReadOnlyDictionary<string, string> variables) =>
+        PromptTemplate.Placeholder().Replace(Template, m => variables.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
+}
+
+internal static partial class PromptTemplate
+{
+    [GeneratedRegex(@"\{\{\s*([a-zA-Z0-9_]+)\s*\}\}")]
+    public static partial Regex Placeholder();
+}
+
+/// <summary>Versioned prompt templates. Versions are immutable (a trigger enforces it); activation moves one flag.</summary>
+public sealed class PromptStore(NpgsqlDataSource dataSource)
+{
+    private const string Columns = "id, name, version, template, model, temperature, max_tokens, created_by, created_at, sha256, is_active";
+
+    public static string HashOf(string template) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(template)));
+
+    public async Task<PromptVersion?> GetActiveAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM prompts WHERE name = $1 AND is_active");
+        command.Parameters.Add(new() { Value = name });
+        return (await ReadAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+    }
+
+    public async Task<IReadOnlyList<PromptVersion>> ListAsync(string? name, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {Columns} FROM prompts WHERE ($1::text IS NULL OR name = $1) ORDER BY name, version DESC LIMIT 500
+            """);
+        command.Parameters.Add(new() { Value = (object?)name ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        return await ReadAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Adds the next version of <paramref name="name"/>; the per-name row lock makes concurrent creates
+    /// get consecutive versions instead of a unique-key failure.</summary>
+    public async Task<PromptVersion> CreateAsync(string name, string template, string? model, float? temperature, int? maxTokens,
+        Guid createdBy, bool activate, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await LockNameAsync(connection, tx, name, cancellationToken).ConfigureAwait(false);
+        if (activate)
+        {
+            await DeactivateAsync(connection, tx, name, cancellationToken).ConfigureAwait(false);
+        }
+        await using var insert = new NpgsqlCommand($"""
+            INSERT INTO prompts (id, name, version, template, model, temperature, max_tokens, created_by, sha256, is_active)
+            SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6, $7, $8, $9 FROM prompts WHERE name = $2
+            RETURNING {Columns}
+            """, connection, tx);
+        insert.Parameters.Add(new() { Value = Guid.CreateVersion7() });
+        insert.Parameters.Add(new() { Value = name });
+        insert.Parameters.Add(new() { Value = template });
+        insert.Parameters.Add(new() { Value = (object?)model ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        insert.Parameters.Add(new() { Value = temperature is { } t ? t : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Real });
+        insert.Parameters.Add(new() { Value = maxTokens is { } m ? m : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        insert.Parameters.Add(new() { Value = createdBy });
+        insert.Parameters.Add(new() { Value = HashOf(template) });
+        insert.Parameters.Add(new() { Value = activate });
+        var created = (await ReadAsync(insert, cancellationToken).ConfigureAwait(false)).Single();
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return created;
+    }
+
+    /// <summary>Makes <paramref name="version"/> the active one; null when it does not exist.</summary>
+    public async Task<PromptVersion?> ActivateAsync(string name, int version, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await LockNameAsync(connection, tx, name, cancellationToken).ConfigureAwait(false);
+        await DeactivateAsync(connection, tx, name, cancellationToken).ConfigureAwait(false);
+        await using var activate = new NpgsqlCommand($"""
+            UPDATE prompts SET is_active = true WHERE name = $1 AND version = $2 RETURNING {Columns}
+            """, connection, tx);
+        activate.Parameters.Add(new() { Value = name });
+        activate.Parameters.Add(new() { Value = version });
+        var activated = (await ReadAsync(activate, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        if (activated is null)
+        {
+            await tx.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return activated;
+    }
+
+    /// <summary>Activates the newest version older than the active one; null when there is none to go back to.</summary>
+    public async Task<PromptVersion?> RollbackAsync(string name, CancellationToken cancellationToken)
+    {
+        var active = await GetActiveAsync(name, cancellationToken).ConfigureAwait(false);
+        if (active is null)
+        {
+            return null;
+        }
+        var previous = (await ListAsync(name, cancellationToken).ConfigureAwait(false))
+            .Where(p => p.Version < active.Version)
+            .MaxBy(p => p.Version);
+        return previous is null ? null : await ActivateAsync(name, previous.Version, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Serialises writers of one prompt name, so two activations cannot both clear the flag and then collide on
+    // the one-active index.
+    private static async Task LockNameAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string name, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", connection, tx);
+        command.Parameters.Add(new() { Value = "prompt:" + name });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task DeactivateAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string name, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("UPDATE prompts SET is_active = false WHERE name = $1 AND is_active", connection, tx);
+        command.Parameters.Add(new() { Value = name });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<PromptVersion>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var items = new List<PromptVersion>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            items.Add(new PromptVersion(
+                reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetFloat(5),
+                reader.IsDBNull(6) ? null : reader.GetInt32(6),
+                reader.IsDBNull(7) ? null : reader.GetGuid(7),
+                reader.GetFieldValue<DateTimeOffset>(8), reader.GetString(9), reader.GetBoolean(10)));
+        }
+        return items;
+    }
+}
