@@ -29,6 +29,8 @@ public static class PostgresExtensions
             return dataSourceBuilder.Build();
         });
         builder.Services.AddSingleton<DatabaseMigrator>();
+        builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Diagnostics.IDeveloperPageExceptionFilter, DatabaseUnavailableHandler>();
         builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>(connectionName, HealthStatus.Unhealthy, ["ready"]);
         return builder;
     }

@@ -20,7 +20,7 @@ public sealed class AdminSeedOptions
     public string DisplayName { get; set; } = "Administrator";
 
     [Required]
-    public string OrgName { get; set; } = "default";
+    public string OrgName { get; set; } = UserAccounts.DefaultOrgName;
 }
 
 /// <summary>Marker type for the password hasher: the stored hash format does not depend on the user type.</summary>

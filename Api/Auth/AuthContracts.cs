@@ -1,0 +1,27 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AspireAi.Api.Auth;
+
+public sealed record RegisterRequest(
+    [Required, EmailAddress, MaxLength(254)] string Email,
+    [Required, MinLength(12), MaxLength(256)] string Password,
+    [Required, MaxLength(100)] string DisplayName);
+
+public sealed record RegisterResponse(Guid Id, string Email, string DisplayName);
+
+public sealed record TokenRequest(
+    [Required, MaxLength(254)] string Email,
+    [Required, MaxLength(256)] string Password);
+
+public sealed record RefreshRequest([Required, MaxLength(128)] string RefreshToken);
+
+public sealed record LogoutRequest([Required, MaxLength(128)] string RefreshToken);
+
+/// <summary>The OAuth 2.0 token response shape (RFC 6749 §5.1); lifetimes in seconds.</summary>
+public sealed record TokenResponse(string AccessToken, string TokenType, int ExpiresIn, string RefreshToken, int RefreshExpiresIn);
+
+public sealed record AdminUserResponse(Guid Id, Guid OrgId, string Email, string DisplayName, string Role,
+    DateTimeOffset CreatedAt, DateTimeOffset? DisabledAt);
+
+/// <summary>One page of users; pass <see cref="NextCursor"/> as <c>after</c> for the next page (null on the last one).</summary>
+public sealed record AdminUserPage(IReadOnlyList<AdminUserResponse> Items, Guid? NextCursor);

@@ -1,0 +1,111 @@
+using System.Net;
+using AspireAi.Core.Redis;
+using AspireAi.Tests.Infrastructure;
+
+namespace AspireAi.Tests.Auth;
+
+public sealed class LoginThrottleTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    private const string WrongPassword = "wrong-password-123";
+
+    [Fact]
+    public async Task After_5_failures_an_account_is_throttled_from_every_address_even_with_the_right_password()
+    {
+        var (_, user) = await factory.CreateUserClientAsync();
+
+        for (var i = 0; i < 5; i++)
+        {
+            // A new client (so a new address) each time: the account's own budget is what runs out.
+            using var failed = await factory.CreateClient().TokenAsync(user.Email, WrongPassword);
+            Assert.Equal(HttpStatusCode.Unauthorized, failed.StatusCode);
+        }
+        using var throttled = await factory.CreateClient().TokenAsync(user.Email, user.Password);
+        using var otherCase = await factory.CreateClient().TokenAsync(user.Email.ToUpperInvariant(), user.Password);
+
+        var problem = await throttled.ReadProblemAsync(HttpStatusCode.TooManyRequests);
+        Assert.Equal("Too many failed sign-in attempts.", problem.GetProperty("title").GetString());
+        var retryAfter = throttled.Headers.RetryAfter?.Delta;
+        Assert.NotNull(retryAfter);
+        Assert.InRange(retryAfter.Value, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(15));
+        await otherCase.ReadProblemAsync(HttpStatusCode.TooManyRequests);
+
+        // Redis holds a hash of the account, never the email itself.
+        await using var redis = new RedisClient(RedisOptions.Parse(factory.Servers.RedisConnectionString));
+        await foreach (var key in redis.ScanKeysAsync("auth:login:*"))
+        {
+            Assert.DoesNotContain("@", key, StringComparison.Ordinal);
+        }
+        Assert.Equal(5L, await factory.ScalarAsync<long>(
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.login_failed' AND target_id = $1 AND details->>'reason' = 'wrong_password'",
+            user.Id.ToString()));
+        Assert.Equal(2L, await factory.ScalarAsync<long>(
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.login_throttled' AND details->>'ip' = ANY($1)",
+            (object)new[] { throttled.RequestMessage!.Headers.GetValues(ApiFactory.ClientAddressHeader).Single(),
+                otherCase.RequestMessage!.Headers.GetValues(ApiFactory.ClientAddressHeader).Single() }));
+    }
+
+    [Fact]
+    public async Task After_20_failures_an_address_is_throttled_for_every_account_but_other_addresses_are_not()
+    {
+        var address = ApiFactory.NewClientAddress();
+        using var client = factory.CreateClient(address);
+        var (_, victim) = await factory.CreateUserClientAsync();
+
+        // 4 failures each on 5 accounts: no account reaches its own limit of 5.
+        for (var account = 0; account < 5; account++)
+        {
+            var email = ApiFactory.NewEmail("spray");
+            for (var i = 0; i < 4; i++)
+            {
+                using var failed = await client.TokenAsync(email, WrongPassword);
+                Assert.Equal(HttpStatusCode.Unauthorized, failed.StatusCode);
+            }
+        }
+        using var throttled = await client.TokenAsync(victim.Email, victim.Password);
+        using var elsewhere = await factory.CreateClient().TokenAsync(victim.Email, victim.Password);
+
+        await throttled.ReadProblemAsync(HttpStatusCode.TooManyRequests);
+        Assert.NotNull(throttled.Headers.RetryAfter?.Delta);
+        Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
+    }
+
+    [Fact]
+    public async Task Successful_sign_ins_do_not_count_against_the_limits()
+    {
+        var (_, user) = await factory.CreateUserClientAsync();
+        using var client = factory.CreateClient();
+
+        for (var i = 0; i < 8; i++)
+        {
+            using var response = await client.TokenAsync(user.Email, user.Password);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task With_Redis_down_sign_in_still_works_and_failures_are_still_limited_in_process()
+    {
+        var redis = await TestServers.StartPrivateRedisAsync();
+        await using var isolated = factory.WithSettings(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+        });
+        var (_, user) = await isolated.CreateUserClientAsync();
+        using var client = isolated.CreateClient();
+
+        await redis.StopAsync();
+
+        using (var signIn = await client.TokenAsync(user.Email, user.Password))
+        {
+            Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        }
+        for (var i = 0; i < 5; i++)
+        {
+            using var failed = await client.TokenAsync(user.Email, WrongPassword);
+            Assert.Equal(HttpStatusCode.Unauthorized, failed.StatusCode);
+        }
+        using var throttled = await client.TokenAsync(user.Email, user.Password);
+        await throttled.ReadProblemAsync(HttpStatusCode.TooManyRequests);
+        Assert.NotNull(throttled.Headers.RetryAfter?.Delta);
+    }
+}
