@@ -15,9 +15,15 @@ internal sealed class ProblemDetailsStartupFilter : IStartupFilter
         app =>
         {
             // Every response names its trace, so a user's bug report leads straight to the trace and the logs.
+            // Set when the headers go out: the exception handler clears headers set earlier.
             app.Use(static (context, next) =>
             {
-                context.Response.Headers[TraceIdHeader] = Activity.Current?.TraceId.ToString() ?? context.TraceIdentifier;
+                var traceId = Activity.Current?.TraceId.ToString() ?? context.TraceIdentifier;
+                context.Response.OnStarting(() =>
+                {
+                    context.Response.Headers[TraceIdHeader] = traceId;
+                    return Task.CompletedTask;
+                });
                 return next(context);
             });
             // With AddProblemDetails registered, both write ProblemDetails through IProblemDetailsService;

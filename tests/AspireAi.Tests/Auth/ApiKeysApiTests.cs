@@ -168,7 +168,7 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
 
         using var response = await client.PostAsJsonAsync("/v1/api-keys", new { name = " ", expiresInDays = 0 });
 
-        Assert.Equal(["ExpiresInDays", "Name"], await response.ReadValidationErrorKeysAsync());
+        Assert.Equal(["expiresInDays", "name"], await response.ReadValidationErrorKeysAsync());
     }
 
     [Fact]

@@ -54,9 +54,9 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         using var empty = await client.PostAsJsonAsync("/v1/auth/register", new { });
         using var tooLong = await client.RegisterAsync(ApiFactory.NewEmail(), Password, new string('x', 101));
 
-        Assert.Equal(["DisplayName", "Email", "Password"], await invalid.ReadValidationErrorKeysAsync());
-        Assert.Equal(["DisplayName", "Email", "Password"], await empty.ReadValidationErrorKeysAsync());
-        Assert.Equal(["DisplayName"], await tooLong.ReadValidationErrorKeysAsync());
+        Assert.Equal(["displayName", "email", "password"], await invalid.ReadValidationErrorKeysAsync());
+        Assert.Equal(["displayName", "email", "password"], await empty.ReadValidationErrorKeysAsync());
+        Assert.Equal(["displayName"], await tooLong.ReadValidationErrorKeysAsync());
     }
 
     [Fact]
@@ -151,7 +151,7 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
 
         using var response = await client.PostAsJsonAsync("/v1/auth/token", new { email = "" });
 
-        Assert.Equal(["Email", "Password"], await response.ReadValidationErrorKeysAsync());
+        Assert.Equal(["email", "password"], await response.ReadValidationErrorKeysAsync());
     }
 
     [Fact]
@@ -319,7 +319,7 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         using var missing = await client.PostAsJsonAsync("/v1/auth/refresh", new { });
 
         await unknown.ReadProblemAsync(HttpStatusCode.Unauthorized);
-        Assert.Equal(["RefreshToken"], await missing.ReadValidationErrorKeysAsync());
+        Assert.Equal(["refreshToken"], await missing.ReadValidationErrorKeysAsync());
     }
 
     [Fact]

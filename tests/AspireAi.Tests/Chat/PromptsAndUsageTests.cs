@@ -73,7 +73,7 @@ public sealed class PromptsAndUsageTests(ApiFactory factory) : IClassFixture<Api
         using var invalid = await admin.PostAsJsonAsync("/v1/admin/prompts", new { name = "Bad Name!", template = "", temperature = 5 });
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
         var errors = (await invalid.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
-        Assert.Equal(["Name", "Temperature", "Template"], errors.EnumerateObject().Select(e => e.Name).Order(StringComparer.OrdinalIgnoreCase).Select(n => char.ToUpperInvariant(n[0]) + n[1..]));
+        Assert.Equal(["name", "temperature", "template"], errors.EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal));
     }
 
     [Fact]
