@@ -1,0 +1,143 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AspireAi.Core.Llm;
+
+/// <summary>Which kind of model server answers.</summary>
+public enum LlmProvider
+{
+    /// <summary>The deterministic in-process model (<c>offline-chat-1</c>, <c>offline-embed-1</c>): no network, no key.</summary>
+    Offline,
+
+    /// <summary>api.openai.com (or <see cref="LlmProviderOptions.Endpoint"/> when set), bearer API key.</summary>
+    OpenAI,
+
+    /// <summary>Azure OpenAI through its v1-compatible endpoint <c>https://{resource}.openai.azure.com/openai/v1/</c> and an <c>api-key</c>.</summary>
+    AzureOpenAI,
+
+    /// <summary>Any server speaking the OpenAI chat-completions protocol (Ollama, vLLM, LM Studio ...) at <see cref="LlmProviderOptions.Endpoint"/>.</summary>
+    OpenAICompatible,
+}
+
+/// <summary>One model server: the primary one (<see cref="LlmOptions"/>) or the <see cref="LlmOptions.Fallback"/>.</summary>
+public class LlmProviderOptions
+{
+    /// <summary>Kind of server; <see cref="LlmProvider.Offline"/> when nothing is configured.</summary>
+    public LlmProvider Provider { get; set; } = LlmProvider.Offline;
+
+    /// <summary>Chat model (the deployment name on Azure). Defaults to <c>offline-chat-1</c> offline and <c>gpt-4o-mini</c> on OpenAI; required otherwise.</summary>
+    public string? ChatModel { get; set; }
+
+    /// <summary>Secret. Required for OpenAI and Azure OpenAI, optional for compatible servers. Never logged.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Base URL ending in <c>/v1/</c>; required for Azure OpenAI and compatible servers, optional for OpenAI.</summary>
+    public Uri? Endpoint { get; set; }
+
+    /// <summary>The chat model actually used once defaults are applied.</summary>
+    public string ResolveChatModel() => ChatModel is { Length: > 0 } model
+        ? model
+        : Provider switch
+        {
+            LlmProvider.Offline => OfflineModels.ChatModelId,
+            LlmProvider.OpenAI => "gpt-4o-mini",
+            _ => throw new InvalidOperationException($"Llm:ChatModel is required for provider {Provider}."),
+        };
+
+    /// <summary>Describes the server without the key, for logs and diagnostics.</summary>
+    public override string ToString() =>
+        $"{Provider} model={ChatModel ?? "(default)"} endpoint={Endpoint?.GetLeftPart(UriPartial.Path) ?? "(default)"} apiKey={(string.IsNullOrEmpty(ApiKey) ? "(none)" : "*****")}";
+}
+
+/// <summary>
+/// Settings of the model pipeline, bound from the <c>Llm</c> section and validated on start (see
+/// <see cref="LlmOptionsValidator"/> for the rules between fields). With no section at all the offline model answers.
+/// </summary>
+public sealed class LlmOptions : LlmProviderOptions
+{
+    /// <summary>Configuration section.</summary>
+    public const string SectionName = "Llm";
+
+    /// <summary>Embedding model; defaults to <c>offline-embed-1</c> offline and <c>text-embedding-3-small</c> on OpenAI.</summary>
+    public string? EmbeddingModel { get; set; }
+
+    /// <summary>
+    /// Where embeddings come from; null means the same server as chat. Set <see cref="LlmProvider.Offline"/> to keep
+    /// the offline vectors while chatting with a real model (e.g. an Ollama server whose embedding model is not 384-wide).
+    /// Embeddings never fall back: vectors of two models are not comparable.
+    /// </summary>
+    public LlmProvider? EmbeddingProvider { get; set; }
+
+    /// <summary>
+    /// Whether to send <c>dimensions = 384</c> with embedding requests. Null sends it for <c>text-embedding-3-*</c>
+    /// models only; other models must natively return <see cref="EmbeddingDefaults.Dimensions"/> values.
+    /// </summary>
+    public bool? SendEmbeddingDimensions { get; set; }
+
+    /// <summary>Inputs per embeddings request.</summary>
+    [Range(1, 2048)]
+    public int EmbeddingBatchSize { get; set; } = 64;
+
+    /// <summary>Default cap on generated tokens when a request sets none.</summary>
+    [Range(1, 1_000_000)]
+    public int? MaxOutputTokens { get; set; }
+
+    /// <summary>
+    /// Longest wait on the model server for one network operation: the whole body of a non-streamed response, or
+    /// the gap between two streamed chunks. Retries, the wait for response headers and the circuit breaker belong
+    /// to the HTTP resilience profile <c>Resilience:Llm</c>.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Second server tried when the primary fails before answering (error, timeout, open circuit).</summary>
+    public LlmProviderOptions? Fallback { get; set; }
+
+    /// <summary>Tool-calling loop.</summary>
+    public ToolLoopOptions ToolLoop { get; set; } = new();
+
+    /// <summary>Offline model.</summary>
+    public OfflineLlmOptions Offline { get; set; } = new();
+
+    /// <summary>The embedding provider actually used.</summary>
+    public LlmProvider ResolveEmbeddingProvider() => EmbeddingProvider ?? Provider;
+
+    /// <summary>The embedding model actually used once defaults are applied.</summary>
+    public string ResolveEmbeddingModel() => ResolveEmbeddingProvider() switch
+    {
+        LlmProvider.Offline => OfflineModels.EmbeddingModelId,
+        _ when EmbeddingModel is { Length: > 0 } model => model,
+        LlmProvider.OpenAI => "text-embedding-3-small",
+        var provider => throw new InvalidOperationException($"Llm:EmbeddingModel is required for provider {provider}."),
+    };
+}
+
+/// <summary>How <see cref="Pipeline.ToolLoopChatClient"/> runs the tools a model asks for.</summary>
+public sealed class ToolLoopOptions
+{
+    /// <summary>Rounds of tool calls per request; the model is then asked to answer without tools.</summary>
+    [Range(1, 50)]
+    public int MaxRounds { get; set; } = 5;
+
+    /// <summary>Time one tool call may take before it is reported to the model as timed out.</summary>
+    [Range(0.01, 3600)]
+    public double ToolTimeoutSeconds { get; set; } = 20;
+
+    /// <summary>Run the calls of one round concurrently.</summary>
+    public bool AllowParallel { get; set; } = true;
+
+    /// <summary>
+    /// Put exception messages of failing tools into what the model sees. Off by default: messages can carry
+    /// internals that should not travel to a third-party model.
+    /// </summary>
+    public bool IncludeErrorDetails { get; set; }
+
+    internal TimeSpan ToolTimeout => TimeSpan.FromSeconds(ToolTimeoutSeconds);
+}
+
+/// <summary>Settings of the offline model.</summary>
+public sealed class OfflineLlmOptions
+{
+    /// <summary>Pause between streamed chunks, for demos and for testing "stop" buttons; 0 streams at once.</summary>
+    [Range(0, 10_000)]
+    public int TokenDelayMs { get; set; }
+}

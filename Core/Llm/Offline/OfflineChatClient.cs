@@ -1,0 +1,219 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AspireAi.Core.Llm.Json;
+using Microsoft.Extensions.AI;
+
+namespace AspireAi.Core.Llm.Offline;
+
+/// <summary>
+/// The deterministic model (<c>offline-chat-1</c>) that answers when no LLM is configured. It never calls the
+/// network and needs no key. Per request it does one of three things:
+/// <list type="bullet">
+/// <item>asks for a tool, when an offered tool's name/description words match the last user message
+/// (<c>"what time is it?"</c> → <c>current_time</c>; <c>"search my documents for X"</c> → <c>search_documents {"query":"X"}</c>);</item>
+/// <item>answers in JSON, when <c>ChatOptions.ResponseFormat</c> is a JSON schema: by the
+/// <see cref="IOfflineStructuredResponder"/> registered for the schema name, else by generic schema filling;</item>
+/// <item>answers in text, starting with <c>(offline model)</c>, from this turn's tool results and the memories and
+/// sources blocks (<see cref="LlmPromptBlocks"/>) relevant to the question, citing their ids as <c>[id]</c>.</item>
+/// </list>
+/// Streaming yields the answer word by word (optionally <see cref="OfflineLlmOptions.TokenDelayMs"/> apart), then a
+/// usage update with estimated tokens (about characters / 4, never 0).
+/// </summary>
+public sealed class OfflineChatClient : IChatClient
+{
+    private readonly Dictionary<string, IOfflineStructuredResponder> _responders;
+    private readonly OfflineLlmOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ChatClientMetadata _metadata = new(OfflineModels.ProviderName, providerUri: null, OfflineModels.ChatModelId);
+
+    /// <summary>Creates the client.</summary>
+    /// <param name="responders">Structured-output rules, one per schema name.</param>
+    /// <param name="options">Offline settings (streaming delay).</param>
+    /// <param name="timeProvider">Clock for timestamps.</param>
+    public OfflineChatClient(
+        IEnumerable<IOfflineStructuredResponder>? responders = null, OfflineLlmOptions? options = null, TimeProvider? timeProvider = null)
+    {
+        _responders = new Dictionary<string, IOfflineStructuredResponder>(StringComparer.OrdinalIgnoreCase);
+        foreach (var responder in responders ?? [])
+        {
+            if (!_responders.TryAdd(responder.SchemaName, responder))
+            {
+                throw new InvalidOperationException($"Two offline structured responders claim the schema '{responder.SchemaName}'.");
+            }
+        }
+
+        _options = options ?? new OfflineLlmOptions();
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <inheritdoc />
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        cancellationToken.ThrowIfCancellationRequested();
+        var reply = Answer(messages, options);
+        var message = new ChatMessage(ChatRole.Assistant, [reply.Content]) { MessageId = reply.MessageId, CreatedAt = reply.CreatedAt };
+        return Task.FromResult(new ChatResponse(message)
+        {
+            ResponseId = reply.ResponseId,
+            ModelId = OfflineModels.ChatModelId,
+            CreatedAt = reply.CreatedAt,
+            FinishReason = reply.FinishReason,
+            Usage = reply.Usage,
+        });
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        cancellationToken.ThrowIfCancellationRequested();
+        var reply = Answer(messages, options);
+
+        IEnumerable<AIContent> chunks = reply.Content is TextContent text ? Chunk(text.Text).Select(chunk => new TextContent(chunk)) : [reply.Content];
+        var first = true;
+        foreach (var chunk in chunks)
+        {
+            if (!first && _options.TokenDelayMs > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(_options.TokenDelayMs), _timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            first = false;
+            yield return Update(reply, [chunk]);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var last = Update(reply, [new UsageContent(reply.Usage)]);
+        last.FinishReason = reply.FinishReason;
+        yield return last;
+    }
+
+    /// <inheritdoc />
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is not null ? null
+            : serviceType == typeof(ChatClientMetadata) ? _metadata
+            : serviceType.IsInstanceOfType(this) ? this
+            : null;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+
+    private OfflineReply Answer(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        var conversation = OfflineConversation.From(messages);
+        var now = _timeProvider.GetUtcNow();
+        AIContent content;
+        ChatFinishReason finishReason;
+
+        if (OfflineToolPlanner.Plan(conversation, options, now) is { } call)
+        {
+            content = call;
+            finishReason = ChatFinishReason.ToolCalls;
+        }
+        else if (options?.ResponseFormat is ChatResponseFormatJson json)
+        {
+            content = new TextContent(StructuredAnswer(conversation, json, now));
+            finishReason = ChatFinishReason.Stop;
+        }
+        else
+        {
+            var answer = OfflineAnswerComposer.Compose(conversation);
+            finishReason = ChatFinishReason.Stop;
+
+            // Honour a token cap the way a real model does: cut the answer and say so in the finish reason.
+            if (options?.MaxOutputTokens is { } maxTokens && TokenEstimator.Estimate(answer) > maxTokens)
+            {
+                answer = answer[..Math.Max(1, Math.Min(answer.Length, maxTokens * 4))];
+                finishReason = ChatFinishReason.Length;
+            }
+
+            content = new TextContent(answer);
+        }
+
+        var input = Math.Max(1, TokenEstimator.Estimate(conversation.Messages));
+        var output = Math.Max(1, TokenEstimator.Estimate(LlmContent.ToPromptText(content)));
+        var usage = new UsageDetails { InputTokenCount = input, OutputTokenCount = output, TotalTokenCount = input + output };
+        var id = Guid.NewGuid().ToString("N");
+        return new OfflineReply("offline-" + id, "msg-" + id, now, content, finishReason, usage);
+    }
+
+    private string StructuredAnswer(OfflineConversation conversation, ChatResponseFormatJson format, DateTimeOffset now)
+    {
+        if (format.Schema is not { } schema)
+        {
+            // JSON mode without a schema: any object will do, so wrap the ordinary answer.
+            return new JsonObject { ["answer"] = OfflineAnswerComposer.Compose(conversation) }.ToJsonString();
+        }
+
+        JsonNode? node = null;
+        if (format.SchemaName is { } name && _responders.TryGetValue(name, out var responder))
+        {
+            node = responder.Respond(new OfflineStructuredRequest
+            {
+                SchemaName = name,
+                Schema = schema,
+                Messages = conversation.Messages,
+                UserText = conversation.UserText,
+                SystemTexts = conversation.SystemTexts,
+                Memories = conversation.Memories,
+                Sources = conversation.Sources,
+                Now = now,
+            });
+
+            if (node is not null)
+            {
+                var errors = JsonSchemaValidator.Validate(schema, JsonSerializer.SerializeToElement(node, AIJsonUtilities.DefaultOptions));
+                if (errors.Count > 0)
+                {
+                    throw new InvalidOperationException(
+                        $"Offline responder {responder.GetType().Name} returned JSON that does not match schema '{name}': {string.Join(" ", errors)}");
+                }
+            }
+        }
+
+        node ??= new OfflineJsonFiller(conversation.UserText, now).Fill(schema, schema);
+        return node?.ToJsonString() ?? "null";
+    }
+
+    private static ChatResponseUpdate Update(OfflineReply reply, IList<AIContent> contents) => new(ChatRole.Assistant, contents)
+    {
+        ResponseId = reply.ResponseId,
+        MessageId = reply.MessageId,
+        ModelId = OfflineModels.ChatModelId,
+        CreatedAt = reply.CreatedAt,
+    };
+
+    // Word-sized chunks with their trailing whitespace, so concatenating the chunks gives the answer back exactly.
+    internal static IEnumerable<string> Chunk(string text)
+    {
+        var start = 0;
+        while (start < text.Length)
+        {
+            var end = start;
+            while (end < text.Length && !char.IsWhiteSpace(text[end]))
+            {
+                end++;
+            }
+
+            while (end < text.Length && char.IsWhiteSpace(text[end]))
+            {
+                end++;
+            }
+
+            yield return text[start..end];
+            start = end;
+        }
+    }
+
+    private sealed record OfflineReply(
+        string ResponseId, string MessageId, DateTimeOffset CreatedAt, AIContent Content, ChatFinishReason FinishReason, UsageDetails Usage);
+}

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using AspireAi.Core.Llm;
+using AspireAi.Core.Llm.Pipeline;
+using Microsoft.Extensions.AI;
+
+namespace AspireAi.Tests.Llm;
+
+public sealed class LlmTelemetryTests
+{
+    [Fact]
+    public async Task A_streamed_call_produces_a_gen_ai_span_and_token_metrics()
+    {
+        var model = "telemetry-" + Guid.NewGuid().ToString("N")[..8];
+        await using var server = await FakeOpenAiServer.StartAsync(model);
+        server.EnqueueChat(FakeOpenAiReply.Text("Counted tokens.", chunks: 3, promptTokens: 17, completionTokens: 11));
+        await using var services = LlmTestHost.Create(LlmTestHost.Compatible(server, model));
+
+        // Listeners are process-wide and other tests run in parallel: keep only this test's trace and model.
+        using var root = new Activity("test-root").Start();
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == LlmTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.TraceId == root.TraceId)
+                {
+                    lock (spans)
+                    {
+                        spans.Add(activity);
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var measurements = new List<(string Instrument, double Value, Dictionary<string, object?> Tags)>();
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == LlmTelemetry.Name)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var dictionary = new Dictionary<string, object?>();
+            foreach (var tag in tags)
+            {
+                dictionary[tag.Key] = tag.Value;
+            }
+
+            if (Equals(dictionary.GetValueOrDefault(LlmTelemetry.Attributes.RequestModel), model))
+            {
+                lock (measurements)
+                {
+                    measurements.Add((instrument.Name, value, dictionary));
+                }
+            }
+        }
+
+        meters.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        meters.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        meters.Start();
+
+        var text = string.Concat((await services.Chat().GetStreamingResponseAsync([new(ChatRole.User, "Count my tokens")]).CollectAsync()).Select(u => u.Text));
+        Assert.Equal("Counted tokens.", text);
+
+        var span = Assert.Single(spans, s => s.OperationName == $"chat {model}");
+        Assert.Equal(ActivityKind.Client, span.Kind);
+        Assert.Equal("chat", span.GetTagItem(LlmTelemetry.Attributes.OperationName));
+        Assert.Equal("openai_compatible", span.GetTagItem(LlmTelemetry.Attributes.ProviderName));
+        Assert.Equal("openai_compatible", span.GetTagItem(LlmTelemetry.Attributes.System));
+        Assert.Equal(model, span.GetTagItem(LlmTelemetry.Attributes.RequestModel));
+        Assert.Equal(model, span.GetTagItem(LlmTelemetry.Attributes.ResponseModel));
+        Assert.Equal(17L, span.GetTagItem(LlmTelemetry.Attributes.InputTokens));
+        Assert.Equal(11L, span.GetTagItem(LlmTelemetry.Attributes.OutputTokens));
+        Assert.Equal(["stop"], (string[])span.GetTagItem(LlmTelemetry.Attributes.ResponseFinishReasons)!);
+        Assert.Equal("127.0.0.1", span.GetTagItem(LlmTelemetry.Attributes.ServerAddress));
+        Assert.Null(span.GetTagItem(LlmTelemetry.Attributes.ErrorType));
+
+        meters.RecordObservableInstruments();
+        lock (measurements)
+        {
+            var tokens = measurements.Where(m => m.Instrument == LlmTelemetry.TokenUsageMetric)
+                .ToDictionary(m => (string)m.Tags[LlmTelemetry.Attributes.TokenType]!, m => m.Value);
+            Assert.Equal(17, tokens["input"]);
+            Assert.Equal(11, tokens["output"]);
+            Assert.Single(measurements, m => m.Instrument == LlmTelemetry.OperationDurationMetric);
+            Assert.Single(measurements, m => m.Instrument == LlmTelemetry.TimeToFirstChunkMetric);
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_call_records_error_type_on_the_span()
+    {
+        using var root = new Activity("test-root").Start();
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == LlmTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.TraceId == root.TraceId)
+                {
+                    lock (spans)
+                    {
+                        spans.Add(activity);
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var client = new TelemetryChatClient(new ScriptedChatClient((_, _) => throw new LlmProviderException("boom", 503, null, null)));
+
+        await Assert.ThrowsAsync<LlmProviderException>(() => client.GetStreamingResponseAsync([new(ChatRole.User, "hi")]).CollectAsync());
+
+        var span = Assert.Single(spans);
+        Assert.Equal(typeof(LlmProviderException).FullName, span.GetTagItem(LlmTelemetry.Attributes.ErrorType));
+        Assert.Equal(ActivityStatusCode.Error, span.Status);
+    }
+}

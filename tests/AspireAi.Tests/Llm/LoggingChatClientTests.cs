@@ -1,0 +1,66 @@
+using AspireAi.Core.Llm.Pipeline;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+
+namespace AspireAi.Tests.Llm;
+
+public sealed class LoggingChatClientTests
+{
+    [Fact]
+    public async Task Prompt_and_answer_are_logged_truncated_at_debug_and_a_summary_at_information()
+    {
+        using var provider = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Debug));
+        var longAnswer = string.Concat(Enumerable.Repeat("answer ", 200));
+        using var client = new LoggingChatClient(new ScriptedChatClient((_, _) => ScriptedChatClient.Reply(longAnswer, input: 321, output: 45)), factory.CreateLogger<LoggingChatClient>());
+        var longQuestion = string.Concat(Enumerable.Repeat("question ", 300));
+
+        await client.GetStreamingResponseAsync([new(ChatRole.System, "Be brief."), new(ChatRole.User, longQuestion)]).CollectAsync();
+
+        var prompt = Assert.Single(provider.Entries, e => e.Level == LogLevel.Debug && e.Message.StartsWith("LLM request", StringComparison.Ordinal));
+        Assert.Contains("[system] Be brief.", prompt.Message, StringComparison.Ordinal);
+        Assert.True(prompt.Message.Length < 500 + 120, $"prompt log is {prompt.Message.Length} chars");
+        var answer = Assert.Single(provider.Entries, e => e.Level == LogLevel.Debug && e.Message.Contains("answer:", StringComparison.Ordinal));
+        Assert.True(answer.Message.Length < 200 + 60, $"answer log is {answer.Message.Length} chars");
+        var summary = Assert.Single(provider.Entries, e => e.Level == LogLevel.Information);
+        Assert.Contains("321 input / 45 output tokens", summary.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("question question", summary.Message, StringComparison.Ordinal); // content only at Debug
+    }
+
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        private readonly List<(LogLevel Level, string Message)> _entries = [];
+
+        public IReadOnlyList<(LogLevel Level, string Message)> Entries
+        {
+            get
+            {
+                lock (_entries)
+                {
+                    return [.. _entries];
+                }
+            }
+        }
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(CapturingLoggerProvider owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (owner._entries)
+                {
+                    owner._entries.Add((logLevel, formatter(state, exception)));
+                }
+            }
+        }
+    }
+}
