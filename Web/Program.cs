@@ -1,20 +1,31 @@
+using AspireAi.Web.Account;
+using AspireAi.Web.Chat;
 using AspireAi.Web.Components;
+using AspireAi.Web.Extensions;
+using AspireAi.Web.Http;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.Services.AddRazorComponents();
+builder.AddWebServices();
 
 var app = builder.Build();
 
 if (!app.Environment.IsDevelopment())
 {
+    app.UseExceptionHandler("/Error", createScopeForErrors: true);
     app.UseHsts();
 }
+
+app.UseSecurityHeaders();
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseAntiforgery();
 
 app.MapDefaultEndpoints();
-app.MapStaticAssets();
+app.MapStaticAssets().AllowAnonymous();
 app.MapRazorComponents<App>();
+app.MapAccountApi();
+app.MapChatProxy();
 
 app.Run();

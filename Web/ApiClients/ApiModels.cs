@@ -1,0 +1,56 @@
+namespace AspireAi.Web.ApiClients;
+
+// The Api's request and response bodies (JSON, camelCase). Ids are kept as opaque strings: Web only passes
+// them back to the Api, so it does not depend on how the Api generates them.
+
+internal sealed record TokenRequest(string Email, string Password);
+
+internal sealed record RefreshRequest(string RefreshToken);
+
+internal sealed record TokenResponse(
+    string AccessToken,
+    string TokenType,
+    int ExpiresIn,
+    string RefreshToken,
+    int RefreshExpiresIn);
+
+public sealed record ApiPage<T>(IReadOnlyList<T> Items, string? NextCursor);
+
+internal sealed record CreateConversationRequest(string? Title);
+
+public sealed record Conversation(
+    string Id,
+    string? Title,
+    string? AgentId,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    string? LastMessagePreview,
+    DateTimeOffset? LastMessageAt);
+
+internal sealed record SendMessageRequest(string? Content);
+
+public sealed record ChatMessage(
+    string Id,
+    long Sequence,
+    string Role,
+    string Content,
+    string? Status,
+    DateTimeOffset CreatedAt,
+    string? Model,
+    string? PromptName,
+    string? PromptVersion,
+    int? InputTokens,
+    int? OutputTokens,
+    decimal? Cost,
+    string? TraceId)
+{
+    public bool IsAssistant => string.Equals(Role, ChatRoles.Assistant, StringComparison.OrdinalIgnoreCase);
+
+    public bool IsUser => string.Equals(Role, ChatRoles.User, StringComparison.OrdinalIgnoreCase);
+}
+
+public static class ChatRoles
+{
+    public const string User = "user";
+    public const string Assistant = "assistant";
+}

@@ -1,0 +1,24 @@
+using AspireAi.Web.Account;
+using AspireAi.Web.ApiClients;
+using AspireAi.Web.Chat;
+using AspireAi.Web.Http;
+
+namespace AspireAi.Web.Extensions;
+
+internal static class Extensions
+{
+    public static void AddWebServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<WebOptions>()
+            .BindConfiguration(WebOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddRazorComponents();
+        builder.Services.AddAntiforgery(options => options.HeaderName = AntiforgeryValidationFilter.HeaderName);
+
+        builder.AddWebAuthentication();
+        builder.AddApiClients();
+        builder.Services.AddSingleton<MarkdownRenderer>();
+    }
+}
