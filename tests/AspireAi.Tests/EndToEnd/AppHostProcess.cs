@@ -38,7 +38,7 @@ public sealed class AppHostProcess : IAsyncDisposable
         get { lock (_output) { return string.Join('\n', _output); } }
     }
 
-    public static AppHostProcess Start(Ports? ports = null, params string[] extraArgs)
+    public static AppHostProcess Start(Ports? ports = null, IReadOnlyDictionary<string, string>? environment = null, params string[] extraArgs)
     {
         ports ??= new Ports(NativeProcess.FreeTcpPort(), NativeProcess.FreeTcpPort(), NativeProcess.FreeTcpPort(),
             NativeProcess.FreeTcpPort(), NativeProcess.FreeTcpPort());
@@ -58,6 +58,10 @@ public sealed class AppHostProcess : IAsyncDisposable
                 ["NO_COLOR"] = "1",
             },
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[key] = value;
+        }
         foreach (var arg in (string[])[appHostDll, "--non-interactive", "--data-dir", dataDirectory,
             "--api-port", $"{ports.Api}", "--workers-port", $"{ports.Workers}", "--web-port", $"{ports.Web}",
             "--postgres-port", $"{ports.Postgres}", "--redis-port", $"{ports.Redis}", .. extraArgs])

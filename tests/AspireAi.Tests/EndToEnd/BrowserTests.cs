@@ -1,0 +1,83 @@
+using Microsoft.Playwright;
+
+namespace AspireAi.Tests.EndToEnd;
+
+/// <summary>The whole stack from a browser: Debian's Chromium driven by Playwright against the AppHost's Web.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class BrowserTests
+{
+    // Flags that let Chromium run headless as root on a machine without outside network.
+    private static readonly string[] ChromiumArgs =
+    [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ];
+
+    [Fact]
+    public async Task A_user_signs_in_sees_an_answer_stream_in_and_stops_a_long_one()
+    {
+        // Slow the offline model down so streaming is visible and a long answer can be stopped midway.
+        await using var host = AppHostProcess.Start(environment: new Dictionary<string, string> { ["Llm__Offline__TokenDelayMs"] = "60" });
+        await host.WaitUntilAsync(h => h.Output.Contains("all resources healthy", StringComparison.Ordinal), TimeSpan.FromMinutes(3), "all resources healthy");
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ChromiumArgs,
+        });
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = host.Endpoints.WebUrl.ToString() });
+        page.SetDefaultTimeout(30_000);
+        var console = new List<string>();
+        page.Console += (_, m) => { lock (console) { console.Add($"{m.Type}: {m.Text}"); } };
+        page.PageError += (_, e) => { lock (console) { console.Add($"pageerror: {e}"); } };
+
+        // Sign in with the development administrator the AppHost seeds.
+        await page.GotoAsync("/signin");
+        await page.GetByTestId("signin-email").FillAsync("admin@aspireai.local");
+        await page.GetByTestId("signin-password").FillAsync("aspireai-admin-dev");
+        await page.GetByTestId("signin-submit").ClickAsync();
+        await page.GetByTestId("new-conversation").ClickAsync();
+        await page.GetByTestId("chat-page").WaitForAsync();
+
+        // The answer grows while it streams, then completes with the model that produced it.
+        await page.GetByTestId("message-input").FillAsync("Tell me about lighthouses and the people who kept them.");
+        await page.GetByTestId("send").ClickAsync();
+        var answer = page.GetByTestId("assistant-message").Last;
+        var lengths = new List<int>();
+        for (var i = 0; i < 40 && await answer.GetAttributeAsync("data-status") != "complete"; i++)
+        {
+            lengths.Add((await answer.GetByTestId("message-content").InnerTextAsync()).Length);
+            await Task.Delay(100);
+        }
+        await Assertions.Expect(answer).ToHaveAttributeAsync("data-status", "complete");
+        Assert.True(lengths.Where(l => l > 0).Distinct().Count() >= 3, $"expected the text to grow in steps, saw lengths {string.Join(",", lengths)}");
+        await Assertions.Expect(answer.GetByTestId("model-badge")).ToContainTextAsync("offline-");
+
+        // Stop a long answer once it has started: the partial answer stays, marked as stopped.
+        await page.GetByTestId("message-input").FillAsync("Write a very long essay about the history of the sea, with many details.");
+        await page.GetByTestId("send").ClickAsync();
+        var longAnswer = page.GetByTestId("assistant-message").Last;
+        await Assertions.Expect(longAnswer.GetByTestId("message-content")).Not.ToBeEmptyAsync();
+        await page.GetByTestId("stop").ClickAsync();
+        try
+        {
+            await Assertions.Expect(longAnswer).ToHaveAttributeAsync("data-status", "cancelled");
+        }
+        catch (PlaywrightException ex)
+        {
+            // What the page said is the first thing anyone debugging this will want.
+            throw new Xunit.Sdk.XunitException($"{ex.Message}\nbrowser console:\n{string.Join('\n', console)}\npage:\n{await page.ContentAsync()}");
+        }
+        var partial = await longAnswer.GetByTestId("message-content").InnerTextAsync();
+        Assert.False(string.IsNullOrWhiteSpace(partial));
+
+        // After a reload the history shows the stored state: the first answer complete, the second stopped.
+        await page.ReloadAsync();
+        var stored = page.GetByTestId("assistant-message");
+        await Assertions.Expect(stored).ToHaveCountAsync(2);
+        await Assertions.Expect(stored.First).ToHaveAttributeAsync("data-status", "complete");
+        await Assertions.Expect(stored.Last).ToHaveAttributeAsync("data-status", "cancelled");
+    }
+}
