@@ -34,8 +34,6 @@ public sealed record ChatPreparation(ChatRejection Rejection, ChatTurn? Turn = n
 /// </summary>
 public sealed partial class ChatService(
     NpgsqlDataSource dataSource,
-    ConversationStore conversations,
-    PromptStore prompts,
     UsageLedger ledger,
     IChatClient chatClient,
     IEnumerable<IChatContextProvider> contextProviders,
@@ -52,28 +50,24 @@ public sealed partial class ChatService(
     {
         using var activity = Source.StartActivity("chat.prepare");
         var options = settings.Value;
-        var conversation = await conversations.GetAsync(userId, conversationId, cancellationToken).ConfigureAwait(false);
-        if (conversation is null)
+        var (dayStart, reset) = ledger.CurrentDay();
+        var state = await LoadTurnStateAsync(userId, conversationId, dayStart, options.SystemPromptName, cancellationToken).ConfigureAwait(false);
+        if (state is null)
         {
             return new ChatPreparation(ChatRejection.ConversationNotFound);
         }
-
-        if (options.DailyTokenBudget > 0)
+        var (conversation, userName, used, prompt, history) = state.Value;
+        if (options.DailyTokenBudget > 0 && used >= options.DailyTokenBudget)
         {
-            var (dayStart, reset) = ledger.CurrentDay();
-            var used = await ledger.TokensSinceAsync(userId, dayStart, cancellationToken).ConfigureAwait(false);
-            if (used >= options.DailyTokenBudget)
-            {
-                return new ChatPreparation(ChatRejection.BudgetExceeded, BudgetResetsAt: reset, TokensUsed: used, TokenBudget: options.DailyTokenBudget);
-            }
+            return new ChatPreparation(ChatRejection.BudgetExceeded, BudgetResetsAt: reset, TokensUsed: used, TokenBudget: options.DailyTokenBudget);
+        }
+        if (prompt is null)
+        {
+            throw new InvalidOperationException($"No active version of prompt '{options.SystemPromptName}'.");
         }
 
-        var prompt = await prompts.GetActiveAsync(options.SystemPromptName, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"No active version of prompt '{options.SystemPromptName}'.");
-        var history = await LoadHistoryAsync(conversationId, cancellationToken).ConfigureAwait(false);
         var traceId = Activity.Current?.TraceId.ToString();
-        var (userMessageId, assistantMessageId, userName) = await StoreUserMessageAsync(
-            userId, conversationId, content, prompt, traceId, cancellationToken).ConfigureAwait(false);
+        var (userMessageId, assistantMessageId) = await StoreUserMessageAsync(conversationId, content, prompt, traceId, cancellationToken).ConfigureAwait(false);
 
         var contextRequest = new ChatContextRequest(userId, orgId, conversation.AgentId, conversationId, content);
         var context = await GatherContextAsync(contextRequest, cancellationToken).ConfigureAwait(false);
@@ -286,91 +280,109 @@ public sealed partial class ChatService(
         return cost;
     }
 
-    private async Task<List<ChatMessage>> LoadHistoryAsync(Guid conversationId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Everything the turn needs from the database in one round trip: the conversation (owned by the caller), the
+    /// caller's name, today's token use, the active prompt and the recent history. Time to first token is mostly
+    /// round trips, so they are batched rather than issued one after another.
+    /// </summary>
+    private async Task<(Conversation Conversation, string UserName, long TokensToday, PromptVersion? Prompt, List<ChatMessage> History)?> LoadTurnStateAsync(
+        Guid userId, Guid conversationId, DateTimeOffset dayStart, string promptName, CancellationToken cancellationToken)
     {
         var options = settings.Value;
-        await using var command = dataSource.CreateCommand("""
-            SELECT role, content FROM messages
-            WHERE conversation_id = $1 AND status = 'complete' AND role IN ('user', 'assistant')
-            ORDER BY sequence DESC
-            LIMIT $2
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        var state = new NpgsqlBatchCommand($"""
+            SELECT {Prefixed("c", ConversationStore.ConversationColumns)}, u.display_name,
+                   (SELECT COALESCE(SUM(l.input_tokens + l.output_tokens), 0)::bigint FROM usage_ledger l WHERE l.user_id = $2 AND l.at >= $3),
+                   {Prefixed("p", PromptStore.Columns)}
+            FROM conversations c
+            JOIN users u ON u.id = c.user_id
+            LEFT JOIN prompts p ON p.name = $4 AND p.is_active
+            WHERE c.id = $1 AND c.user_id = $2 AND c.deleted_at IS NULL
             """);
-        command.Parameters.Add(new() { Value = conversationId });
-        command.Parameters.Add(new() { Value = options.HistoryMaxMessages });
+        state.Parameters.Add(new() { Value = conversationId });
+        state.Parameters.Add(new() { Value = userId });
+        state.Parameters.Add(new() { Value = dayStart });
+        state.Parameters.Add(new() { Value = promptName });
+        // The owner filter again: history is never read for a conversation that is not the caller's.
+        var history = new NpgsqlBatchCommand("""
+            SELECT m.role, m.content FROM messages m
+            WHERE m.conversation_id = $1 AND m.status = 'complete' AND m.role IN ('user', 'assistant')
+              AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2 AND c.deleted_at IS NULL)
+            ORDER BY m.sequence DESC
+            LIMIT $3
+            """);
+        history.Parameters.Add(new() { Value = conversationId });
+        history.Parameters.Add(new() { Value = userId });
+        history.Parameters.Add(new() { Value = options.HistoryMaxMessages });
+        batch.BatchCommands.Add(state);
+        batch.BatchCommands.Add(history);
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+        var conversation = ConversationStore.ReadConversation(reader);
+        var userName = reader.GetString(9);
+        var tokensToday = reader.GetInt64(10);
+        var prompt = reader.IsDBNull(11) ? null : PromptStore.Read(reader, 11);
+
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var newestFirst = new List<ChatMessage>();
         var budget = options.HistoryTokenBudget;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            var text = reader.GetString(1);
+            budget -= TokenEstimator.Estimate(text);
+            if (budget < 0)
             {
-                var text = reader.GetString(1);
-                budget -= TokenEstimator.Estimate(text);
-                if (budget < 0)
-                {
-                    break;
-                }
-                newestFirst.Add(new ChatMessage(reader.GetString(0) == "user" ? ChatRole.User : ChatRole.Assistant, text));
+                break;
             }
+            newestFirst.Add(new ChatMessage(reader.GetString(0) == "user" ? ChatRole.User : ChatRole.Assistant, text));
         }
         newestFirst.Reverse();
-        return newestFirst;
+        return (conversation, userName, tokensToday, prompt, newestFirst);
     }
 
-    private async Task<(Guid UserMessageId, Guid AssistantMessageId, string UserName)> StoreUserMessageAsync(
-        Guid userId, Guid conversationId, string content, PromptVersion prompt, string? traceId, CancellationToken cancellationToken)
+    private static string Prefixed(string alias, string columns) =>
+        string.Join(", ", columns.Split(", ").Select(c => $"{alias}.{c}"));
+
+    /// <summary>
+    /// Stores the user's message and the assistant's placeholder in one statement (one round trip, atomic without an
+    /// explicit transaction). Bumping the counter row-locks the conversation, so concurrent sends get consecutive,
+    /// unique sequences.
+    /// </summary>
+    private async Task<(Guid UserMessageId, Guid AssistantMessageId)> StoreUserMessageAsync(
+        Guid conversationId, string content, PromptVersion prompt, string? traceId, CancellationToken cancellationToken)
     {
         var userMessageId = Guid.CreateVersion7();
         var assistantMessageId = Guid.CreateVersion7();
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-
-        // Bumping the counter row-locks the conversation: concurrent sends get consecutive, unique sequences.
-        long last;
-        await using (var allocate = new NpgsqlCommand("""
-            UPDATE conversations
-            SET message_count = message_count + 2, updated_at = now(), last_message_preview = left($2, 200), last_message_at = now()
-            WHERE id = $1
-            RETURNING message_count
-            """, connection, tx))
+        await using var command = dataSource.CreateCommand("""
+            WITH allocated AS (
+                UPDATE conversations
+                SET message_count = message_count + 2, updated_at = now(), last_message_preview = left($3, 200), last_message_at = now()
+                WHERE id = $1
+                RETURNING message_count
+            )
+            INSERT INTO messages (id, conversation_id, sequence, role, content, status, prompt_name, prompt_version, trace_id, completed_at)
+            SELECT $2, $1, message_count - 1, 'user', $3, 'complete', NULL, NULL, $7, now() FROM allocated
+            UNION ALL
+            SELECT $4, $1, message_count, 'assistant', '', 'streaming', $5, $6, $7, NULL FROM allocated
+            """);
+        command.Parameters.Add(new() { Value = conversationId });
+        command.Parameters.Add(new() { Value = userMessageId });
+        command.Parameters.Add(new() { Value = content });
+        command.Parameters.Add(new() { Value = assistantMessageId });
+        command.Parameters.Add(new() { Value = prompt.Name });
+        command.Parameters.Add(new() { Value = prompt.Version });
+        command.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        var inserted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (inserted != 2)
         {
-            allocate.Parameters.Add(new() { Value = conversationId });
-            allocate.Parameters.Add(new() { Value = content });
-            last = (long)(await allocate.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            throw new InvalidOperationException($"Conversation {conversationId} vanished while storing a message.");
         }
-        // Positional parameters allow one statement per command; a batch sends both in one round trip.
-        await using (var insert = new NpgsqlBatch(connection, tx))
-        {
-            var user = new NpgsqlBatchCommand("""
-                INSERT INTO messages (id, conversation_id, sequence, role, content, status, trace_id, completed_at)
-                VALUES ($1, $2, $3, 'user', $4, 'complete', $5, now())
-                """);
-            user.Parameters.Add(new() { Value = userMessageId });
-            user.Parameters.Add(new() { Value = conversationId });
-            user.Parameters.Add(new() { Value = last - 1 });
-            user.Parameters.Add(new() { Value = content });
-            user.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-            var assistant = new NpgsqlBatchCommand("""
-                INSERT INTO messages (id, conversation_id, sequence, role, content, status, prompt_name, prompt_version, trace_id)
-                VALUES ($1, $2, $3, 'assistant', '', 'streaming', $4, $5, $6)
-                """);
-            assistant.Parameters.Add(new() { Value = assistantMessageId });
-            assistant.Parameters.Add(new() { Value = conversationId });
-            assistant.Parameters.Add(new() { Value = last });
-            assistant.Parameters.Add(new() { Value = prompt.Name });
-            assistant.Parameters.Add(new() { Value = prompt.Version });
-            assistant.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-            insert.BatchCommands.Add(user);
-            insert.BatchCommands.Add(assistant);
-            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        string userName;
-        await using (var name = new NpgsqlCommand("SELECT display_name FROM users WHERE id = $1", connection, tx))
-        {
-            name.Parameters.Add(new() { Value = userId });
-            userName = (string?)await name.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? "the user";
-        }
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return (userMessageId, assistantMessageId, userName);
+        return (userMessageId, assistantMessageId);
     }
 
     private async Task<List<ChatContextBlock>> GatherContextAsync(ChatContextRequest request, CancellationToken cancellationToken)

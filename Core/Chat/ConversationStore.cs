@@ -180,7 +180,10 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource)
         return items;
     }
 
-    private static Conversation ReadConversation(NpgsqlDataReader reader) => new(
+    internal const string ConversationColumns =
+        "id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at";
+
+    internal static Conversation ReadConversation(NpgsqlDataReader reader) => new(
         reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.GetString(4),
         reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6),
         reader.IsDBNull(7) ? null : reader.GetString(7),

@@ -23,7 +23,7 @@ internal static partial class PromptTemplate
 /// <summary>Versioned prompt templates. Versions are immutable (a trigger enforces it); activation moves one flag.</summary>
 public sealed class PromptStore(NpgsqlDataSource dataSource)
 {
-    private const string Columns = "id, name, version, template, model, temperature, max_tokens, created_by, created_at, sha256, is_active";
+    internal const string Columns = "id, name, version, template, model, temperature, max_tokens, created_by, created_at, sha256, is_active";
 
     public static string HashOf(string template) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(template)));
 
@@ -132,14 +132,17 @@ public sealed class PromptStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            items.Add(new PromptVersion(
-                reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4),
-                reader.IsDBNull(5) ? null : reader.GetFloat(5),
-                reader.IsDBNull(6) ? null : reader.GetInt32(6),
-                reader.IsDBNull(7) ? null : reader.GetGuid(7),
-                reader.GetFieldValue<DateTimeOffset>(8), reader.GetString(9), reader.GetBoolean(10)));
+            items.Add(Read(reader, 0));
         }
         return items;
     }
+
+    /// <summary>Reads a prompt selected with <see cref="Columns"/> starting at column <paramref name="first"/>.</summary>
+    internal static PromptVersion Read(NpgsqlDataReader reader, int first) => new(
+        reader.GetGuid(first), reader.GetString(first + 1), reader.GetInt32(first + 2), reader.GetString(first + 3),
+        reader.IsDBNull(first + 4) ? null : reader.GetString(first + 4),
+        reader.IsDBNull(first + 5) ? null : reader.GetFloat(first + 5),
+        reader.IsDBNull(first + 6) ? null : reader.GetInt32(first + 6),
+        reader.IsDBNull(first + 7) ? null : reader.GetGuid(first + 7),
+        reader.GetFieldValue<DateTimeOffset>(first + 8), reader.GetString(first + 9), reader.GetBoolean(first + 10));
 }
