@@ -17,6 +17,7 @@ public static class ChatExtensions
         builder.Services.AddSingleton<PromptStore>();
         builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddSingleton<ChatService>();
+        builder.Services.AddSingleton<ChatRateLimiter>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
         return builder;
     }

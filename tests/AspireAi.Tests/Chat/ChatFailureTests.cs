@@ -119,6 +119,49 @@ public sealed class ChatFailureTests(ApiFactory factory) : IClassFixture<ApiFact
         Assert.Equal(HttpStatusCode.OK, up);
     }
 
+    [Fact]
+    public async Task Sends_beyond_the_per_minute_limit_get_429_and_nothing_is_written()
+    {
+        await using var limited = factory.WithSettings(new Dictionary<string, string?> { ["Chat:RequestsPerMinute"] = "2" });
+        var (client, user) = await limited.CreateUserClientAsync();
+        var id = await ChatTestData.CreateConversationAsync(client);
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var ok = await client.SendAsync(ChatTestData.SendRequest(id, new { content = $"message {i}" }, stream: false));
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+        using var refused = await client.SendAsync(ChatTestData.SendRequest(id, new { content = "one too many" }, stream: false));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.InRange(refused.Headers.RetryAfter!.Delta!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
+        Assert.Equal(4, await ChatTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM messages WHERE conversation_id = $1", id));
+        // The bucket lives in Redis, shared by every Api instance.
+        await using var redis = new AspireAi.Core.Redis.RedisClient(AspireAi.Core.Redis.RedisOptions.Parse(factory.Servers.RedisConnectionString));
+        Assert.Equal("3", await redis.StringGetAsync(AspireAi.Core.Chat.ChatRateLimiter.Key(user.Id)));
+    }
+
+    [Fact]
+    public async Task With_redis_down_chat_still_answers_and_the_limit_is_kept_in_process()
+    {
+        var redis = await TestServers.StartPrivateRedisAsync();
+        await using var isolated = factory.WithSettings(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+            ["Chat:RequestsPerMinute"] = "1",
+        });
+        var (client, _) = await isolated.CreateUserClientAsync();
+        var id = await ChatTestData.CreateConversationAsync(client);
+        await redis.KillAsync();
+
+        using var answered = await client.SendAsync(ChatTestData.SendRequest(id, new { content = "is anyone there?" }, stream: false));
+        using var limited = await client.SendAsync(ChatTestData.SendRequest(id, new { content = "and again?" }, stream: false));
+
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+    }
+
     internal static Dictionary<string, string?> OpenAiSettings(FakeOpenAiServer fake) => new()
     {
         ["Llm:Provider"] = "OpenAICompatible",
