@@ -1,6 +1,9 @@
 using AspireAi.Core.Chat;
 using AspireAi.Core.Data;
+using AspireAi.Core.Documents;
+using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
+using AspireAi.Core.Memory;
 using AspireAi.Core.Redis;
 
 namespace AspireAi.Api.Extensions;
@@ -9,11 +12,17 @@ internal static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
+        // Web calls the Api on the browser's behalf and says so in X-Forwarded-For; only loopback proxies are trusted
+        // by default (KnownNetworks 127.0.0.0/8, KnownProxies ::1): set ForwardedHeaders options for other topologies.
+        builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor);
         builder.AddNpgsqlDataSource();
         builder.AddRedisClient();
         builder.AddAuth();
         builder.Services.AddValidation();
         builder.AddLlm();
         builder.AddChat();
+        builder.AddJobs();
+        builder.AddMemory();
+        builder.AddDocuments();
     }
 }

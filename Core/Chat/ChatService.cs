@@ -90,6 +90,12 @@ public sealed partial class ChatService(
             Temperature = prompt.Temperature,
             MaxOutputTokens = Math.Min(prompt.MaxTokens ?? options.MaxOutputTokens, options.MaxOutputTokens),
             Tools = [.. toolProviders.SelectMany(p => p.GetTools(contextRequest))],
+            // Attribution for the pipeline (tool-call audit, logs); never sent to the model server.
+            AdditionalProperties = new AdditionalPropertiesDictionary
+            {
+                [LlmRequestProperties.UserId] = userId.ToString(),
+                [LlmRequestProperties.ConversationId] = conversationId.ToString(),
+            },
         };
 
         var turn = new ChatTurn(userId, orgId, conversation, userMessageId, assistantMessageId, content, prompt, messages, chatOptions,

@@ -13,12 +13,16 @@ internal static class ApiClientExtensions
     {
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
+        services.AddHttpContextAccessor();
+        services.AddTransient<ForwardedForHandler>();
 
         services.AddHttpClient<ApiAuthClient>(ConfigureClient)
-            .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(drainResponses: true));
+            .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(drainResponses: true))
+            .AddHttpMessageHandler<ForwardedForHandler>();
 
         services.AddHttpClient<ApiClient>(ConfigureClient)
             .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(drainResponses: true))
+            .AddHttpMessageHandler<ForwardedForHandler>()
             .AddHttpMessageHandler<ApiBearerTokenHandler>();
 
         services.AddHttpClient<ChatStreamClient>(ConfigureClient)
@@ -27,6 +31,7 @@ internal static class ApiClientExtensions
             // at once, which is how the Api learns to cancel the generation (rather than after the handler
             // has read on for up to its drain timeout to reuse the connection).
             .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(drainResponses: false))
+            .AddHttpMessageHandler<ForwardedForHandler>()
             .AddHttpMessageHandler<ApiBearerTokenHandler>();
 
         return builder;

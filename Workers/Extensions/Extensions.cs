@@ -1,5 +1,8 @@
 using AspireAi.Core.Data;
+using AspireAi.Core.Documents;
+using AspireAi.Core.Memory;
 using AspireAi.Core.Redis;
+using AspireAi.Workers.Jobs;
 
 namespace AspireAi.Workers.Extensions;
 
@@ -9,5 +12,8 @@ internal static class Extensions
     {
         builder.AddNpgsqlDataSource();
         builder.AddRedisClient();
+        builder.AddJobWorkers();
+        builder.AddDocumentIngestion();
+        builder.AddMemoryJobs();
     }
 }

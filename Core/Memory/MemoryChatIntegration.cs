@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using AspireAi.Core.Chat;
+using AspireAi.Core.Jobs;
+using AspireAi.Core.Llm;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AspireAi.Core.Memory;
+
+/// <summary>
+/// Injects memories before every chat completion: the best-scoring memories of the user, the conversation's agent,
+/// the organisation and the conversation's session (the conversation id is the session id), above
+/// <see cref="MemoryOptions.MinScore"/>, chosen greedily until <see cref="MemoryOptions.TokenBudget"/> is spent, as a
+/// <c>## Memories</c> system block (<see cref="LlmPromptBlocks"/>). The ids used go to the chat's <c>done</c> event;
+/// their use is counted (last_accessed_at, access_count).
+/// </summary>
+public sealed partial class MemoryContextProvider(
+    MemoryRetriever retriever, MemoryStore store, MemoryMetrics metrics, IOptions<MemoryOptions> options, ILogger<MemoryContextProvider> logger)
+    : IChatContextProvider
+{
+    public string Name => "memory";
+
+    public async Task<ChatContextBlock?> GetContextAsync(ChatContextRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var settings = options.Value;
+        if (!settings.InjectIntoChat || string.IsNullOrWhiteSpace(request.Query))
+        {
+            return null;
+        }
+        var started = Stopwatch.GetTimestamp();
+        var result = await retriever.SearchAsync(new MemoryQuery(request.UserId, request.OrgId, request.Query, Math.Max(settings.CandidatesPerRetriever, 10),
+            new HashSet<MemoryScope>(), new HashSet<MemoryType>(), request.AgentId, SessionIdOf(request.ConversationId)), cancellationToken).ConfigureAwait(false);
+
+        IEnumerable<ScoredMemory> ranked = result.Items.Where(m => m.Score >= settings.MinScore);
+        if (AsksAboutTheUser(request.Query))
+        {
+            // "What do you know about me?" resembles no memory in particular, yet every memory answers it: fall back
+            // to the user's most important and most recently used ones.
+            var profile = await retriever.ProfileAsync(request.UserId, request.OrgId, settings.CandidatesPerRetriever, cancellationToken).ConfigureAwait(false);
+            ranked = ranked.Concat(profile).DistinctBy(m => m.Id);
+        }
+        var (text, chosen) = Select(ranked, settings.TokenBudget);
+        var tokens = text is null ? 0 : TokenEstimator.Estimate(text);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        metrics.Retrieved(elapsed, "chat", chosen.Count, tokens);
+        LogRetrieved(chosen.Count, result.Candidates, tokens, elapsed.TotalMilliseconds);
+        if (text is null)
+        {
+            return null;
+        }
+        await store.MarkAccessedAsync([.. chosen.Select(m => m.Id)], cancellationToken).ConfigureAwait(false);
+        return new ChatContextBlock(text, [.. chosen.Select(m => m.Id)], []);
+    }
+
+    internal static bool AsksAboutTheUser(string query) => AboutTheUser().IsMatch(query);
+
+    [GeneratedRegex(@"\b(?:about\s+(?:me|myself)|who\s+am\s+i|what\s+do\s+you\s+(?:know|remember)|my\s+(?:profile|preferences|memories))\b",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex AboutTheUser();
+
+    /// <summary>The session id of a conversation.</summary>
+    public static string SessionIdOf(Guid conversationId) => conversationId.ToString("D");
+
+    /// <summary>
+    /// Greedy selection, best first: each memory that still fits the budget (counting the heading and instruction
+    /// lines) goes in; one that does not is skipped, and smaller ones after it may still fit.
+    /// </summary>
+    public static (string? Text, IReadOnlyList<ScoredMemory> Chosen) Select(IEnumerable<ScoredMemory> ranked, int tokenBudget)
+    {
+        ArgumentNullException.ThrowIfNull(ranked);
+        var chosen = new List<ScoredMemory>();
+        var items = new List<PromptBlockItem>();
+        string? text = null;
+        foreach (var memory in ranked)
+        {
+            var item = new PromptBlockItem(ShortId(memory.Id, items), memory.Text);
+            var candidate = LlmPromptBlocks.Format(LlmPromptBlocks.MemoriesHeading, [.. items, item], LlmPromptBlocks.MemoriesInstruction);
+            if (TokenEstimator.Estimate(candidate) > tokenBudget)
+            {
+                continue;
+            }
+            items.Add(item);
+            chosen.Add(memory);
+            text = candidate;
+        }
+        return (text, chosen);
+    }
+
+    // The last 8 hex digits of the id: the random part of a version-7 uuid, 3 tokens instead of 9 for the full id,
+    // which matters under a 200-token budget. The full ids travel in the done event.
+    private static string ShortId(Guid id, List<PromptBlockItem> taken)
+    {
+        var hex = id.ToString("N");
+        var shortId = "m-" + hex[^8..];
+        return taken.Any(t => t.Id == shortId) ? "m-" + hex : shortId;
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Injected {Count} memories of {Candidates} candidates ({Tokens} tokens) in {Milliseconds} ms")]
+    private partial void LogRetrieved(int count, int candidates, int tokens, double milliseconds);
+}
+
+/// <summary>
+/// Enqueues memory extraction inside the transaction that completes a chat exchange: the source row and its job
+/// commit with the answer or not at all. A full job queue never fails the chat: the source stays 'pending' and the
+/// memory.backlog job enqueues it later. A user who asked not to be remembered gets a 'skipped' source and no job.
+/// </summary>
+public sealed partial class MemoryExchangeObserver(IJobQueue queue, MemoryMetrics metrics, IOptions<MemoryOptions> options, ILogger<MemoryExchangeObserver> logger)
+    : IChatExchangeObserver
+{
+    public async Task OnCompletedAsync(ChatExchangeCompleted exchange, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        if (!options.Value.ExtractFromChat)
+        {
+            return;
+        }
+        var optOut = SecretDetector.IsOptOut(exchange.UserText);
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO memory_sources (id, kind, org_id, user_id, agent_id, session_id, scope, conversation_id, user_message_id,
+                                        assistant_message_id, status, status_reason)
+            VALUES ($1, 'chat', $2, $3, $4, $5, 'user', $6, $1, $7, $8, $9)
+            ON CONFLICT (id) DO NOTHING
+            """, connection, transaction))
+        {
+            insert.Parameters.Add(new() { Value = exchange.UserMessageId });
+            insert.Parameters.Add(new() { Value = exchange.OrgId });
+            insert.Parameters.Add(new() { Value = exchange.UserId });
+            insert.Parameters.Add(new() { Value = exchange.AgentId });
+            insert.Parameters.Add(new() { Value = MemoryContextProvider.SessionIdOf(exchange.ConversationId) });
+            insert.Parameters.Add(new() { Value = exchange.ConversationId });
+            insert.Parameters.Add(new() { Value = exchange.AssistantMessageId });
+            insert.Parameters.Add(new() { Value = optOut ? "skipped" : "pending" });
+            insert.Parameters.Add(MemorySql.Text(optOut ? "opt_out" : null));
+            if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                return; // already recorded (the same exchange completing twice cannot happen, but never enqueue twice)
+            }
+        }
+        if (optOut)
+        {
+            metrics.FactRejected("opt_out");
+            return;
+        }
+        await MemoryJobs.TryEnqueueExtractionAsync(queue, exchange.UserMessageId, connection, transaction, metrics, logger, cancellationToken).ConfigureAwait(false);
+    }
+}

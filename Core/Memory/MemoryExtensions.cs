@@ -1,0 +1,83 @@
+using AspireAi.Core.Chat;
+using AspireAi.Core.Jobs;
+using AspireAi.Core.Llm;
+using AspireAi.Core.Llm.Offline;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace AspireAi.Core.Memory;
+
+public static class MemoryExtensions
+{
+    /// <summary>
+    /// Long-term memory for a host that serves chat (the Api): retrieval before every completion, the memory tools,
+    /// extraction enqueued with every completed exchange, and the services behind <c>/v1/memories</c>. Needs a
+    /// registered <c>NpgsqlDataSource</c> and <c>IRedisClient</c>; adds the model pipeline and the job queue if they
+    /// are not there yet. Options: section "Memory" (<see cref="MemoryOptions"/>), validated on start.
+    /// </summary>
+    public static IHostApplicationBuilder AddMemory(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        AddMemoryCore(builder);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatContextProvider, MemoryContextProvider>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatToolProvider, MemoryTools>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatExchangeObserver, MemoryExchangeObserver>());
+        return builder;
+    }
+
+    /// <summary>
+    /// The memory jobs for the Workers host: extraction + consolidation (memory.extract) and the recurring maintenance
+    /// (memory.expire every minute, memory.cap-episodic hourly, memory.purge daily, memory.backlog every minute,
+    /// memory.reembed every 10 minutes; override with <c>Jobs:Recurring:{name}:Schedule</c>).
+    /// </summary>
+    public static IHostApplicationBuilder AddMemoryJobs(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        AddMemoryCore(builder);
+        var services = builder.Services;
+        services.AddJobHandler<MemoryExtractionJob>();
+        services.AddJobHandler<MemoryExpireJob>();
+        services.AddJobHandler<MemoryEpisodicCapJob>();
+        services.AddJobHandler<MemoryPurgeJob>();
+        services.AddJobHandler<MemoryBacklogJob>();
+        services.AddJobHandler<MemoryReembedJob>();
+        services.AddRecurringJob(MemoryJobs.Expire, "@every 1m");
+        services.AddRecurringJob(MemoryJobs.CapEpisodic, "@hourly");
+        services.AddRecurringJob(MemoryJobs.Purge, "@daily");
+        services.AddRecurringJob(MemoryJobs.Backlog, "@every 1m");
+        services.AddRecurringJob(MemoryJobs.Reembed, "@every 10m");
+        return builder;
+    }
+
+    private static void AddMemoryCore(IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        if (services.Any(d => d.ServiceType == typeof(MemoryMarker)))
+        {
+            return;
+        }
+        services.AddSingleton<MemoryMarker>();
+        builder.AddLlm();
+        builder.AddJobs();
+        services.AddOptions<MemoryOptions>().BindConfiguration(MemoryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<PricingSettings>().BindConfiguration(PricingSettings.SectionName);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<PromptStore>();
+        services.TryAddSingleton<MemoryMetrics>();
+        services.TryAddSingleton<MemoryEmbedder>();
+        services.TryAddSingleton<SessionMemoryStore>();
+        services.TryAddSingleton<MemoryWriter>();
+        services.TryAddSingleton<MemoryStore>();
+        services.TryAddSingleton<MemoryLanguageModel>();
+        services.TryAddSingleton<MemoryConsolidator>();
+        services.TryAddSingleton<MemoryRetriever>();
+        services.TryAddSingleton<MemoryService>();
+        // Deterministic answers for the two structured calls, so extraction and consolidation work offline.
+        services.AddOfflineStructuredResponder<OfflineExtractionResponder>();
+        services.AddOfflineStructuredResponder<OfflineDecisionResponder>();
+    }
+
+    private sealed class MemoryMarker;
+}

@@ -1,0 +1,263 @@
+using System.Text.Json;
+using AspireAi.Core.Chat;
+using AspireAi.Core.Jobs;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AspireAi.Core.Memory;
+
+/// <summary>Job types of the memory pipeline and the enqueue helper.</summary>
+public static partial class MemoryJobs
+{
+    public const string Extract = "memory.extract";
+    public const string Expire = "memory.expire";
+    public const string CapEpisodic = "memory.cap-episodic";
+    public const string Purge = "memory.purge";
+    public const string Backlog = "memory.backlog";
+    public const string Reembed = "memory.reembed";
+
+    /// <summary>The extraction job of one source; its dedupe key makes a second enqueue of the same source a no-op.</summary>
+    public static JobRequest ExtractionRequest(Guid sourceId) => new(Extract, new { sourceId }) { DedupeKey = $"source:{sourceId:N}" };
+
+    /// <summary>
+    /// Enqueues the extraction of <paramref name="sourceId"/> in the caller's transaction and marks the source queued;
+    /// a full queue leaves it pending (for memory.backlog) and returns null.
+    /// </summary>
+    public static async Task<long?> TryEnqueueExtractionAsync(IJobQueue queue, Guid sourceId, NpgsqlConnection connection, NpgsqlTransaction transaction,
+        MemoryMetrics metrics, ILogger logger, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        ArgumentNullException.ThrowIfNull(metrics);
+        JobEnqueueResult job;
+        try
+        {
+            job = await queue.EnqueueAsync(ExtractionRequest(sourceId), connection, transaction, cancellationToken).ConfigureAwait(false);
+        }
+        catch (JobQueueFullException ex)
+        {
+            // The capacity check is a plain SELECT: the transaction is intact and the exchange still commits.
+            metrics.SourceDeferred();
+            LogDeferred(logger, sourceId, ex.MaxQueuedDepth);
+            return null;
+        }
+        await MarkQueuedAsync(connection, transaction, sourceId, job.JobId, cancellationToken).ConfigureAwait(false);
+        return job.JobId;
+    }
+
+    internal static async Task MarkQueuedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sourceId, long jobId, CancellationToken cancellationToken)
+    {
+        await using var update = new NpgsqlCommand("UPDATE memory_sources SET status = 'queued', job_id = $2 WHERE id = $1 AND status = 'pending'",
+            connection, transaction);
+        update.Parameters.Add(new() { Value = sourceId });
+        update.Parameters.Add(new() { Value = jobId });
+        await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Memory extraction of source {SourceId} deferred: the job queue is full (limit {Limit}); memory.backlog will enqueue it")]
+    private static partial void LogDeferred(ILogger logger, Guid sourceId, long limit);
+}
+
+/// <summary>
+/// Stage 1 and 2 for one source (a chat exchange or an API request): read the messages, leave out everything the
+/// user asked not to be remembered, redact secrets, extract facts with the model, drop facts that still carry a
+/// secret, consolidate the rest, record the model usage, and mark the source done — all in the job's transaction, so
+/// a failure rolls everything back and the retry starts clean; a source already done is not processed again.
+/// </summary>
+public sealed partial class MemoryExtractionJob(
+    MemoryLanguageModel model,
+    MemoryConsolidator consolidator,
+    MemoryMetrics metrics,
+    IOptions<MemoryOptions> options,
+    IOptions<PricingSettings> pricing,
+    ILogger<MemoryExtractionJob> logger) : IJobHandler
+{
+    public string Type => MemoryJobs.Extract;
+
+    public async Task HandleAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var sourceId = context.Payload.GetProperty("sourceId").GetGuid();
+        var source = await LoadSourceAsync(context, sourceId, cancellationToken).ConfigureAwait(false);
+        if (source is null)
+        {
+            LogSourceGone(sourceId);
+            return; // erased, or never committed
+        }
+        if (source.Status is "done" or "skipped")
+        {
+            LogAlreadyProcessed(sourceId, source.Status);
+            return;
+        }
+
+        var exchange = source.Kind == "chat"
+            ? await LoadChatExchangeAsync(context, source, cancellationToken).ConfigureAwait(false)
+            : ReadInput(source.Input);
+        if (exchange.Count == 0 || !exchange.Any(m => m.Role == "user"))
+        {
+            await FinishAsync(context, sourceId, "skipped", "nothing_to_extract", 0, null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (exchange.Any(m => m.Role == "user" && SecretDetector.IsOptOut(m.Content)))
+        {
+            metrics.FactRejected("opt_out");
+            await FinishAsync(context, sourceId, "skipped", "opt_out", 0, null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var settings = options.Value;
+        var prepared = Prepare(exchange, settings.MaxExtractionInputChars);
+        var extraction = await model.ExtractAsync(prepared, source.UserId, cancellationToken).ConfigureAwait(false);
+        metrics.FactsExtracted(extraction.Facts.Count);
+
+        var facts = new List<ScopedFact>();
+        foreach (var fact in extraction.Facts)
+        {
+            if (SecretDetector.Find(fact.Text) is { } kind)
+            {
+                metrics.FactRejected("secret");
+                LogSecretDropped(sourceId, kind);
+                continue;
+            }
+            if (fact.Text.Length > settings.MaxMemoryChars)
+            {
+                metrics.FactRejected("too_long");
+                LogTooLong(sourceId, fact.Text.Length);
+                continue;
+            }
+            facts.Add(new ScopedFact(fact, ScopeOf(source, fact)));
+        }
+
+        var provenance = new MemoryProvenance(MemoryActor.Extractor, source.UserId, source.Kind, sourceId,
+            source.Kind == "chat" ? [source.UserMessageId!.Value] : [sourceId]);
+        var report = await consolidator.ConsolidateAsync(context.Connection, context.Transaction, facts, provenance, cancellationToken).ConfigureAwait(false);
+
+        foreach (var usage in extraction.Usage.Concat(report.Usage))
+        {
+            var cost = pricing.Value.CostOf(usage.Model, usage.InputTokens, usage.OutputTokens);
+            await UsageLedger.RecordAsync(new UsageEntry(source.UserId, source.OrgId, source.ConversationId, source.UserMessageId,
+                $"memory-source:{sourceId:N}", usage.Operation, usage.Model, usage.InputTokens, usage.OutputTokens, cost, usage.Estimated,
+                System.Diagnostics.Activity.Current?.TraceId.ToString()), context.Connection, context.Transaction, cancellationToken).ConfigureAwait(false);
+        }
+        await FinishAsync(context, sourceId, "done", extraction.Rejected.Count > 0 ? $"{extraction.Rejected.Count} facts rejected by the schema" : null,
+            extraction.Facts.Count, report.Counts, cancellationToken).ConfigureAwait(false);
+        var operations = string.Join(", ", report.Counts.Select(c => $"{c.Key}={c.Value}"));
+        LogExtracted(sourceId, extraction.Facts.Count, facts.Count, operations);
+    }
+
+    private static MemoryScopeRef ScopeOf(SourceRow source, MemoryFact fact)
+    {
+        var scope = MemoryNames.ParseScope(source.Scope);
+        return scope switch
+        {
+            MemoryScope.Org => MemoryScopeRef.ForOrg(source.OrgId),
+            MemoryScope.Agent => MemoryScopeRef.ForAgent(source.OrgId, source.AgentId),
+            MemoryScope.Session when source.SessionId is not null => MemoryScopeRef.ForSession(source.OrgId, source.UserId, source.SessionId),
+            // A fact the user limited to this conversation stays in the session; everything else is long-term.
+            _ when fact.Scope == MemoryScope.Session && source.SessionId is not null => MemoryScopeRef.ForSession(source.OrgId, source.UserId, source.SessionId),
+            _ => MemoryScopeRef.ForUser(source.OrgId, source.UserId),
+        };
+    }
+
+    // Secrets are redacted before the model sees the text, and long messages are cut in the middle (the start and
+    // the end of a message carry most of what a user says about themselves).
+    private static List<(string Role, string Content)> Prepare(List<(string Role, string Content)> exchange, int maxChars)
+    {
+        var perMessage = Math.Max(200, maxChars / Math.Max(1, exchange.Count));
+        return [.. exchange.Select(m =>
+        {
+            var text = SecretDetector.Redact(m.Content);
+            if (text.Length > perMessage)
+            {
+                var half = perMessage / 2;
+                text = string.Concat(text.AsSpan(0, half), " … ", text.AsSpan(text.Length - half));
+            }
+            return (m.Role, text);
+        })];
+    }
+
+    private static async Task<SourceRow?> LoadSourceAsync(JobContext context, Guid sourceId, CancellationToken cancellationToken)
+    {
+        await using var command = context.CreateCommand("""
+            SELECT kind, org_id, user_id, agent_id, session_id, scope, conversation_id, user_message_id, assistant_message_id, input, status
+            FROM memory_sources WHERE id = $1 FOR UPDATE
+            """);
+        command.Parameters.Add(new() { Value = sourceId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+        return new SourceRow(
+            reader.GetString(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+            reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetGuid(6), reader.IsDBNull(7) ? null : reader.GetGuid(7),
+            reader.IsDBNull(8) ? null : reader.GetGuid(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetString(10));
+    }
+
+    private static async Task<List<(string Role, string Content)>> LoadChatExchangeAsync(JobContext context, SourceRow source, CancellationToken cancellationToken)
+    {
+        // Only while the conversation still exists and belongs to the user: a deleted conversation is not mined.
+        await using var command = context.CreateCommand("""
+            SELECT m.role, m.content
+            FROM messages m JOIN conversations c ON c.id = m.conversation_id
+            WHERE m.id = ANY($1) AND c.user_id = $2 AND c.deleted_at IS NULL AND m.status = 'complete'
+            ORDER BY m.sequence
+            """);
+        command.Parameters.Add(new() { Value = new[] { source.UserMessageId ?? Guid.Empty, source.AssistantMessageId ?? Guid.Empty } });
+        command.Parameters.Add(new() { Value = source.UserId });
+        var messages = new List<(string, string)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            messages.Add((reader.GetString(0), reader.GetString(1)));
+        }
+        return messages;
+    }
+
+    private static List<(string Role, string Content)> ReadInput(string? input)
+    {
+        if (input is null)
+        {
+            return [];
+        }
+        using var document = JsonDocument.Parse(input);
+        return [.. document.RootElement.EnumerateArray()
+            .Select(m => (m.GetProperty("role").GetString() ?? "user", m.GetProperty("content").GetString() ?? ""))
+            .Where(m => m.Item2.Length > 0)];
+    }
+
+    private static async Task FinishAsync(JobContext context, Guid sourceId, string status, string? reason, int facts,
+        IReadOnlyDictionary<string, int>? operations, CancellationToken cancellationToken)
+    {
+        await using var command = context.CreateCommand("""
+            UPDATE memory_sources
+            SET status = $2, status_reason = $3, facts = $4, operations = $5::jsonb, processed_at = now(), job_id = coalesce(job_id, $6)
+            WHERE id = $1
+            """);
+        command.Parameters.Add(new() { Value = sourceId });
+        command.Parameters.Add(new() { Value = status });
+        command.Parameters.Add(MemorySql.Text(reason));
+        command.Parameters.Add(new() { Value = facts });
+        command.Parameters.Add(MemorySql.Text(operations is null ? null : JsonSerializer.Serialize(operations)));
+        command.Parameters.Add(new() { Value = context.Job.Id });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private sealed record SourceRow(string Kind, Guid OrgId, Guid UserId, string AgentId, string? SessionId, string Scope, Guid? ConversationId,
+        Guid? UserMessageId, Guid? AssistantMessageId, string? Input, string Status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Memory source {SourceId} no longer exists; nothing to extract")]
+    private partial void LogSourceGone(Guid sourceId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Memory source {SourceId} is already {Status}; nothing to do")]
+    private partial void LogAlreadyProcessed(Guid sourceId, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dropped an extracted fact of source {SourceId}: it contains a secret ({Kind})")]
+    private partial void LogSecretDropped(Guid sourceId, string kind);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped an extracted fact of source {SourceId}: {Length} characters is too long")]
+    private partial void LogTooLong(Guid sourceId, int length);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Memory source {SourceId}: {Facts} facts extracted, {Kept} consolidated ({Operations})")]
+    private partial void LogExtracted(Guid sourceId, int facts, int kept, string operations);
+}

@@ -1,0 +1,124 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AspireAi.Core.Memory;
+
+/// <summary>Settings of long-term memory (section "Memory"), validated on start.</summary>
+public sealed class MemoryOptions : IValidatableObject
+{
+    public const string SectionName = "Memory";
+
+    /// <summary>Extract memories from every completed chat exchange.</summary>
+    public bool ExtractFromChat { get; set; } = true;
+
+    /// <summary>Inject retrieved memories before every chat completion.</summary>
+    public bool InjectIntoChat { get; set; } = true;
+
+    /// <summary>Offer the <c>recall_memories</c> and <c>remember</c> tools to the model.</summary>
+    public bool EnableTools { get; set; } = true;
+
+    // Fusion: score = (semantic·w_s + keyword·w_k + entity·w_e) × decay^days × type weight.
+    [Range(0.0, 1.0)] public double SemanticWeight { get; set; } = 0.6;
+    [Range(0.0, 1.0)] public double KeywordWeight { get; set; } = 0.25;
+    [Range(0.0, 1.0)] public double EntityWeight { get; set; } = 0.15;
+
+    /// <summary>Multiplier per day since the memory was last updated or used (1 = no decay).</summary>
+    [Range(0.5, 1.0)] public double RecencyDecayPerDay { get; set; } = 0.95;
+
+    /// <summary>
+    /// Per-type multipliers. Procedural memories are standing instructions, so they weigh a little more than facts;
+    /// episodic ones (events) a little less.
+    /// </summary>
+    public MemoryTypeWeights TypeWeights { get; set; } = new();
+
+    /// <summary>Tokens the injected memories block may take (heading included).</summary>
+    [Range(20, 10_000)] public int TokenBudget { get; set; } = 200;
+
+    /// <summary>Fused score under which a memory is not injected into a chat (search returns it anyway).</summary>
+    [Range(0.0, 1.0)] public double MinScore { get; set; } = 0.12;
+
+    /// <summary>Candidates each retriever (semantic, keyword, entity) contributes before fusion.</summary>
+    [Range(1, 200)] public int CandidatesPerRetriever { get; set; } = 20;
+
+    /// <summary>hnsw.ef_search for the semantic query (pgvector's iterative scan keeps looking when filters reject rows).</summary>
+    [Range(10, 1000)] public int HnswEfSearch { get; set; } = 100;
+
+    /// <summary>
+    /// Keyword and entity matches ranked per query and scope at most (ranking costs about 8 µs a row): bounds the cost
+    /// of a very common word in a large scope. Rare words, the informative ones, match fewer rows than this anyway.
+    /// </summary>
+    [Range(10, 100_000)] public int MatchScanLimit { get; set; } = 200;
+
+    /// <summary>How long a session's memories live after the session's last memory write (Redis TTL and expires_at).</summary>
+    public TimeSpan SessionTtl { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Current episodic memories kept per user; the memory.cap-episodic job invalidates the oldest beyond it.</summary>
+    [Range(1, 1_000_000)] public int EpisodicCapPerUser { get; set; } = 500;
+
+    /// <summary>Invalidated versions older than this are purged (rows deleted, history texts blanked).</summary>
+    public TimeSpan InvalidatedRetention { get; set; } = TimeSpan.FromDays(90);
+
+    /// <summary>Similar current memories shown to consolidation for each new fact.</summary>
+    [Range(1, 50)] public int ConsolidationCandidates { get; set; } = 6;
+
+    /// <summary>Facts an extraction may return.</summary>
+    [Range(1, 100)] public int MaxFactsPerExtraction { get; set; } = 20;
+
+    /// <summary>Characters of an exchange sent to extraction (the longest messages are cut in the middle).</summary>
+    [Range(200, 200_000)] public int MaxExtractionInputChars { get; set; } = 12_000;
+
+    /// <summary>Longest memory text accepted.</summary>
+    [Range(20, 2_000)] public int MaxMemoryChars { get; set; } = 500;
+
+    /// <summary>Sources the memory.backlog job enqueues per run (sources left pending while the queue was full).</summary>
+    [Range(1, 10_000)] public int BacklogBatchSize { get; set; } = 200;
+
+    /// <summary>Rows each maintenance job touches per run at most.</summary>
+    [Range(1, 100_000)] public int MaintenanceBatchSize { get; set; } = 1_000;
+
+    [Required, MinLength(1)] public string ExtractionPromptName { get; set; } = "memory.extract";
+
+    [Required, MinLength(1)] public string ConsolidationPromptName { get; set; } = "memory.consolidate";
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (SemanticWeight + KeywordWeight + EntityWeight <= 0)
+        {
+            yield return new("At least one of SemanticWeight, KeywordWeight and EntityWeight must be positive.",
+                [nameof(SemanticWeight), nameof(KeywordWeight), nameof(EntityWeight)]);
+        }
+        if (SessionTtl < TimeSpan.FromSeconds(1) || SessionTtl > TimeSpan.FromDays(30))
+        {
+            yield return new("SessionTtl must be between 1 second and 30 days.", [nameof(SessionTtl)]);
+        }
+        if (InvalidatedRetention < TimeSpan.Zero)
+        {
+            yield return new("InvalidatedRetention cannot be negative.", [nameof(InvalidatedRetention)]);
+        }
+        foreach (var (name, value) in new[]
+        {
+            (nameof(MemoryTypeWeights.Semantic), TypeWeights.Semantic),
+            (nameof(MemoryTypeWeights.Episodic), TypeWeights.Episodic),
+            (nameof(MemoryTypeWeights.Procedural), TypeWeights.Procedural),
+        })
+        {
+            if (value is < 0 or > 10)
+            {
+                yield return new($"TypeWeights:{name} must be between 0 and 10.", [$"{nameof(TypeWeights)}:{name}"]);
+            }
+        }
+    }
+
+    public double WeightOf(MemoryType type) => type switch
+    {
+        MemoryType.Semantic => TypeWeights.Semantic,
+        MemoryType.Episodic => TypeWeights.Episodic,
+        _ => TypeWeights.Procedural,
+    };
+}
+
+public sealed class MemoryTypeWeights
+{
+    public double Semantic { get; set; } = 1.0;
+    public double Episodic { get; set; } = 0.8;
+    public double Procedural { get; set; } = 1.2;
+}

@@ -1,0 +1,402 @@
+using System.Diagnostics;
+using AspireAi.Core.Llm.Offline;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AspireAi.Core.Memory;
+
+/// <summary>A retrieval: whose memories, which scopes, and the query.</summary>
+/// <param name="UserId">The user (their user-scope memories, and their session's).</param>
+/// <param name="OrgId">The organisation (org-scope memories, and the agent's).</param>
+/// <param name="Query">The text to match.</param>
+/// <param name="TopK">Results wanted.</param>
+/// <param name="Scopes">Scopes to search (empty: all).</param>
+/// <param name="Types">Types to search (empty: all).</param>
+/// <param name="AgentId">The agent whose shared memories count; null: none.</param>
+/// <param name="SessionId">The session whose memories count (the chat passes the conversation id); null: none.</param>
+public sealed record MemoryQuery(Guid UserId, Guid OrgId, string Query, int TopK, IReadOnlySet<MemoryScope> Scopes,
+    IReadOnlySet<MemoryType> Types, string? AgentId, string? SessionId);
+
+/// <summary>How a score came about (search with explain=true).</summary>
+/// <param name="Semantic">Cosine similarity of the query and memory vectors (0 when negative or of another model).</param>
+/// <param name="Keyword">Full-text rank, relative to the best keyword match of this query (0..1).</param>
+/// <param name="Entity">Share of the query's known entities the memory mentions (0..1).</param>
+/// <param name="Fused">Weighted sum of the three.</param>
+/// <param name="Recency">decay^days since the memory was updated or last used.</param>
+/// <param name="TypeWeight">The memory type's weight.</param>
+/// <param name="Score">Fused × recency × type weight.</param>
+/// <param name="SemanticRank">1-based position in the semantic list, if it was in it.</param>
+/// <param name="KeywordRank">1-based position in the keyword list.</param>
+/// <param name="EntityRank">1-based position in the entity list.</param>
+/// <param name="KeywordRaw">ts_rank_cd before normalisation.</param>
+/// <param name="EntityMatches">Query entities the memory mentions.</param>
+/// <param name="AgeDays">Days since the memory was updated or last used.</param>
+/// <param name="Weights">The weights used (semantic, keyword, entity).</param>
+public sealed record MemoryScoreBreakdown(double Semantic, double Keyword, double Entity, double Fused, double Recency, double TypeWeight, double Score,
+    int? SemanticRank, int? KeywordRank, int? EntityRank, double KeywordRaw, int EntityMatches, double AgeDays, IReadOnlyList<double> Weights);
+
+/// <summary>A retrieved memory and its score.</summary>
+public sealed record ScoredMemory(Guid Id, MemoryScope Scope, MemoryType Type, string Text, float Importance, string? AgentId, string? SessionId,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastAccessedAt, double Score, MemoryScoreBreakdown Breakdown);
+
+/// <summary>Results, best first, and what the retrieval cost.</summary>
+public sealed record MemorySearchResult(IReadOnlyList<ScoredMemory> Items, TimeSpan Elapsed, TimeSpan EmbeddingTime, string EmbeddingModel, int Candidates);
+
+/// <summary>
+/// Stage 3: hybrid retrieval. Semantic (pgvector HNSW), keyword (full-text, any of the query's words) and entity
+/// (entities named in the query) candidates are fetched concurrently on separate connections, plus the session's
+/// memories from Redis; then fused: (w_s·semantic + w_k·keyword + w_e·entity) × decay^days × type weight, with days
+/// since the memory was last updated or used. Every query is filtered to the caller's scopes by scope key.
+/// </summary>
+public sealed partial class MemoryRetriever(
+    NpgsqlDataSource dataSource,
+    MemoryEmbedder embedder,
+    SessionMemoryStore sessions,
+    IOptions<MemoryOptions> options,
+    TimeProvider time,
+    ILogger<MemoryRetriever> logger)
+{
+    private const string CandidateColumns =
+        "m.id, m.scope, m.type, m.text, m.importance, m.agent_id, m.session_id, m.created_at, m.updated_at, m.last_accessed_at";
+
+    public async Task<MemorySearchResult> SearchAsync(MemoryQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var started = Stopwatch.GetTimestamp();
+        var vector = await embedder.EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
+        var embeddingTime = Stopwatch.GetElapsedTime(started);
+        var result = await SearchAsync(query, vector, cancellationToken).ConfigureAwait(false);
+        return result with { Elapsed = Stopwatch.GetElapsedTime(started), EmbeddingTime = embeddingTime };
+    }
+
+    /// <summary>The search with a vector computed by the caller (benchmarks measure retrieval without embedding time).</summary>
+    public async Task<MemorySearchResult> SearchAsync(MemoryQuery query, MemoryVector vector, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(vector);
+        using var activity = MemoryMetrics.ActivitySource.StartActivity("memory.retrieve");
+        var started = Stopwatch.GetTimestamp();
+        var settings = options.Value;
+        var scopes = query.Scopes.Count > 0 ? query.Scopes : new HashSet<MemoryScope>(Enum.GetValues<MemoryScope>());
+        var types = (query.Types.Count > 0 ? (IEnumerable<MemoryType>)query.Types : Enum.GetValues<MemoryType>()).Select(MemoryNames.Of).ToArray();
+        var keys = new List<string>();
+        if (scopes.Contains(MemoryScope.User))
+        {
+            keys.Add(MemoryScopeRef.ForUser(query.OrgId, query.UserId).Key);
+        }
+        if (scopes.Contains(MemoryScope.Agent) && !string.IsNullOrEmpty(query.AgentId))
+        {
+            keys.Add(MemoryScopeRef.ForAgent(query.OrgId, query.AgentId).Key);
+        }
+        if (scopes.Contains(MemoryScope.Org))
+        {
+            keys.Add(MemoryScopeRef.ForOrg(query.OrgId).Key);
+        }
+        var perRetriever = Math.Max(settings.CandidatesPerRetriever, query.TopK);
+        var keywordQuery = MemorySql.AnyWordQuery(query.Query);
+        var entityNames = EntityCandidates(query.Query);
+
+        var semanticTask = keys.Count > 0 ? SemanticAsync(keys, types, vector, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
+        var keywordTask = keys.Count > 0 && keywordQuery.Length > 0
+            ? KeywordAsync(keys, types, vector, keywordQuery, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
+        var entityTask = keys.Count > 0 && entityNames.Length > 0
+            ? EntityAsync(keys, types, vector, entityNames, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
+        var sessionTask = scopes.Contains(MemoryScope.Session) && !string.IsNullOrEmpty(query.SessionId)
+            ? SessionAsync(query.UserId, query.SessionId, types, vector, query.Query, entityNames, cancellationToken)
+            : Task.FromResult(new List<Candidate>());
+        await Task.WhenAll(semanticTask, keywordTask, entityTask, sessionTask).ConfigureAwait(false);
+
+        var merged = new Dictionary<Guid, Candidate>();
+        void Merge(List<Candidate> list, Action<Candidate, Candidate, int> combine)
+        {
+            for (var i = 0; i < list.Count; i++)
+            {
+                var item = list[i];
+                if (merged.TryGetValue(item.Id, out var existing))
+                {
+                    combine(existing, item, i + 1);
+                }
+                else
+                {
+                    combine(item, item, i + 1);
+                    merged[item.Id] = item;
+                }
+            }
+        }
+        var semantic = semanticTask.Result;
+        var keyword = keywordTask.Result;
+        var entity = entityTask.Result;
+        Merge(semantic, (target, _, rank) => target.SemanticRank = rank);
+        Merge(keyword, (target, source, rank) => { target.KeywordRaw = source.KeywordRaw; target.KeywordRank = rank; });
+        Merge(entity, (target, source, rank) => { target.EntityMatches = source.EntityMatches; target.EntityCount = source.EntityCount; target.EntityRank = rank; });
+        Merge(sessionTask.Result, (_, _, _) => { });
+
+        var maxKeyword = merged.Values.Where(c => !c.FromSession).Select(c => c.KeywordRaw).DefaultIfEmpty(0).Max();
+        var now = time.GetUtcNow();
+        double[] weights = [settings.SemanticWeight, settings.KeywordWeight, settings.EntityWeight];
+        var scored = merged.Values.Select(c =>
+        {
+            var semanticScore = Math.Max(0, c.Similarity ?? 0);
+            var keywordScore = c.FromSession ? c.KeywordRaw : maxKeyword > 0 ? c.KeywordRaw / maxKeyword : 0;
+            var entityScore = c.EntityCount > 0 ? Math.Min(1, c.EntityMatches / (double)c.EntityCount) : 0;
+            var fused = weights[0] * semanticScore + weights[1] * keywordScore + weights[2] * entityScore;
+            var lastTouched = c.LastAccessedAt is { } accessed && accessed > c.UpdatedAt ? accessed : c.UpdatedAt;
+            var ageDays = Math.Max(0, (now - lastTouched).TotalDays);
+            var recency = Math.Pow(settings.RecencyDecayPerDay, ageDays);
+            var typeWeight = settings.WeightOf(c.Type);
+            var score = fused * recency * typeWeight;
+            return new ScoredMemory(c.Id, c.Scope, c.Type, c.Text, c.Importance, c.AgentId, c.SessionId, c.CreatedAt, c.UpdatedAt, c.LastAccessedAt, score,
+                new MemoryScoreBreakdown(semanticScore, keywordScore, entityScore, fused, recency, typeWeight, score,
+                    c.SemanticRank, c.KeywordRank, c.EntityRank, c.KeywordRaw, c.EntityMatches, ageDays, weights));
+        })
+        .OrderByDescending(s => s.Score).ThenByDescending(s => s.UpdatedAt)
+        .Take(query.TopK)
+        .ToList();
+        return new MemorySearchResult(scored, Stopwatch.GetElapsedTime(started), TimeSpan.Zero, vector.Model, merged.Count);
+    }
+
+    /// <summary>The user's current memories by importance and recent use: the answer to "what do you know about me?".</summary>
+    public async Task<IReadOnlyList<ScoredMemory>> ProfileAsync(Guid userId, Guid orgId, int limit, CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        var select = new NpgsqlBatchCommand($"""
+            SELECT {CandidateColumns}, NULL::double precision, 0::real, 0, 0
+            FROM memories m
+            WHERE m.scope_key = $1 AND {MemorySql.Current}
+            ORDER BY m.importance DESC, greatest(m.updated_at, coalesce(m.last_accessed_at, m.updated_at)) DESC
+            LIMIT $2
+            """);
+        select.Parameters.Add(new() { Value = MemoryScopeRef.ForUser(orgId, userId).Key });
+        select.Parameters.Add(new() { Value = limit });
+        batch.BatchCommands.Add(select);
+        var rows = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+        var settings = options.Value;
+        return [.. rows.Select(c =>
+        {
+            // Ranked by importance alone: no query term to match. The breakdown says so (all similarity parts are 0).
+            var score = c.Importance * settings.WeightOf(c.Type) * settings.MinScore;
+            return new ScoredMemory(c.Id, c.Scope, c.Type, c.Text, c.Importance, c.AgentId, c.SessionId, c.CreatedAt, c.UpdatedAt, c.LastAccessedAt, score,
+                new MemoryScoreBreakdown(0, 0, 0, 0, 1, settings.WeightOf(c.Type), score, null, null, null, 0, 0, 0,
+                    [settings.SemanticWeight, settings.KeywordWeight, settings.EntityWeight]));
+        })];
+    }
+
+    private async Task<List<Candidate>> SemanticAsync(List<string> keys, string[] types, MemoryVector vector, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // SET LOCAL needs a transaction; BEGIN travels with the first command, so this costs no extra round trip.
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        // Iterative scans (pgvector 0.8) keep walking the graph when the scope filter rejects rows, instead of
+        // returning fewer than LIMIT results; relaxed order is fine because results are re-sorted after fusion.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL hnsw.ef_search = {options.Value.HnswEfSearch:D}"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
+        var select = new NpgsqlBatchCommand($"""
+            SELECT {CandidateColumns}, 1 - (m.embedding <=> $1::real[]::vector) AS similarity, 0::real, 0, 0
+            FROM memories m
+            WHERE m.scope_key = ANY($2) AND {MemorySql.Current} AND m.embedding_model = $3 AND m.type = ANY($4)
+            ORDER BY m.embedding <=> $1::real[]::vector
+            LIMIT $5
+            """);
+        select.Parameters.Add(MemorySql.Vector(vector.Values));
+        select.Parameters.Add(MemorySql.TextArray(keys));
+        select.Parameters.Add(new() { Value = vector.Model });
+        select.Parameters.Add(MemorySql.TextArray(types));
+        select.Parameters.Add(new() { Value = limit });
+        batch.BatchCommands.Add(select);
+        var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return candidates;
+    }
+
+    private async Task<List<Candidate>> KeywordAsync(List<string> keys, string[] types, MemoryVector vector, string keywordQuery, int limit,
+        CancellationToken cancellationToken)
+    {
+        // The inner LIMIT bounds the ranking work when a word is very common; the best ranks among that many
+        // matches are returned.
+        await using var batch = dataSource.CreateBatch();
+        var select = new NpgsqlBatchCommand($"""
+            SELECT {CandidateColumns},
+                   CASE WHEN m.embedding_model = $3 THEN 1 - (m.embedding <=> $2::real[]::vector) END AS similarity,
+                   ts_rank_cd(m.tsv, m.query)::real AS rank, 0, 0
+            FROM (
+                SELECT m.*, q AS query FROM memories m, to_tsquery('english', $1) q
+                WHERE m.tsv @@ q AND m.scope_key = ANY($4) AND {MemorySql.Current} AND m.type = ANY($5)
+                LIMIT $6
+            ) m
+            ORDER BY rank DESC, m.updated_at DESC
+            LIMIT $7
+            """);
+        select.Parameters.Add(new() { Value = keywordQuery });
+        select.Parameters.Add(MemorySql.Vector(vector.Values));
+        select.Parameters.Add(new() { Value = vector.Model });
+        select.Parameters.Add(MemorySql.TextArray(keys));
+        select.Parameters.Add(MemorySql.TextArray(types));
+        select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
+        select.Parameters.Add(new() { Value = limit });
+        batch.BatchCommands.Add(select);
+        return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<List<Candidate>> EntityAsync(List<string> keys, string[] types, MemoryVector vector, string[] names, int limit,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        var select = new NpgsqlBatchCommand($"""
+            WITH ent AS (SELECT id FROM entities WHERE normalized_name = ANY($1)),
+            links AS (
+                SELECT me.memory_id FROM memory_entities me JOIN ent ON ent.id = me.entity_id
+                WHERE me.scope_key = ANY($2)
+                LIMIT $6
+            ),
+            hits AS (SELECT memory_id, count(*)::int AS matches FROM links GROUP BY memory_id)
+            SELECT {CandidateColumns},
+                   CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $3::real[]::vector) END AS similarity,
+                   0::real, hits.matches, (SELECT count(*)::int FROM ent)
+            FROM hits JOIN memories m ON m.id = hits.memory_id
+            WHERE {MemorySql.Current} AND m.type = ANY($5)
+            ORDER BY hits.matches DESC, m.updated_at DESC
+            LIMIT $7
+            """);
+        select.Parameters.Add(MemorySql.TextArray(names));
+        select.Parameters.Add(MemorySql.TextArray(keys));
+        select.Parameters.Add(MemorySql.Vector(vector.Values));
+        select.Parameters.Add(new() { Value = vector.Model });
+        select.Parameters.Add(MemorySql.TextArray(types));
+        select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
+        select.Parameters.Add(new() { Value = limit });
+        batch.BatchCommands.Add(select);
+        return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Session memories live in Redis: score them here, the same way. An unreachable Redis costs the session's
+    // memories for this turn, not the turn.
+    private async Task<List<Candidate>> SessionAsync(Guid userId, string sessionId, string[] types, MemoryVector vector, string query, string[] entityNames,
+        CancellationToken cancellationToken)
+    {
+        IReadOnlyList<SessionMemoryEntry> entries;
+        try
+        {
+            entries = await sessions.ReadAsync(userId, sessionId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Redis.RedisException or TimeoutException)
+        {
+            LogSessionUnavailable(ex);
+            return [];
+        }
+        var queryWords = MemoryText.ContentWords(query);
+        var candidates = new List<Candidate>();
+        foreach (var entry in entries.Where(e => types.Contains(MemoryNames.Of(e.Type))))
+        {
+            var text = " " + string.Join(' ', MemoryText.Words(entry.Text)) + " ";
+            candidates.Add(new Candidate
+            {
+                Id = entry.Id,
+                Scope = MemoryScope.Session,
+                Type = entry.Type,
+                Text = entry.Text,
+                Importance = entry.Importance,
+                SessionId = sessionId,
+                CreatedAt = entry.UpdatedAt,
+                UpdatedAt = entry.UpdatedAt,
+                LastAccessedAt = entry.LastAccessedAt,
+                FromSession = true,
+                Similarity = entry.EmbeddingModel == vector.Model && entry.Embedding.Length == vector.Values.Length
+                    ? OfflineEmbeddingGenerator.CosineSimilarity(vector.Values, entry.Embedding) : null,
+                KeywordRaw = queryWords.Count == 0 ? 0 : MemoryText.Containment(queryWords, MemoryText.ContentWords(entry.Text)),
+                EntityMatches = entityNames.Count(name => text.Contains(" " + name + " ", StringComparison.Ordinal)),
+                EntityCount = entityNames.Length,
+            });
+        }
+        return [.. candidates.OrderByDescending(c => c.Similarity ?? 0)];
+    }
+
+    private static async Task<List<Candidate>> ReadCandidatesAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    {
+        var candidates = new List<Candidate>();
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        do
+        {
+            if (reader.FieldCount < 14)
+            {
+                continue; // the SET LOCAL results
+            }
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                candidates.Add(new Candidate
+                {
+                    Id = reader.GetGuid(0),
+                    Scope = MemoryNames.ParseScope(reader.GetString(1)),
+                    Type = MemoryNames.ParseType(reader.GetString(2)),
+                    Text = reader.GetString(3),
+                    Importance = reader.GetFloat(4),
+                    AgentId = reader.IsDBNull(5) ? null : reader.GetString(5),
+                    SessionId = reader.IsDBNull(6) ? null : reader.GetString(6),
+                    CreatedAt = reader.GetFieldValue<DateTimeOffset>(7),
+                    UpdatedAt = reader.GetFieldValue<DateTimeOffset>(8),
+                    LastAccessedAt = reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
+                    Similarity = reader.IsDBNull(10) ? null : reader.GetDouble(10),
+                    KeywordRaw = reader.GetFloat(11),
+                    EntityMatches = reader.GetInt32(12),
+                    EntityCount = reader.GetInt32(13),
+                });
+            }
+        }
+        while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        return candidates;
+    }
+
+    /// <summary>
+    /// Names the query might mention: its word n-grams (1 to 3 words) that are not only stopwords, normalised as
+    /// entity names are. Only those that exist in the entity index match anything.
+    /// </summary>
+    internal static string[] EntityCandidates(string query)
+    {
+        var words = MemoryText.Words(query);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var n = 1; n <= 3; n++)
+        {
+            for (var i = 0; i + n <= words.Length; i++)
+            {
+                var gram = words.AsSpan(i, n);
+                var hasContent = false;
+                foreach (var word in gram)
+                {
+                    hasContent |= word.Length > 1 && !TextNormalizer.IsStopword(word);
+                }
+                if (hasContent)
+                {
+                    names.Add(string.Join(' ', gram.ToArray()));
+                }
+            }
+        }
+        return [.. names.Take(64)];
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session memory is unavailable (Redis); retrieving without it")]
+    private partial void LogSessionUnavailable(Exception exception);
+
+    private sealed class Candidate
+    {
+        public Guid Id { get; init; }
+        public MemoryScope Scope { get; init; }
+        public MemoryType Type { get; init; }
+        public required string Text { get; init; }
+        public float Importance { get; init; }
+        public string? AgentId { get; init; }
+        public string? SessionId { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
+        public DateTimeOffset UpdatedAt { get; init; }
+        public DateTimeOffset? LastAccessedAt { get; init; }
+        public double? Similarity { get; init; }
+        public bool FromSession { get; init; }
+        public double KeywordRaw { get; set; }
+        public int EntityMatches { get; set; }
+        public int EntityCount { get; set; }
+        public int? SemanticRank { get; set; }
+        public int? KeywordRank { get; set; }
+        public int? EntityRank { get; set; }
+    }
+}

@@ -1,0 +1,369 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AspireAi.Core.Memory;
+
+/// <summary>What to store as a new memory or a new version.</summary>
+public sealed record NewMemory(string Text, MemoryType Type, float Importance, IReadOnlyList<MemoryEntity> Entities,
+    DateTimeOffset? ExpiresAt = null, JsonElement? Metadata = null);
+
+/// <summary>
+/// The four write primitives (ADD, UPDATE = supersede, DELETE = invalidate, NOOP), each with its history row, on the
+/// caller's connection and transaction so that a decision and its history commit together — with the job that made
+/// them, when a job did. Session memories are mirrored to Redis in the same call: the Redis field is the content
+/// hash, so a job that rolls back and runs again rewrites the same field instead of adding a second one.
+/// </summary>
+public sealed class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metrics, IOptions<MemoryOptions> options, TimeProvider time)
+{
+    /// <summary>
+    /// The current memories of <paramref name="scope"/> most similar to a new fact: the nearest by vector and the best
+    /// full-text matches (so "works at Globex" meets "works at Acme" even when their vectors are far apart).
+    /// </summary>
+    public static async Task<IReadOnlyList<ConsolidationCandidate>> FindCandidatesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        MemoryScopeRef scope, string text, MemoryVector vector, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(vector);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        // As in retrieval: in a large scope the HNSW scan keeps walking until the scope filter has let enough rows through.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
+        var semantic = new NpgsqlBatchCommand($"""
+            SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2::real[]::vector) AS similarity
+            FROM memories m
+            WHERE m.scope_key = $1 AND {MemorySql.Current} AND m.embedding_model = $3
+            ORDER BY m.embedding <=> $2::real[]::vector
+            LIMIT $4
+            """);
+        semantic.Parameters.Add(new() { Value = scope.Key });
+        semantic.Parameters.Add(MemorySql.Vector(vector.Values));
+        semantic.Parameters.Add(new() { Value = vector.Model });
+        semantic.Parameters.Add(new() { Value = limit });
+        batch.BatchCommands.Add(semantic);
+        var query = MemorySql.AnyWordQuery(text);
+        if (query.Length > 0)
+        {
+            var keyword = new NpgsqlBatchCommand($"""
+                SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2::real[]::vector) AS similarity
+                FROM memories m, to_tsquery('english', $3) q
+                WHERE m.scope_key = $1 AND {MemorySql.Current} AND m.tsv @@ q
+                ORDER BY ts_rank_cd(m.tsv, q) DESC, m.created_at DESC
+                LIMIT $4
+                """);
+            keyword.Parameters.Add(new() { Value = scope.Key });
+            keyword.Parameters.Add(MemorySql.Vector(vector.Values));
+            keyword.Parameters.Add(new() { Value = query });
+            keyword.Parameters.Add(new() { Value = limit });
+            batch.BatchCommands.Add(keyword);
+        }
+        var found = new Dictionary<Guid, (MemoryRecord Record, double Similarity)>();
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            do
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var record = MemorySql.ReadRecord(reader);
+                    found.TryAdd(record.Id, (record, reader.IsDBNull(MemorySql.RecordColumnCount) ? 0 : reader.GetDouble(MemorySql.RecordColumnCount)));
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        }
+        return [.. found.Values
+            .OrderByDescending(c => c.Similarity)
+            .Take(limit)
+            .Select((c, i) => new ConsolidationCandidate($"m{i + 1}", c.Record, c.Similarity))];
+    }
+
+    /// <summary>A visible-or-not memory row by id, locked for the rest of the transaction.</summary>
+    public static async Task<MemoryRecord?> GetForUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT {MemorySql.RecordColumns} FROM memories m WHERE m.id = $1 FOR UPDATE OF m", connection, transaction);
+        command.Parameters.Add(new() { Value = id });
+        return (await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+    }
+
+    public static async Task<MemoryRecord?> GetCurrentByHashAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string scopeKey, string hash,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"""
+            SELECT {MemorySql.RecordColumns} FROM memories m WHERE m.scope_key = $1 AND m.content_hash = $2 AND m.invalidated_at IS NULL
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = scopeKey });
+        command.Parameters.Add(new() { Value = hash });
+        return (await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+    }
+
+    /// <summary>ADD. When the same text is already current in the scope (the unique index decides, even against a
+    /// concurrent writer), this is a NOOP on that memory instead.</summary>
+    public async Task<MemoryWriteResult> AddAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryScopeRef scope, NewMemory memory,
+        MemoryVector vector, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        var id = Guid.CreateVersion7();
+        var inserted = await InsertAsync(connection, transaction, id, id, null, scope, memory, vector, provenance, cancellationToken).ConfigureAwait(false);
+        if (inserted is null)
+        {
+            var existing = await GetCurrentByHashAsync(connection, transaction, scope.Key, MemoryText.Hash(memory.Text), cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("A memory with the same text was reported current but could not be read.");
+            return await NoopAsync(connection, transaction, existing, memory.Text, provenance, "The same memory already exists.", cancellationToken).ConfigureAwait(false);
+        }
+        await HistoryAsync(connection, transaction, inserted, null, MemoryOperation.Add, null, inserted.Text, provenance, reason, cancellationToken).ConfigureAwait(false);
+        await MirrorAsync(inserted, vector, removedHash: null, cancellationToken).ConfigureAwait(false);
+        metrics.Applied(MemoryOperation.Add, provenance.Actor);
+        return new MemoryWriteResult(MemoryOperation.Add, inserted, null, reason);
+    }
+
+    /// <summary>UPDATE: a new version replaces <paramref name="previous"/>, which is invalidated ("superseded") and kept;
+    /// both get a history row. When <paramref name="previous"/> is no longer current (a concurrent change), this is an ADD.</summary>
+    public async Task<MemoryWriteResult> SupersedeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord previous, NewMemory memory,
+        MemoryVector vector, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(memory);
+        if (MemoryText.Hash(previous.Text) == MemoryText.Hash(memory.Text))
+        {
+            return await NoopAsync(connection, transaction, previous, memory.Text, provenance, "The text did not change.", cancellationToken).ConfigureAwait(false);
+        }
+        if (!await MarkInvalidAsync(connection, transaction, previous.Id, "superseded", cancellationToken).ConfigureAwait(false))
+        {
+            return await AddAsync(connection, transaction, previous.ScopeRef, memory, vector, provenance, reason, cancellationToken).ConfigureAwait(false);
+        }
+        var id = Guid.CreateVersion7();
+        var scope = previous.ScopeRef;
+        var inserted = await InsertAsync(connection, transaction, id, previous.LineageId, previous.Id, scope, memory, vector, provenance, cancellationToken).ConfigureAwait(false);
+        if (inserted is null)
+        {
+            // Another current memory already says the new text: the old one is merged into it.
+            var existing = await GetCurrentByHashAsync(connection, transaction, scope.Key, MemoryText.Hash(memory.Text), cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("A memory with the same text was reported current but could not be read.");
+            await SetReasonAsync(connection, transaction, previous.Id, "merged", cancellationToken).ConfigureAwait(false);
+            await HistoryAsync(connection, transaction, previous, existing.Id, MemoryOperation.Delete, previous.Text, existing.Text, provenance,
+                $"Merged into an identical memory. {reason}", cancellationToken).ConfigureAwait(false);
+            await MirrorRemoveAsync(previous, cancellationToken).ConfigureAwait(false);
+            metrics.Applied(MemoryOperation.Delete, provenance.Actor);
+            return await NoopAsync(connection, transaction, existing, memory.Text, provenance, "The same memory already exists.", cancellationToken).ConfigureAwait(false);
+        }
+        await HistoryAsync(connection, transaction, previous, inserted.Id, MemoryOperation.Update, previous.Text, inserted.Text, provenance,
+            $"Superseded. {reason}", cancellationToken).ConfigureAwait(false);
+        await HistoryAsync(connection, transaction, inserted, previous.Id, MemoryOperation.Update, previous.Text, inserted.Text, provenance,
+            reason, cancellationToken).ConfigureAwait(false);
+        await MirrorAsync(inserted, vector, MemoryText.Hash(previous.Text), cancellationToken).ConfigureAwait(false);
+        metrics.Applied(MemoryOperation.Update, provenance.Actor);
+        return new MemoryWriteResult(MemoryOperation.Update, inserted, previous, reason);
+    }
+
+    /// <summary>DELETE: invalidates <paramref name="target"/> (kept for history until the retention purge).</summary>
+    public async Task<MemoryWriteResult> InvalidateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord target,
+        string invalidationReason, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(provenance);
+        if (!await MarkInvalidAsync(connection, transaction, target.Id, invalidationReason, cancellationToken).ConfigureAwait(false))
+        {
+            return new MemoryWriteResult(MemoryOperation.Noop, target, null, "The memory was already invalidated.");
+        }
+        await HistoryAsync(connection, transaction, target, null, MemoryOperation.Delete, target.Text, null, provenance, reason, cancellationToken).ConfigureAwait(false);
+        await MirrorRemoveAsync(target, cancellationToken).ConfigureAwait(false);
+        metrics.Applied(MemoryOperation.Delete, provenance.Actor);
+        return new MemoryWriteResult(MemoryOperation.Delete, target with { InvalidatedAt = time.GetUtcNow(), InvalidatedReason = invalidationReason }, null, reason);
+    }
+
+    /// <summary>NOOP: the fact is already known as <paramref name="target"/>; the history says so and the memory's
+    /// provenance gains the new source.</summary>
+    public async Task<MemoryWriteResult> NoopAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord? target, string factText,
+        MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(provenance);
+        if (target is not null)
+        {
+            await using var batch = new NpgsqlBatch(connection, transaction);
+            if (provenance.SourceMessageIds.Count > 0)
+            {
+                var sources = new NpgsqlBatchCommand("""
+                    UPDATE memories
+                    SET source_message_ids = (SELECT array_agg(DISTINCT s) FROM unnest(source_message_ids || $2) AS s)
+                    WHERE id = $1 AND cardinality(source_message_ids) < 100
+                    """);
+                sources.Parameters.Add(new() { Value = target.Id });
+                sources.Parameters.Add(new() { Value = provenance.SourceMessageIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+                batch.BatchCommands.Add(sources);
+            }
+            batch.BatchCommands.Add(HistoryCommand(target, null, MemoryOperation.Noop, target.Text, factText, provenance, reason));
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        metrics.Applied(MemoryOperation.Noop, provenance.Actor);
+        return new MemoryWriteResult(MemoryOperation.Noop, target, null, reason);
+    }
+
+    private async Task<MemoryRecord?> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, Guid lineageId, Guid? supersedesId,
+        MemoryScopeRef scope, NewMemory memory, MemoryVector vector, MemoryProvenance provenance, CancellationToken cancellationToken)
+    {
+        var hash = MemoryText.Hash(memory.Text);
+        var expiresAt = scope.Scope == MemoryScope.Session ? time.GetUtcNow() + options.Value.SessionTtl : memory.ExpiresAt;
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        // An expired memory with the same text still holds the unique slot until the expiry job runs: release it.
+        var release = new NpgsqlBatchCommand("""
+            UPDATE memories SET invalidated_at = now(), invalidated_reason = 'expired', updated_at = now()
+            WHERE scope_key = $1 AND content_hash = $2 AND invalidated_at IS NULL AND expires_at <= now()
+            """);
+        release.Parameters.Add(new() { Value = scope.Key });
+        release.Parameters.Add(new() { Value = hash });
+        batch.BatchCommands.Add(release);
+        var insert = new NpgsqlBatchCommand("""
+            INSERT INTO memories (id, lineage_id, supersedes_id, org_id, user_id, agent_id, session_id, scope, type, text, importance,
+                                  embedding, embedding_model, expires_at, source_message_ids, content_hash, created_by, metadata)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::real[]::vector, $13, $14, $15, $16, $17, $18::jsonb)
+            ON CONFLICT (scope_key, content_hash) WHERE invalidated_at IS NULL DO NOTHING
+            """);
+        insert.Parameters.Add(new() { Value = id });
+        insert.Parameters.Add(new() { Value = lineageId });
+        insert.Parameters.Add(MemorySql.Uuid(supersedesId));
+        insert.Parameters.Add(new() { Value = scope.OrgId });
+        insert.Parameters.Add(MemorySql.Uuid(scope.Scope is MemoryScope.User or MemoryScope.Session ? scope.UserId : null));
+        insert.Parameters.Add(MemorySql.Text(scope.Scope == MemoryScope.Agent ? scope.AgentId : null));
+        insert.Parameters.Add(MemorySql.Text(scope.Scope == MemoryScope.Session ? scope.SessionId : null));
+        insert.Parameters.Add(new() { Value = MemoryNames.Of(scope.Scope) });
+        insert.Parameters.Add(new() { Value = MemoryNames.Of(memory.Type) });
+        insert.Parameters.Add(new() { Value = memory.Text });
+        insert.Parameters.Add(new() { Value = Math.Clamp(memory.Importance, 0f, 1f) });
+        insert.Parameters.Add(MemorySql.Vector(vector.Values));
+        insert.Parameters.Add(new() { Value = vector.Model });
+        insert.Parameters.Add(MemorySql.Time(expiresAt));
+        insert.Parameters.Add(new() { Value = provenance.SourceMessageIds.Distinct().ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        insert.Parameters.Add(new() { Value = hash });
+        insert.Parameters.Add(MemorySql.Uuid(provenance.ActorUserId));
+        insert.Parameters.Add(new() { Value = memory.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : "{}" });
+        batch.BatchCommands.Add(insert);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (insert.RecordsAffected == 0)
+        {
+            return null;
+        }
+        await LinkEntitiesAsync(connection, transaction, id, scope.Key, memory.Entities, cancellationToken).ConfigureAwait(false);
+        if (scope.Scope == MemoryScope.Session)
+        {
+            // A session lives until SessionTtl after its last memory write: every memory of it gets the new expiry.
+            await using var extend = new NpgsqlCommand("""
+                UPDATE memories SET expires_at = $2 WHERE scope_key = $1 AND invalidated_at IS NULL AND expires_at > now()
+                """, connection, transaction);
+            extend.Parameters.Add(new() { Value = scope.Key });
+            extend.Parameters.Add(MemorySql.Time(expiresAt));
+            await extend.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await using var read = new NpgsqlCommand($"SELECT {MemorySql.RecordColumns} FROM memories m WHERE m.id = $1", connection, transaction);
+        read.Parameters.Add(new() { Value = id });
+        return (await MemorySql.ReadRecordsAsync(read, cancellationToken).ConfigureAwait(false)).Single();
+    }
+
+    private static async Task LinkEntitiesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid memoryId, string scopeKey,
+        IReadOnlyList<MemoryEntity> entities, CancellationToken cancellationToken)
+    {
+        var distinct = entities
+            .Select(e => (Normalized: MemoryText.NormalizeName(e.Name), Name: e.Name.Trim(), Type: string.IsNullOrWhiteSpace(e.Type) ? "other" : e.Type.Trim().ToLowerInvariant()))
+            .Where(e => e.Normalized.Length is > 0 and <= 200)
+            .DistinctBy(e => e.Normalized)
+            .Take(20)
+            .ToList();
+        if (distinct.Count == 0)
+        {
+            return;
+        }
+        // DO UPDATE (not DO NOTHING) so RETURNING yields existing entities too; the update is a no-op write.
+        await using var command = new NpgsqlCommand("""
+            WITH upserted AS (
+                INSERT INTO entities (normalized_name, name, type)
+                SELECT * FROM unnest($2::text[], $3::text[], $4::text[])
+                ON CONFLICT (normalized_name) DO UPDATE SET normalized_name = excluded.normalized_name
+                RETURNING id
+            )
+            INSERT INTO memory_entities (memory_id, entity_id, scope_key) SELECT $1, id, $5 FROM upserted ON CONFLICT DO NOTHING
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = memoryId });
+        command.Parameters.Add(MemorySql.TextArray([.. distinct.Select(e => e.Normalized)]));
+        command.Parameters.Add(MemorySql.TextArray([.. distinct.Select(e => e.Name[..Math.Min(e.Name.Length, 200)])]));
+        command.Parameters.Add(MemorySql.TextArray([.. distinct.Select(e => e.Type[..Math.Min(e.Type.Length, 40)])]));
+        command.Parameters.Add(new() { Value = scopeKey });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<bool> MarkInvalidAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, string reason, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            UPDATE memories SET invalidated_at = now(), invalidated_reason = $2, updated_at = now() WHERE id = $1 AND invalidated_at IS NULL
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = id });
+        command.Parameters.Add(new() { Value = reason });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    private static async Task SetReasonAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, string reason, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("UPDATE memories SET invalidated_reason = $2 WHERE id = $1 AND invalidated_at IS NOT NULL", connection, transaction);
+        command.Parameters.Add(new() { Value = id });
+        command.Parameters.Add(new() { Value = reason });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task HistoryAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord memory, Guid? related,
+        MemoryOperation operation, string? oldText, string? newText, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(HistoryCommand(memory, related, operation, oldText, newText, provenance, reason));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A history row for <paramref name="memory"/>; public for the maintenance jobs and the API.</summary>
+    public static NpgsqlBatchCommand HistoryCommand(MemoryRecord memory, Guid? related, MemoryOperation operation, string? oldText, string? newText,
+        MemoryProvenance provenance, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ArgumentNullException.ThrowIfNull(provenance);
+        var command = new NpgsqlBatchCommand("""
+            INSERT INTO memory_history (memory_id, lineage_id, related_memory_id, org_id, owner_user_id, scope, operation, old_text, new_text,
+                                        actor, actor_user_id, reason, source, source_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            """);
+        command.Parameters.Add(new() { Value = memory.Id });
+        command.Parameters.Add(new() { Value = memory.LineageId });
+        command.Parameters.Add(MemorySql.Uuid(related));
+        command.Parameters.Add(new() { Value = memory.OrgId });
+        command.Parameters.Add(MemorySql.Uuid(memory.UserId));
+        command.Parameters.Add(new() { Value = MemoryNames.Of(memory.Scope) });
+        command.Parameters.Add(new() { Value = MemoryNames.Of(operation) });
+        command.Parameters.Add(MemorySql.Text(oldText));
+        command.Parameters.Add(MemorySql.Text(newText));
+        command.Parameters.Add(new() { Value = MemoryNames.Of(provenance.Actor) });
+        command.Parameters.Add(MemorySql.Uuid(provenance.ActorUserId));
+        command.Parameters.Add(MemorySql.Text(reason.Length > 1000 ? reason[..1000] : reason));
+        command.Parameters.Add(MemorySql.Text(provenance.Source));
+        command.Parameters.Add(MemorySql.Uuid(provenance.SourceId));
+        return command;
+    }
+
+    private async Task MirrorAsync(MemoryRecord memory, MemoryVector vector, string? removedHash, CancellationToken cancellationToken)
+    {
+        if (memory.Scope != MemoryScope.Session)
+        {
+            return;
+        }
+        var userId = memory.UserId!.Value;
+        var sessionId = memory.SessionId!;
+        if (removedHash is not null)
+        {
+            await sessions.RemoveAsync(userId, sessionId, removedHash, cancellationToken).ConfigureAwait(false);
+        }
+        await sessions.UpsertAsync(userId, sessionId, MemoryText.Hash(memory.Text),
+            new SessionMemoryEntry(memory.Id, memory.Type, memory.Text, memory.Importance, memory.UpdatedAt, memory.LastAccessedAt, vector.Values, vector.Model),
+            memory.ExpiresAt ?? time.GetUtcNow() + options.Value.SessionTtl, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task MirrorRemoveAsync(MemoryRecord memory, CancellationToken cancellationToken)
+    {
+        if (memory.Scope == MemoryScope.Session)
+        {
+            await sessions.RemoveAsync(memory.UserId!.Value, memory.SessionId!, MemoryText.Hash(memory.Text), cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using AspireAi.Core.Redis;
+
+namespace AspireAi.Core.Memory;
+
+/// <summary>A session memory as Redis holds it for retrieval.</summary>
+public sealed record SessionMemoryEntry(Guid Id, MemoryType Type, string Text, float Importance, DateTimeOffset UpdatedAt,
+    DateTimeOffset? LastAccessedAt, float[] Embedding, string EmbeddingModel);
+
+/// <summary>
+/// Session memory in Redis: one hash per (user, session), field = the memory's content hash (so a retried write
+/// overwrites instead of duplicating), value = the memory with its vector. The key expires when the session does
+/// (<see cref="MemoryOptions.SessionTtl"/> after the session's last memory write), which is when the memory stops
+/// being retrieved; Postgres keeps the same expiry in <c>expires_at</c> for the API and the history.
+/// </summary>
+public sealed class SessionMemoryStore(IRedisClient redis)
+{
+    private const string Prefix = "aspireai:memory:session:";
+
+    public static string KeyOf(Guid userId, string sessionId) => $"{Prefix}{userId:N}:{sessionId}";
+
+    /// <summary>Adds or replaces an entry and sets the session's expiry.</summary>
+    public async Task UpsertAsync(Guid userId, string sessionId, string contentHash, SessionMemoryEntry entry, DateTimeOffset expiresAt,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var key = KeyOf(userId, sessionId);
+        await redis.HashSetAsync(key, contentHash, Serialize(entry), cancellationToken).ConfigureAwait(false);
+        await ExpireAtAsync(key, expiresAt).ConfigureAwait(false);
+    }
+
+    public async Task RemoveAsync(Guid userId, string sessionId, string contentHash, CancellationToken cancellationToken) =>
+        await redis.HashDeleteAsync(KeyOf(userId, sessionId), contentHash, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The session's current memories; empty when it has none or has ended.</summary>
+    public async Task<IReadOnlyList<SessionMemoryEntry>> ReadAsync(Guid userId, string sessionId, CancellationToken cancellationToken)
+    {
+        var fields = await redis.HashGetAllAsync(KeyOf(userId, sessionId), cancellationToken).ConfigureAwait(false);
+        var entries = new List<SessionMemoryEntry>(fields.Count);
+        foreach (var value in fields.Values)
+        {
+            if (Deserialize(value) is { } entry)
+            {
+                entries.Add(entry);
+            }
+        }
+        return entries;
+    }
+
+    /// <summary>Deletes every session key of the user (erasure); returns how many keys existed.</summary>
+    public async Task<long> EraseAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        var keys = new List<string>();
+        await foreach (var key in redis.ScanKeysAsync($"{Prefix}{userId:N}:*", cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            keys.Add(key);
+        }
+        long deleted = 0;
+        foreach (var batch in keys.Distinct(StringComparer.Ordinal).Chunk(200))
+        {
+            deleted += await redis.KeyDeleteAsync(batch).ConfigureAwait(false);
+        }
+        return deleted;
+    }
+
+    /// <summary>Keys left for the user (tests and diagnostics).</summary>
+    public async Task<IReadOnlyList<string>> KeysAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        var keys = new List<string>();
+        await foreach (var key in redis.ScanKeysAsync($"{Prefix}{userId:N}:*", cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            keys.Add(key);
+        }
+        return [.. keys.Distinct(StringComparer.Ordinal)];
+    }
+
+    private async Task ExpireAtAsync(string key, DateTimeOffset expiresAt)
+    {
+        var milliseconds = Math.Max(1, (long)(expiresAt - DateTimeOffset.UtcNow).TotalMilliseconds);
+        await redis.ExecuteAsync("PEXPIRE", key, milliseconds).ConfigureAwait(false);
+    }
+
+    private static string Serialize(SessionMemoryEntry entry) => JsonSerializer.Serialize(new StoredEntry(
+        entry.Id, MemoryNames.Of(entry.Type), entry.Text, entry.Importance, entry.UpdatedAt, entry.LastAccessedAt,
+        Convert.ToBase64String(MemoryMarshal.AsBytes(entry.Embedding.AsSpan())), entry.EmbeddingModel), JsonSerializerOptions.Web);
+
+    private static SessionMemoryEntry? Deserialize(string value)
+    {
+        try
+        {
+            var stored = JsonSerializer.Deserialize<StoredEntry>(value, JsonSerializerOptions.Web);
+            if (stored is null || !MemoryNames.TryParseType(stored.Type, out var type))
+            {
+                return null;
+            }
+            var bytes = Convert.FromBase64String(stored.Embedding);
+            var vector = MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+            return new SessionMemoryEntry(stored.Id, type, stored.Text, stored.Importance, stored.UpdatedAt, stored.LastAccessedAt, vector, stored.Model);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException)
+        {
+            return null; // a foreign or corrupt value is not a memory
+        }
+    }
+
+    private sealed record StoredEntry(Guid Id, string Type, string Text, float Importance, DateTimeOffset UpdatedAt,
+        DateTimeOffset? LastAccessedAt, string Embedding, string Model);
+}

@@ -1,0 +1,435 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using AspireAi.Core.Jobs;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AspireAi.Workers.Jobs;
+
+/// <summary>
+/// Runs jobs: claims due jobs (FOR UPDATE SKIP LOCKED) for <c>Jobs:Workers</c> parallel slots and hands each unit
+/// (one job, or a batch of one type) to the <see cref="JobExecutor"/>. Idle, it waits for a NOTIFY from an enqueue,
+/// a timer for the next delayed job, or the slow fallback poll; it never polls in a loop. A heartbeat extends the
+/// leases of its jobs and reclaims jobs whose worker died. On shutdown it stops claiming, gives back jobs it had not
+/// started, and lets running ones finish within the grace period; the rest are left to lease expiry.
+/// </summary>
+internal sealed partial class JobWorker(
+    NpgsqlDataSource dataSource,
+    WorkerJobStore store,
+    JobExecutor executor,
+    JobHandlerRegistry registry,
+    JobMetrics metrics,
+    JobQueueGauges gauges,
+    WorkerIdentity identity,
+    IOptions<JobsOptions> options,
+    TimeProvider time,
+    ILogger<JobWorker> logger) : BackgroundService
+{
+    // Every job this worker holds a lease on: waiting in _pending or running. The heartbeat extends them all.
+    private readonly ConcurrentDictionary<long, RunningJob> _held = new();
+    private readonly Queue<List<RunningJob>> _pending = new();
+    private readonly List<Task> _units = [];
+    private readonly AsyncSignal _signal = new();
+    private readonly CancellationTokenSource _abort = new();
+    private ITimer? _wakeTimer;
+    private HashSet<string> _types = [];
+    private int _workHint = 1;
+
+    private JobsOptions Options => options.Value;
+
+    private string WorkerId => identity.Id;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _ = gauges; // created with the worker: the queue gauges exist wherever jobs run
+        var types = registry.Types;
+        if (types.Length == 0)
+        {
+            LogNoHandlers();
+            return;
+        }
+        _types = new HashSet<string>(types, StringComparer.Ordinal);
+        var unlimited = types.Where(t => Options.For(t).MaxConcurrency is null).ToArray();
+        var limited = types.Where(t => Options.For(t).MaxConcurrency is not null).Select(t => (Type: t, Limit: Options.For(t).MaxConcurrency!.Value)).ToArray();
+
+        using var housekeeping = new CancellationTokenSource();
+        _wakeTimer = time.CreateTimer(_ => Wake(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        var listener = ListenAsync(stoppingToken);
+        var poll = PollAsync(stoppingToken);
+        // The heartbeat outlives the dispatch loop: it keeps leases alive while running jobs drain.
+        var heartbeat = HeartbeatAsync(housekeeping.Token);
+        LogStarted(WorkerId, Options.Workers, types);
+        try
+        {
+            await DispatchAsync(unlimited, limited, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await DrainAsync().ConfigureAwait(false);
+            await housekeeping.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(listener, poll, heartbeat).ConfigureAwait(false);
+            await _wakeTimer.DisposeAsync().ConfigureAwait(false);
+            LogStopped(WorkerId);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _abort.Dispose();
+        _signal.Dispose();
+        base.Dispose();
+    }
+
+    private async Task DispatchAsync(string[] unlimited, (string Type, int Limit)[] limited, CancellationToken stoppingToken)
+    {
+        // A slot takes a whole unit, so claim enough for a batch per free slot.
+        var perSlot = registry.Types.Max(t => Options.For(t).BatchSize);
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            _units.RemoveAll(t => t.IsCompleted);
+            var free = Options.Workers - _units.Count;
+            if (free > 0 && _pending.Count > 0)
+            {
+                StartUnit(_pending.Dequeue());
+                continue;
+            }
+            if (free > 0 && Interlocked.Exchange(ref _workHint, 0) == 1)
+            {
+                IReadOnlyList<ClaimedJob> claimed;
+                try
+                {
+                    claimed = await ClaimAsync(unlimited, limited, free * perSlot, stoppingToken).ConfigureAwait(false);
+                    failures = 0;
+                }
+                catch (Exception ex) when (IsDatabaseError(ex) && !stoppingToken.IsCancellationRequested)
+                {
+                    // Retry with backoff, not in a tight loop; notifications and the poll still wake us earlier.
+                    var delay = TimeSpan.FromMilliseconds(Math.Min(Options.PollInterval.TotalMilliseconds, 250 * Math.Pow(2, Math.Min(failures++, 10))));
+                    LogClaimFailed(ex, delay);
+                    WakeAfter(delay);
+                    continue;
+                }
+                Enqueue(claimed);
+                if (claimed.Count == free * perSlot)
+                {
+                    // A full claim: more are probably waiting; claim again as soon as a slot frees up.
+                    Volatile.Write(ref _workHint, 1);
+                }
+                else
+                {
+                    await ScheduleNextDueAsync(stoppingToken).ConfigureAwait(false);
+                }
+                continue;
+            }
+            await _signal.WaitAsync(stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IReadOnlyList<ClaimedJob>> ClaimAsync(string[] unlimited, (string Type, int Limit)[] limited, int count, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var claimed = new List<ClaimedJob>(count);
+        if (unlimited.Length > 0)
+        {
+            claimed.AddRange(await store.ClaimAsync(WorkerId, unlimited, count, cancellationToken).ConfigureAwait(false));
+        }
+        foreach (var (type, limit) in limited)
+        {
+            if (claimed.Count >= count)
+            {
+                break;
+            }
+            claimed.AddRange(await store.ClaimLimitedAsync(WorkerId, type, limit, count - claimed.Count, cancellationToken).ConfigureAwait(false));
+        }
+        metrics.Claimed(Stopwatch.GetElapsedTime(started), claimed.Count);
+        return claimed;
+    }
+
+    /// <summary>Groups claimed jobs into units (batches of one type, in claim order) waiting for a slot.</summary>
+    private void Enqueue(IReadOnlyList<ClaimedJob> claimed)
+    {
+        var open = new Dictionary<string, List<RunningJob>>(StringComparer.Ordinal);
+        foreach (var job in claimed)
+        {
+            var running = new RunningJob(job, CancellationTokenSource.CreateLinkedTokenSource(_abort.Token));
+            _held[job.Id] = running;
+            var batchSize = Options.For(job.Type).BatchSize;
+            if (batchSize > 1 && open.TryGetValue(job.Type, out var unit) && unit.Count < batchSize)
+            {
+                unit.Add(running);
+                continue;
+            }
+            unit = [running];
+            _pending.Enqueue(unit);
+            if (batchSize > 1)
+            {
+                open[job.Type] = unit;
+            }
+        }
+    }
+
+    private void StartUnit(List<RunningJob> unit) =>
+        _units.Add(Task.Run(async () =>
+        {
+            try
+            {
+                if (await executor.RunAsync(unit, _abort.Token).ConfigureAwait(false) is { } retryIn)
+                {
+                    WakeAfter(retryIn);
+                }
+            }
+            catch (Exception ex)
+            {
+                // The executor records its own failures; this is a bug, and the leases will expire.
+                LogUnitCrashed(ex);
+            }
+            finally
+            {
+                foreach (var running in unit)
+                {
+                    _held.TryRemove(running.Job.Id, out _);
+                    running.Cancellation.Dispose();
+                }
+                _signal.Set();
+            }
+        }, CancellationToken.None));
+
+    private async Task ScheduleNextDueAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await store.TimeUntilNextDueAsync(registry.Types, cancellationToken).ConfigureAwait(false) is { } due && due < Options.PollInterval)
+            {
+                WakeAfter(due);
+            }
+        }
+        catch (Exception ex) when (IsDatabaseError(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            LogClaimFailed(ex, Options.PollInterval);
+        }
+    }
+
+    private async Task DrainAsync()
+    {
+        // Claimed but never started: give them back without using up an attempt.
+        var unstarted = _pending.SelectMany(u => u).ToArray();
+        _pending.Clear();
+        if (unstarted.Length > 0)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await store.ReleaseAsync(WorkerId, unstarted.Select(r => r.Job), timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException || IsDatabaseError(ex))
+            {
+                LogReleaseFailed(ex, unstarted.Length);
+            }
+            foreach (var running in unstarted)
+            {
+                _held.TryRemove(running.Job.Id, out _);
+                running.Cancellation.Dispose();
+            }
+        }
+
+        var units = _units.Where(t => !t.IsCompleted).ToArray();
+        if (units.Length == 0)
+        {
+            return;
+        }
+        LogDraining(_held.Count, Options.ShutdownGracePeriod);
+        try
+        {
+            await Task.WhenAll(units).WaitAsync(Options.ShutdownGracePeriod, time).ConfigureAwait(false);
+            return;
+        }
+        catch (TimeoutException)
+        {
+        }
+        var abandoned = _held.Keys.ToArray();
+        LogAbandoning(abandoned.Length);
+        await _abort.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await store.ExpireLeasesAsync(WorkerId, abandoned, timeout.Token).ConfigureAwait(false);
+            await Task.WhenAll(units).WaitAsync(TimeSpan.FromSeconds(5), time).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException || IsDatabaseError(ex))
+        {
+            // Best effort: whatever is left is reclaimed when its lease runs out.
+        }
+    }
+
+    private async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.EffectiveHeartbeatInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    var ids = _held.Keys.ToArray();
+                    if (ids.Length > 0)
+                    {
+                        var kept = await store.ExtendLeasesAsync(WorkerId, ids, cancellationToken).ConfigureAwait(false);
+                        foreach (var id in ids.Where(id => !kept.Contains(id)))
+                        {
+                            // No longer ours in the table: finished a moment ago, or reclaimed by another worker.
+                            if (_held.TryGetValue(id, out var running))
+                            {
+                                running.Cancel();
+                            }
+                        }
+                    }
+                    var reclaimed = await store.ReclaimExpiredAsync(cancellationToken).ConfigureAwait(false);
+                    foreach (var job in reclaimed)
+                    {
+                        metrics.LeaseReclaimed(job.Type, job.Status == JobStatus.Dead);
+                        LogReclaimed(job.Id, job.Type, job.Attempt, job.PreviousOwner, job.Status);
+                    }
+                    if (reclaimed.Any(j => j.Status == JobStatus.Queued && _types.Contains(j.Type)))
+                    {
+                        Wake();
+                    }
+                }
+                catch (Exception ex) when (IsDatabaseError(ex) && !cancellationToken.IsCancellationRequested)
+                {
+                    LogHeartbeatFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>LISTEN on a dedicated connection; reconnects with backoff and then wakes, to pick up what it missed.</summary>
+    private async Task ListenAsync(CancellationToken cancellationToken)
+    {
+        var failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                await using (connection.ConfigureAwait(false))
+                {
+                    connection.Notification += (_, e) =>
+                    {
+                        if (_types.Contains(e.Payload))
+                        {
+                            Wake();
+                        }
+                    };
+                    await using (var listen = new NpgsqlCommand($"LISTEN {JobNotifications.Channel}", connection))
+                    {
+                        await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    failures = 0;
+                    Wake();
+                    while (true)
+                    {
+                        // A quiet connection is probed now and then, so that a silently dead one is noticed.
+                        if (!await connection.WaitAsync(Options.PollInterval, cancellationToken).ConfigureAwait(false))
+                        {
+                            await using var probe = new NpgsqlCommand("SELECT 1", connection);
+                            await probe.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (IsDatabaseError(ex))
+            {
+                var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(failures++, 10))));
+                LogListenerFailed(ex, delay);
+                try
+                {
+                    await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task PollAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.PollInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Wake();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Wake()
+    {
+        Volatile.Write(ref _workHint, 1);
+        _signal.Set();
+    }
+
+    private void WakeAfter(TimeSpan delay)
+    {
+        try
+        {
+            _wakeTimer?.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped.
+        }
+    }
+
+    private static bool IsDatabaseError(Exception ex) => ex is NpgsqlException or TimeoutException or IOException
+        || (ex is InvalidOperationException && ex.InnerException is NpgsqlException);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No job handlers are registered; the job worker is idle")]
+    private partial void LogNoHandlers();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job worker {WorkerId} started with {Workers} slots for {Types}")]
+    private partial void LogStarted(string workerId, int workers, string[] types);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job worker {WorkerId} stopped")]
+    private partial void LogStopped(string workerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Claiming jobs failed; retrying in {Delay}")]
+    private partial void LogClaimFailed(Exception exception, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Waiting up to {Grace} for {Count} running jobs to finish")]
+    private partial void LogDraining(int count, TimeSpan grace);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Abandoning {Count} running jobs to lease expiry")]
+    private partial void LogAbandoning(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Giving back {Count} unstarted jobs failed; they are reclaimed when their leases expire")]
+    private partial void LogReleaseFailed(Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reclaimed job {JobId} ({JobType}) attempt {Attempt} from {PreviousOwner} whose lease expired; now {Status}")]
+    private partial void LogReclaimed(long jobId, string jobType, int attempt, string previousOwner, string status);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Running a unit of jobs crashed")]
+    private partial void LogUnitCrashed(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job heartbeat failed")]
+    private partial void LogHeartbeatFailed(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job notification listener failed; reconnecting in {Delay}")]
+    private partial void LogListenerFailed(Exception exception, TimeSpan delay);
+}

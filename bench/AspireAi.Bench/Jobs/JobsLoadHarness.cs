@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using AspireAi.AppHost.Infrastructure;
+using AspireAi.Core.Data;
+using AspireAi.Core.Jobs;
+using AspireAi.Workers.Jobs;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace AspireAi.Bench.Jobs;
+
+/// <summary>
+/// Job throughput: N queued jobs with a trivial handler, drained by a Workers job host with 1, 2 and 4 slots
+/// (and by 4 separate hosts of 1 slot), against a PostgreSQL this harness starts itself with durable settings
+/// (fsync and synchronous_commit on). Reports jobs claimed and completed per second, and the p50/p95 of one claim
+/// round trip. Also measures enqueue throughput (one job per transaction, 4 concurrent producers).
+/// </summary>
+public static class JobsLoadHarness
+{
+    private const string JobType = "bench.noop";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var jobs = IntOption(args, "--jobs", 10_000);
+        var workerCounts = (Option(args, "--workers") ?? "1,2,4").Split(',').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
+        var commitModes = (Option(args, "--synchronous-commit") ?? "true,false").Split(',').Select(bool.Parse).ToArray();
+        var batchSizes = (Option(args, "--batch") ?? "1,20").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray();
+
+        var dataDirectory = Directory.CreateTempSubdirectory("aspireai-bench-postgres-").FullName;
+        var postgres = new PostgresServer(new PostgresServerOptions
+        {
+            DataDirectory = Path.Combine(dataDirectory, "data"),
+            Password = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
+            Port = NativeProcess.FreeTcpPort(),
+            Durable = true,
+        });
+        try
+        {
+            Console.WriteLine($"Starting PostgreSQL 15 (durable: fsync=on, synchronous_commit=on) in {dataDirectory} ...");
+            await postgres.StartAsync();
+            await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
+            await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync();
+            Console.WriteLine($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
+            Console.WriteLine($"{jobs} jobs per run, handler '{JobType}' does nothing (the completion still writes the job and its attempt)");
+            Console.WriteLine();
+
+            var rows = new List<string>();
+            var enqueue = await MeasureEnqueueAsync(postgres.ConnectionString, dataSource, Math.Min(jobs, 5_000), producers: 4);
+            rows.Add($"| enqueue: 4 producers, 1 job per transaction | — | true | {enqueue:N0} | | | |");
+            foreach (var batch in batchSizes)
+            {
+                foreach (var synchronousCommit in commitModes)
+                {
+                    foreach (var workers in workerCounts)
+                    {
+                        rows.Add(await RunOnceAsync(postgres.ConnectionString, dataSource, jobs, hosts: 1, slots: workers, synchronousCommit, batch));
+                    }
+                    // The same four workers as separate processes would be: four claimers contending.
+                    rows.Add(await RunOnceAsync(postgres.ConnectionString, dataSource, jobs, hosts: 4, slots: 1, synchronousCommit, batch));
+                }
+            }
+            Console.WriteLine();
+            Console.WriteLine("| workers | BatchSize | SynchronousCommit | jobs/s (claimed and completed) | claim p50 | claim p95 | load avg |");
+            Console.WriteLine("|---|---|---|---|---|---|---|");
+            foreach (var row in rows)
+            {
+                Console.WriteLine(row);
+            }
+            return 0;
+        }
+        finally
+        {
+            await postgres.DisposeAsync();
+            Directory.Delete(dataDirectory, recursive: true);
+        }
+    }
+
+    private static async Task<string> RunOnceAsync(string connectionString, NpgsqlDataSource dataSource, int jobs, int hosts, int slots, bool synchronousCommit, int batch)
+    {
+        await ResetAsync(dataSource);
+        var completed = 0L;
+        var claimLatencies = new List<double>();
+        var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == JobsTelemetry.MeterName && instrument.Name is "aspireai.jobs.attempts" or "aspireai.jobs.claim.duration")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag is { Key: "job.outcome", Value: "succeeded" } && Interlocked.Add(ref completed, value) == jobs)
+                {
+                    allDone.TrySetResult();
+                }
+            }
+        });
+        listener.SetMeasurementEventCallback<double>((_, value, _, _) =>
+        {
+            lock (claimLatencies)
+            {
+                claimLatencies.Add(value);
+            }
+        });
+        listener.Start();
+
+        var workerHosts = new List<IHost>();
+        for (var i = 0; i < hosts; i++)
+        {
+            workerHosts.Add(await StartWorkerHostAsync(connectionString, slots, synchronousCommit, batch));
+        }
+        lock (claimLatencies)
+        {
+            claimLatencies.Clear(); // start-up claims of an empty queue
+        }
+
+        // All jobs appear at once (one transaction, one notification): the clock runs from that commit to the last completion.
+        var stopwatch = Stopwatch.StartNew();
+        await using (var insert = dataSource.CreateCommand($"""
+            WITH inserted AS (INSERT INTO jobs (type, payload) SELECT '{JobType}', jsonb_build_object('n', n) FROM generate_series(1, $1) AS n)
+            SELECT pg_notify('{JobNotifications.Channel}', '{JobType}')
+            """))
+        {
+            insert.Parameters.Add(new() { Value = jobs });
+            stopwatch.Restart();
+            await insert.ExecuteNonQueryAsync();
+        }
+        await allDone.Task.WaitAsync(TimeSpan.FromMinutes(10));
+        var elapsed = stopwatch.Elapsed;
+
+        foreach (var host in workerHosts)
+        {
+            await host.StopAsync();
+            host.Dispose();
+        }
+        var succeeded = await CountAsync(dataSource, "SELECT count(*) FROM jobs WHERE status = 'succeeded'");
+        if (succeeded != jobs)
+        {
+            throw new InvalidOperationException($"Expected {jobs} succeeded jobs, found {succeeded}.");
+        }
+        double[] latencies;
+        lock (claimLatencies)
+        {
+            latencies = [.. claimLatencies.Order()];
+        }
+        var rate = jobs / elapsed.TotalSeconds;
+        var run = hosts == 1 ? $"{slots}" : $"{hosts} (separate hosts)";
+        // The machine may be shared: say how busy it was, so that a bad run can be told from a bad design.
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+        var commit = synchronousCommit ? "true" : "false";
+        Console.WriteLine($"workers {run,-20} batch {batch,-3} synchronous commit {commit,-5}: {jobs} jobs in {elapsed.TotalSeconds:F2} s = {rate:N0} jobs/s; " +
+            $"{latencies.Length} claims, p50 {Percentile(latencies, 0.50):F2} ms, p95 {Percentile(latencies, 0.95):F2} ms; load average {load}");
+        return $"| {run} | {batch} | {commit} | {rate:N0} | {Percentile(latencies, 0.50):F2} ms | {Percentile(latencies, 0.95):F2} ms | {load} |";
+    }
+
+    private static async Task<double> MeasureEnqueueAsync(string connectionString, NpgsqlDataSource dataSource, int jobs, int producers)
+    {
+        await ResetAsync(dataSource);
+        using var host = BuildHost(connectionString, new Dictionary<string, string?>(), workers: false);
+        var queue = host.Services.GetRequiredService<IJobQueue>();
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, producers).Select(async p =>
+        {
+            for (var i = p; i < jobs; i += producers)
+            {
+                await queue.EnqueueAsync(new JobRequest("bench.enqueue", new { n = i }));
+            }
+        }));
+        var rate = jobs / stopwatch.Elapsed.TotalSeconds;
+        Console.WriteLine($"enqueue: {jobs} jobs, {producers} producers, one transaction each: {rate:N0} jobs/s");
+        return rate;
+    }
+
+    private static async Task<IHost> StartWorkerHostAsync(string connectionString, int slots, bool synchronousCommit, int batch)
+    {
+        var host = BuildHost(connectionString, new Dictionary<string, string?>
+        {
+            ["Jobs:Workers"] = slots.ToString(CultureInfo.InvariantCulture),
+            ["Jobs:SynchronousCommit"] = synchronousCommit.ToString(),
+            [$"Jobs:Types:{JobType}:BatchSize"] = batch.ToString(CultureInfo.InvariantCulture),
+        }, workers: true);
+        await host.StartAsync();
+        // Let the worker's first (empty) claim and its LISTEN happen before the jobs arrive.
+        await Task.Delay(500);
+        return host;
+    }
+
+    private static IHost BuildHost(string connectionString, Dictionary<string, string?> settings, bool workers)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = Environments.Production });
+        settings["ConnectionStrings:postgres"] = connectionString;
+        settings["Logging:LogLevel:Default"] = "Warning";
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddNpgsqlDataSource();
+        if (workers)
+        {
+            builder.AddJobWorkers();
+            builder.Services.AddJobHandler<NoopHandler>();
+        }
+        else
+        {
+            builder.AddJobs();
+        }
+        return builder.Build();
+    }
+
+    private static async Task ResetAsync(NpgsqlDataSource dataSource)
+    {
+        await using (var truncate = dataSource.CreateCommand("TRUNCATE jobs, job_attempts, job_schedules"))
+        {
+            await truncate.ExecuteNonQueryAsync();
+        }
+        await using var vacuum = dataSource.CreateCommand("VACUUM ANALYZE jobs");
+        await vacuum.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> CountAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static double Percentile(double[] sortedSeconds, double p) =>
+        sortedSeconds.Length == 0 ? 0 : sortedSeconds[Math.Min(sortedSeconds.Length - 1, (int)Math.Ceiling(p * sortedSeconds.Length) - 1)] * 1000;
+
+    private static string? Option(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    }
+
+    private static int IntOption(string[] args, string name, int fallback) =>
+        Option(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+    private sealed class NoopHandler : IJobHandler
+    {
+        public string Type => JobType;
+
+        public Task HandleAsync(JobContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,495 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using AspireAi.Core.Identity;
+using AspireAi.Core.Llm.Offline;
+using AspireAi.Core.Memory;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AspireAi.Bench.Memory;
+
+/// <summary>
+/// Memory search latency at scale: <c>--total</c> memories (default 1,000,000), <c>--scope</c> of them (default
+/// 100,000) in one user's scope and the rest spread over users of <c>--per-user</c> memories each, bulk-loaded with
+/// binary COPY (vectors from the offline embedder) and indexed afterwards. Then the full hybrid retrieval of
+/// <see cref="MemoryRetriever"/> (semantic, keyword and entity queries concurrently, fused) is timed for
+/// <c>--queries</c> questions, excluding the embedding of the question; also the semantic query alone, a small
+/// user's search among the same million rows, and the recall@10 of the HNSW index against exact search.
+/// </summary>
+internal static class MemorySearchHarness
+{
+    private const string MainEmail = "main@memory.bench";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var total = Int(args, "--total", 1_000_000);
+        var scope = Int(args, "--scope", 100_000);
+        var perUser = Int(args, "--per-user", 100);
+        var queries = Int(args, "--queries", 1_000);
+        var directory = Option(args, "--data-dir");
+        Console.WriteLine($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
+        await using var stack = await MemoryBenchStack.StartAsync(directory, args.Contains("--keep"));
+        var dataSource = stack.DataSource;
+
+        var (orgId, mainUser, smallUser) = await EnsureLoadedAsync(dataSource, total, scope, perUser);
+        await PrintSizesAsync(dataSource);
+
+        var retriever = stack.Services.GetRequiredService<MemoryRetriever>();
+        var embedder = stack.Services.GetRequiredService<MemoryEmbedder>();
+        var generator = new SyntheticMemories(seed: 424242);
+        var texts = Enumerable.Range(0, queries + 100).Select(_ => generator.Query()).ToList();
+        var embedStart = Stopwatch.GetTimestamp();
+        var vectors = await embedder.EmbedAsync(texts, CancellationToken.None);
+        var embedMs = Stopwatch.GetElapsedTime(embedStart).TotalMilliseconds / texts.Count;
+        Console.WriteLine($"Offline embedding of a question: {embedMs:F3} ms (excluded from the timings below)");
+        await PrintPlansAsync(dataSource, mainUser, smallUser, orgId, vectors[0]);
+
+        MemoryQuery Query(Guid user, int i) => new(user, orgId, texts[i], 10, new HashSet<MemoryScope>(), new HashSet<MemoryType>(), "default", null);
+        // Warm-up: JIT, connection pool, buffer cache.
+        for (var i = 0; i < 100; i++)
+        {
+            await retriever.SearchAsync(Query(mainUser, i), vectors[i], CancellationToken.None);
+        }
+
+        var hybrid = new List<double>();
+        var hits = 0;
+        for (var i = 100; i < texts.Count; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var result = await retriever.SearchAsync(Query(mainUser, i), vectors[i], CancellationToken.None);
+            hybrid.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            hits += result.Items.Count > 0 ? 1 : 0;
+        }
+        var semantic = new List<double>();
+        for (var i = 100; i < texts.Count; i++)
+        {
+            semantic.Add(await SemanticOnlyAsync(dataSource, $"u:{mainUser:D}", vectors[i]));
+        }
+        var small = new List<double>();
+        for (var i = 100; i < texts.Count; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await retriever.SearchAsync(Query(smallUser, i), vectors[i], CancellationToken.None);
+            small.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        var concurrent = await ConcurrentAsync(retriever, texts, vectors, mainUser, orgId, clients: 4);
+        var recall = await RecallAsync(dataSource, $"u:{mainUser:D}", vectors.Skip(100).Take(50).ToList());
+
+        Console.WriteLine();
+        Console.WriteLine($"| search ({total:N0} memories, {scope:N0} in the user's scope) | queries | p50 ms | p95 ms | p99 ms | mean ms |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine(Row("hybrid (semantic + keyword + entity, fused), 100k-memory user", hybrid));
+        Console.WriteLine(Row("semantic query alone (HNSW), 100k-memory user", semantic));
+        Console.WriteLine(Row($"hybrid, {perUser}-memory user among the same rows", small));
+        Console.WriteLine(Row("hybrid, 4 concurrent clients, 100k-memory user", concurrent));
+        Console.WriteLine();
+        Console.WriteLine($"Queries with results: {hits}/{hybrid.Count}. HNSW recall@10 against exact search (50 queries, ef_search 100): {recall:P1}");
+        return 0;
+    }
+
+    private static string Row(string name, List<double> values)
+    {
+        values.Sort();
+        double P(double p) => values[Math.Min(values.Count - 1, (int)Math.Ceiling(p * values.Count) - 1)];
+        return string.Create(CultureInfo.InvariantCulture, $"| {name} | {values.Count} | {P(0.50):F2} | {P(0.95):F2} | {P(0.99):F2} | {values.Average():F2} |");
+    }
+
+    private static async Task<List<double>> ConcurrentAsync(MemoryRetriever retriever, List<string> texts, IReadOnlyList<MemoryVector> vectors,
+        Guid user, Guid orgId, int clients)
+    {
+        var timings = new List<double>();
+        var next = 99;
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < texts.Count)
+            {
+                var started = Stopwatch.GetTimestamp();
+                await retriever.SearchAsync(new MemoryQuery(user, orgId, texts[i], 10, new HashSet<MemoryScope>(), new HashSet<MemoryType>(), "default", null),
+                    vectors[i], CancellationToken.None);
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                lock (timings)
+                {
+                    timings.Add(elapsed);
+                }
+            }
+        })));
+        return timings;
+    }
+
+    // The semantic candidate query exactly as MemoryRetriever sends it.
+    private static async Task<double> SemanticOnlyAsync(NpgsqlDataSource dataSource, string scopeKey, MemoryVector vector)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.ef_search = 100"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
+        var select = new NpgsqlBatchCommand("""
+            SELECT m.id, m.text, 1 - (m.embedding <=> $1::real[]::vector)
+            FROM memories m
+            WHERE m.scope_key = ANY($2) AND m.invalidated_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.embedding_model = $3
+            ORDER BY m.embedding <=> $1::real[]::vector
+            LIMIT 20
+            """);
+        select.Parameters.Add(new() { Value = vector.Values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
+        select.Parameters.Add(new() { Value = new[] { scopeKey }, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        select.Parameters.Add(new() { Value = vector.Model });
+        batch.BatchCommands.Add(select);
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            do
+            {
+                while (await reader.ReadAsync())
+                {
+                }
+            }
+            while (await reader.NextResultAsync());
+        }
+        await transaction.CommitAsync();
+        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    }
+
+    // Tie-aware recall@10: an approximate result counts when it is as close as the exact 10th neighbour. Short
+    // questions share a word or two with thousands of memories, so many candidates tie at the same distance and
+    // which of them the exact search lists is arbitrary.
+    private static async Task<double> RecallAsync(NpgsqlDataSource dataSource, string scopeKey, List<MemoryVector> vectors)
+    {
+        double found = 0;
+        foreach (var vector in vectors)
+        {
+            var approximate = await TopDistancesAsync(dataSource, scopeKey, vector, exact: false);
+            var exact = await TopDistancesAsync(dataSource, scopeKey, vector, exact: true);
+            var tenth = exact.Count == 0 ? 0 : exact[^1];
+            found += Math.Min(exact.Count, approximate.Count(d => d <= tenth + 1e-6)) / (double)Math.Max(1, exact.Count);
+        }
+        return found / vectors.Count;
+    }
+
+    private static async Task<List<double>> TopDistancesAsync(NpgsqlDataSource dataSource, string scopeKey, MemoryVector vector, bool exact)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.ef_search = 100"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
+        if (exact)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_indexscan = off"));
+        }
+        var select = new NpgsqlBatchCommand("""
+            SELECT distance FROM (
+                SELECT m.embedding <=> $1::real[]::vector AS distance FROM memories m
+                WHERE m.scope_key = $2 AND m.invalidated_at IS NULL
+                ORDER BY m.embedding <=> $1::real[]::vector LIMIT 10) t
+            ORDER BY distance
+            """);
+        select.Parameters.Add(new() { Value = vector.Values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
+        select.Parameters.Add(new() { Value = scopeKey });
+        batch.BatchCommands.Add(select);
+        var distances = new List<double>();
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            do
+            {
+                while (await reader.ReadAsync())
+                {
+                    distances.Add(reader.GetDouble(0));
+                }
+            }
+            while (await reader.NextResultAsync());
+        }
+        await transaction.CommitAsync();
+        return distances;
+    }
+
+    private static async Task PrintPlansAsync(NpgsqlDataSource dataSource, Guid mainUser, Guid smallUser, Guid orgId, MemoryVector vector)
+    {
+        foreach (var (label, user) in new[] { ("100k-memory user", mainUser), ("small user", smallUser) })
+        {
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using var batch = new NpgsqlBatch(connection, transaction);
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
+            var explain = new NpgsqlBatchCommand("""
+                EXPLAIN SELECT m.id FROM memories m
+                WHERE m.scope_key = ANY($2) AND m.invalidated_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.embedding_model = $3
+                ORDER BY m.embedding <=> $1::real[]::vector LIMIT 20
+                """);
+            explain.Parameters.Add(new() { Value = vector.Values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
+            explain.Parameters.Add(new() { Value = new[] { $"u:{user:D}", $"a:{orgId:D}:default", $"o:{orgId:D}" }, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            explain.Parameters.Add(new() { Value = vector.Model });
+            batch.BatchCommands.Add(explain);
+            var plan = new List<string>();
+            await using (var reader = await batch.ExecuteReaderAsync())
+            {
+                do
+                {
+                    while (await reader.ReadAsync())
+                    {
+                        plan.Add(reader.GetString(0).Trim());
+                    }
+                }
+                while (await reader.NextResultAsync());
+            }
+            Console.WriteLine($"Semantic plan, {label}: {string.Join(" / ", plan.Where(l => l.Contains("Scan", StringComparison.Ordinal) || l.Contains("Sort", StringComparison.Ordinal)).Take(3))}");
+        }
+    }
+
+    private static async Task PrintSizesAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT pg_size_pretty(pg_table_size('memories')), pg_size_pretty(pg_relation_size('memories_embedding_idx')),
+                   pg_size_pretty(pg_relation_size('memories_tsv_idx')), (SELECT count(*) FROM memory_entities), (SELECT count(*) FROM entities)
+            """);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Console.WriteLine($"Table {reader.GetString(0)}, HNSW index {reader.GetString(1)}, GIN index {reader.GetString(2)}, {reader.GetInt64(3):N0} entity links, {reader.GetInt64(4):N0} entities");
+    }
+
+    // Loads once; a kept data directory already holding the same shape is reused.
+    private static async Task<(Guid OrgId, Guid MainUser, Guid SmallUser)> EnsureLoadedAsync(NpgsqlDataSource dataSource, int total, int scope, int perUser)
+    {
+        await using (var check = dataSource.CreateCommand("SELECT u.id, u.org_id, (SELECT count(*) FROM memories) FROM users u WHERE u.email = $1"))
+        {
+            check.Parameters.Add(new() { Value = MainEmail });
+            await using var reader = await check.ExecuteReaderAsync();
+            if (await reader.ReadAsync() && reader.GetInt64(2) == total)
+            {
+                var (main, org) = (reader.GetGuid(0), reader.GetGuid(1));
+                await reader.DisposeAsync();
+                Console.WriteLine($"Reusing the loaded data: {total:N0} memories.");
+                return (org, main, await SmallUserAsync(dataSource));
+            }
+        }
+
+        var orgId = Guid.CreateVersion7();
+        var others = (int)Math.Ceiling((total - scope) / (double)perUser);
+        await ExecuteAsync(dataSource, "INSERT INTO orgs (id, name) VALUES ($1, $2)", orgId, UserAccounts.DefaultOrgName);
+        var users = new List<Guid>();
+        await using (var insert = dataSource.CreateCommand("""
+            INSERT INTO users (id, org_id, email, display_name, password_hash, role)
+            SELECT gen_random_uuid(), $1, CASE WHEN i = 0 THEN $3 ELSE 'user' || i || '@memory.bench' END, 'Bench user ' || i, 'x', 'user'
+            FROM generate_series(0, $2) AS i
+            RETURNING id, email
+            """))
+        {
+            insert.Parameters.Add(new() { Value = orgId });
+            insert.Parameters.Add(new() { Value = others });
+            insert.Parameters.Add(new() { Value = MainEmail });
+            await using var reader = await insert.ExecuteReaderAsync();
+            var main = Guid.Empty;
+            while (await reader.ReadAsync())
+            {
+                if (reader.GetString(1) == MainEmail)
+                {
+                    main = reader.GetGuid(0);
+                }
+                else
+                {
+                    users.Add(reader.GetGuid(0));
+                }
+            }
+            users.Insert(0, main);
+        }
+
+        var indexes = await DropIndexesAsync(dataSource);
+        Console.WriteLine($"Loading {total:N0} memories ({scope:N0} for one user, {perUser} each for {others:N0} others) with binary COPY ...");
+        var load = Stopwatch.StartNew();
+        var entityIds = new Dictionary<string, long>(StringComparer.Ordinal);
+        var now = DateTimeOffset.UtcNow;
+        const int batchSize = 20_000;
+        var assigned = 0;
+        var userIndex = 0;
+        var userCount = 0;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var generator = new SyntheticMemories(seed: 7);
+        var random = new Random(11);
+        while (assigned < total)
+        {
+            var rows = new List<(Guid Id, Guid User, string Text, MemoryType Type, DateTimeOffset CreatedAt)>(batchSize);
+            while (rows.Count < batchSize && assigned < total)
+            {
+                var limit = userIndex == 0 ? scope : perUser;
+                if (userCount == limit)
+                {
+                    userIndex++;
+                    userCount = 0;
+                    seen.Clear();
+                }
+                var (text, type) = generator.Next();
+                if (!seen.Add(MemoryText.Hash(text)))
+                {
+                    continue; // the unique index allows one current copy of a text per scope
+                }
+                rows.Add((Guid.CreateVersion7(), users[userIndex], text, type, now.AddMinutes(-random.Next(525_600))));
+                userCount++;
+                assigned++;
+            }
+            var vectors = new byte[rows.Count][];
+            var hashes = new string[rows.Count];
+            var entities = new IReadOnlyList<MemoryEntity>[rows.Count];
+            Parallel.For(0, rows.Count, i =>
+            {
+                vectors[i] = VectorBytes(OfflineEmbeddingGenerator.Embed(rows[i].Text));
+                hashes[i] = MemoryText.Hash(rows[i].Text);
+                entities[i] = OfflineFactExtractor.Entities(rows[i].Text);
+            });
+            await EnsureEntitiesAsync(dataSource, entities.SelectMany(e => e), entityIds);
+
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using (var copy = await connection.BeginBinaryImportAsync("""
+                COPY memories (id, lineage_id, org_id, user_id, scope, type, text, importance, embedding, embedding_model, content_hash,
+                               created_at, updated_at, valid_from) FROM STDIN (FORMAT BINARY)
+                """))
+            {
+                for (var i = 0; i < rows.Count; i++)
+                {
+                    var row = rows[i];
+                    await copy.StartRowAsync();
+                    await copy.WriteAsync(row.Id, NpgsqlDbType.Uuid);
+                    await copy.WriteAsync(row.Id, NpgsqlDbType.Uuid);
+                    await copy.WriteAsync(orgId, NpgsqlDbType.Uuid);
+                    await copy.WriteAsync(row.User, NpgsqlDbType.Uuid);
+                    await copy.WriteAsync("user", NpgsqlDbType.Text);
+                    await copy.WriteAsync(MemoryNames.Of(row.Type), NpgsqlDbType.Text);
+                    await copy.WriteAsync(row.Text, NpgsqlDbType.Text);
+                    await copy.WriteAsync(0.5f, NpgsqlDbType.Real);
+                    // vector's binary input format (int16 dimensions, int16 unused, float4 values), sent as raw bytes.
+                    await copy.WriteAsync(vectors[i], NpgsqlDbType.Bytea);
+                    await copy.WriteAsync("offline-embed-1", NpgsqlDbType.Text);
+                    await copy.WriteAsync(hashes[i], NpgsqlDbType.Text);
+                    await copy.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz);
+                    await copy.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz);
+                    await copy.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz);
+                }
+                await copy.CompleteAsync();
+            }
+            await using (var copy = await connection.BeginBinaryImportAsync("COPY memory_entities (memory_id, entity_id, scope_key) FROM STDIN (FORMAT BINARY)"))
+            {
+                for (var i = 0; i < rows.Count; i++)
+                {
+                    foreach (var id in entities[i].Select(e => entityIds[MemoryText.NormalizeName(e.Name)]).Distinct())
+                    {
+                        await copy.StartRowAsync();
+                        await copy.WriteAsync(rows[i].Id, NpgsqlDbType.Uuid);
+                        await copy.WriteAsync(id, NpgsqlDbType.Bigint);
+                        await copy.WriteAsync($"u:{rows[i].User:D}", NpgsqlDbType.Text);
+                    }
+                }
+                await copy.CompleteAsync();
+            }
+            if (assigned % 100_000 < batchSize)
+            {
+                Console.WriteLine($"  {assigned:N0} rows, {load.Elapsed.TotalSeconds:F0} s");
+            }
+        }
+        Console.WriteLine($"Loaded in {load.Elapsed.TotalSeconds:F0} s. Building indexes (maintenance_work_mem 8GB, 2 parallel workers) ...");
+        foreach (var (name, definition) in indexes.OrderBy(i => i.Definition.Contains("hnsw", StringComparison.Ordinal)))
+        {
+            var build = Stopwatch.StartNew();
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using (var setting = new NpgsqlCommand("SET maintenance_work_mem = '8GB'", connection))
+            {
+                await setting.ExecuteNonQueryAsync();
+            }
+            await using var create = new NpgsqlCommand(definition, connection) { CommandTimeout = 0 };
+            await create.ExecuteNonQueryAsync();
+            Console.WriteLine($"  {name}: {build.Elapsed.TotalSeconds:F0} s");
+        }
+        await using (var vacuum = dataSource.CreateCommand("VACUUM ANALYZE memories, memory_entities, entities"))
+        {
+            vacuum.CommandTimeout = 0;
+            await vacuum.ExecuteNonQueryAsync();
+        }
+        return (orgId, users[0], users[1]);
+    }
+
+    private static async Task<Guid> SmallUserAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id FROM users WHERE email = 'user1@memory.bench'");
+        return (Guid)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task<List<(string Name, string Definition)>> DropIndexesAsync(NpgsqlDataSource dataSource)
+    {
+        var indexes = new List<(string, string)>();
+        await using (var command = dataSource.CreateCommand("""
+            SELECT indexname, indexdef FROM pg_indexes
+            WHERE tablename IN ('memories', 'memory_entities') AND indexname NOT LIKE '%_pkey'
+            """))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                indexes.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+        foreach (var (name, _) in indexes)
+        {
+            await using var drop = dataSource.CreateCommand($"DROP INDEX {name}");
+            await drop.ExecuteNonQueryAsync();
+        }
+        return indexes;
+    }
+
+    private static async Task EnsureEntitiesAsync(NpgsqlDataSource dataSource, IEnumerable<MemoryEntity> entities, Dictionary<string, long> ids)
+    {
+        var missing = entities
+            .Select(e => (Normalized: MemoryText.NormalizeName(e.Name), e.Name, e.Type))
+            .Where(e => !ids.ContainsKey(e.Normalized))
+            .DistinctBy(e => e.Normalized)
+            .ToList();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO entities (normalized_name, name, type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+            ON CONFLICT (normalized_name) DO UPDATE SET normalized_name = excluded.normalized_name
+            RETURNING id, normalized_name
+            """);
+        command.Parameters.Add(new() { Value = missing.Select(m => m.Normalized).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = missing.Select(m => m.Name).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = missing.Select(m => m.Type).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            ids[reader.GetString(1)] = reader.GetInt64(0);
+        }
+    }
+
+    private static byte[] VectorBytes(float[] values)
+    {
+        var bytes = new byte[4 + (4 * values.Length)];
+        BinaryPrimitives.WriteInt16BigEndian(bytes, (short)values.Length);
+        for (var i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteSingleBigEndian(bytes.AsSpan(4 + (4 * i)), values[i]);
+        }
+        return bytes;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql, params object[] parameters)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new() { Value = parameter });
+        }
+        await command.ExecuteNonQueryAsync();
+    }
+
+    internal static string? Option(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    }
+
+    internal static int Int(string[] args, string name, int fallback) =>
+        Option(args, name) is { } value ? int.Parse(value, NumberStyles.Integer, CultureInfo.InvariantCulture) : fallback;
+}

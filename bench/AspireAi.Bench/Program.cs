@@ -1,0 +1,15 @@
+using AspireAi.Bench.Jobs;
+using BenchmarkDotNet.Running;
+
+// "jobs": the job-queue load harness (starts its own PostgreSQL). Anything else goes to BenchmarkDotNet, e.g.
+// `-- --filter *Cron*`.
+if (args is ["jobs", .. var rest])
+{
+    return await JobsLoadHarness.RunAsync(rest);
+}
+if (args is ["memory", .. var memoryArgs])
+{
+    return await AspireAi.Bench.Memory.MemoryBenchHarness.RunAsync(memoryArgs);
+}
+BenchmarkSwitcher.FromAssembly(typeof(JobsLoadHarness).Assembly).Run(args);
+return 0;

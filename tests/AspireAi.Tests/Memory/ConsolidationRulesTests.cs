@@ -1,0 +1,100 @@
+using AspireAi.Core.Memory;
+
+namespace AspireAi.Tests.Memory;
+
+public sealed class ConsolidationRulesTests
+{
+    private static MemoryFact Fact(string text, bool retraction = false, MemoryType type = MemoryType.Semantic) => new(text, type, 0.5f, [], retraction);
+
+    private static MemoryDecision Decide(MemoryFact fact, params string[] existing) =>
+        ConsolidationRules.Decide(fact, [.. existing.Select((text, i) => ($"m{i + 1}", text))]);
+
+    [Fact]
+    public void Nothing_similar_is_an_add() =>
+        Assert.Equal(MemoryOperation.Add, Decide(Fact("Uses Stripe"), "Works at Acme Corp").Operation);
+
+    [Theory]
+    [InlineData("Uses Stripe", "uses stripe.")]
+    [InlineData("Prefers dark mode", "I prefer dark mode")]
+    [InlineData("Works at Globex", "Works at Globex as a platform engineer")]
+    public void Identical_near_identical_and_subsumed_facts_are_noops(string fact, string existing)
+    {
+        var decision = Decide(Fact(fact), "Lives in Berlin", existing);
+
+        Assert.Equal((MemoryOperation.Noop, "m2"), (decision.Operation, decision.TargetId));
+    }
+
+    [Fact]
+    public void A_new_value_of_a_single_valued_predicate_updates_the_old_one()
+    {
+        var decision = Decide(Fact("Works at Globex as a platform engineer"), "Uses Stripe", "Works at Acme Corp", "Is in the billing team");
+
+        Assert.Equal((MemoryOperation.Update, "m2", "Works at Globex as a platform engineer"), (decision.Operation, decision.TargetId, decision.Text));
+    }
+
+    [Fact]
+    public void More_detail_about_a_memory_updates_it_and_multi_valued_facts_are_added()
+    {
+        Assert.Equal(MemoryOperation.Update, Decide(Fact("Uses Stripe for subscriptions"), "Uses Stripe").Operation);
+        Assert.Equal(MemoryOperation.Add, Decide(Fact("Uses PostgreSQL"), "Uses Stripe").Operation);
+    }
+
+    [Fact]
+    public void A_retraction_deletes_the_memory_it_names_or_does_nothing()
+    {
+        var delete = Decide(Fact("Uses Stripe", retraction: true), "Works at Acme Corp", "Uses Stripe for payments");
+        Assert.Equal((MemoryOperation.Delete, "m2"), (delete.Operation, delete.TargetId));
+
+        var nothing = Decide(Fact("Uses PayPal", retraction: true), "Works at Acme Corp", "Uses Stripe");
+        Assert.Equal((MemoryOperation.Noop, null), (nothing.Operation, nothing.TargetId));
+    }
+
+    [Fact]
+    public void A_changed_instruction_replaces_the_old_one()
+    {
+        var decision = Decide(Fact("Always use Python for code examples", type: MemoryType.Procedural), "Always use TypeScript for code examples");
+
+        Assert.Equal((MemoryOperation.Update, "m1"), (decision.Operation, decision.TargetId));
+    }
+
+    [Fact]
+    public void Guards_turn_a_delete_of_a_repeated_fact_into_a_noop()
+    {
+        var (decision, correction) = ConsolidationRules.Guard(new MemoryDecision(MemoryOperation.Delete, "m1", null, "duplicate"),
+            Fact("Uses Stripe"), [("m1", "Uses Stripe")]);
+
+        Assert.Equal((MemoryOperation.Noop, "m1"), (decision.Operation, decision.TargetId));
+        Assert.NotNull(correction);
+    }
+
+    [Fact]
+    public void Guards_never_lose_a_contradicting_fact()
+    {
+        var (decision, correction) = ConsolidationRules.Guard(new MemoryDecision(MemoryOperation.Delete, "m1", null, "contradicts"),
+            Fact("Works at Globex"), [("m1", "Works at Acme")]);
+
+        Assert.Equal((MemoryOperation.Update, "m1", "Works at Globex"), (decision.Operation, decision.TargetId, decision.Text));
+        Assert.NotNull(correction);
+    }
+
+    [Fact]
+    public void Guards_never_let_a_retraction_add_and_drop_unknown_targets()
+    {
+        var (retraction, _) = ConsolidationRules.Guard(new MemoryDecision(MemoryOperation.Add, null, "Uses Stripe", "new"),
+            Fact("Uses Stripe", retraction: true), [("m1", "Uses Stripe")]);
+        Assert.Equal((MemoryOperation.Delete, "m1"), (retraction.Operation, retraction.TargetId));
+
+        var (unknown, _) = ConsolidationRules.Guard(new MemoryDecision(MemoryOperation.Update, "m9", "Works at Globex", "changed"),
+            Fact("Works at Globex"), [("m1", "Works at Acme")]);
+        Assert.Equal((MemoryOperation.Add, null), (unknown.Operation, unknown.TargetId));
+    }
+
+    [Theory]
+    [InlineData("Works at Acme Corp", "employer")]
+    [InlineData("Lives in Berlin", "home")]
+    [InlineData("Name is Alice", "name")]
+    [InlineData("Is in the billing team", "team")]
+    [InlineData("Favorite color is blue", "attr:favorite color")]
+    [InlineData("Uses Stripe", null)]
+    public void Single_valued_predicates(string text, string? key) => Assert.Equal(key, ConsolidationRules.SingleValuedKey(text));
+}

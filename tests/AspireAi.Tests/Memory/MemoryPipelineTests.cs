@@ -1,0 +1,294 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AspireAi.Core.Chat;
+using AspireAi.Core.Jobs;
+using AspireAi.Core.Llm;
+using AspireAi.Core.Memory;
+using AspireAi.Tests.Chat;
+using AspireAi.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace AspireAi.Tests.Memory;
+
+[Collection(MemoryCollection.Name)]
+public sealed class MemoryPipelineTests(ApiFactory factory)
+{
+    [Fact]
+    public async Task Secrets_never_reach_memory_and_the_rest_of_the_message_does()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+
+        await MemoryTestData.SayAsync(factory, client, user.Id,
+            "I work at Initech. My password is hunter2! My card is 4111 1111 1111 1111. My API key is sk-proj-AbCdEfGhIjKlMnOpQrStUv.");
+
+        var texts = (await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id)).Select(m => m.Text).ToList();
+        Assert.Equal(["Works at Initech"], texts);
+        foreach (var secret in new[] { "hunter2", "4111", "sk-proj" })
+        {
+            Assert.Equal(0, await MemoryTestData.CountAsync(factory.DataSource,
+                "SELECT count(*) FROM memory_history WHERE owner_user_id = $1 AND (coalesce(old_text, '') || coalesce(new_text, '')) LIKE '%' || $2 || '%'", user.Id, secret));
+        }
+    }
+
+    [Fact]
+    public async Task A_message_the_user_asked_not_to_remember_is_not_extracted()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+
+        await MemoryTestData.SayAsync(factory, client, user.Id, "Don't remember this: I'm interviewing at Globex next week.");
+        await MemoryTestData.PostMemoryAsync(client, new { messages = new[] { new { role = "user", content = "Off the record, I work at Hooli." } } }, HttpStatusCode.Accepted);
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+
+        Assert.Empty(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false));
+        Assert.Equal(2, await MemoryTestData.CountAsync(factory.DataSource,
+            "SELECT count(*) FROM memory_sources WHERE user_id = $1 AND status = 'skipped' AND status_reason = 'opt_out'", user.Id));
+        Assert.Equal(0, await MemoryTestData.CountAsync(factory.DataSource,
+            "SELECT count(*) FROM jobs WHERE type = 'memory.extract' AND payload->>'sourceId' IN (SELECT id::text FROM memory_sources WHERE user_id = $1)", user.Id));
+    }
+
+    [Fact]
+    public async Task Extraction_is_idempotent_per_source()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        await MemoryTestData.SayAsync(factory, client, user.Id, "I play the bassoon in an orchestra.");
+        var before = await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false);
+        var sourceId = (Guid)(await ScalarAsync("SELECT id FROM memory_sources WHERE user_id = $1", user.Id))!;
+
+        // The same job again (as after a lost lease), and the same exchange enqueued again: nothing changes.
+        await MemoryTestData.RunJobAsync<MemoryExtractionJob>(factory.Services, factory.DataSource, JsonSerializer.SerializeToElement(new { sourceId }));
+        var queue = factory.Services.GetRequiredService<IJobQueue>();
+        await queue.EnqueueAsync(MemoryJobs.ExtractionRequest(sourceId));
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+
+        var after = await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false);
+        Assert.Equal(before, after);
+        Assert.Equal(["ADD:extractor"], await MemoryTestData.HistoryAsync(factory.DataSource, after.Single().Id));
+    }
+
+    [Fact]
+    public async Task Two_extraction_jobs_for_one_user_at_once_create_no_duplicates()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var sources = new List<Guid>();
+        for (var i = 0; i < 2; i++)
+        {
+            var accepted = await MemoryTestData.PostMemoryAsync(client,
+                new { messages = new[] { new { role = "user", content = "I use Kafka for event streaming. I live in Oslo." } } }, HttpStatusCode.Accepted);
+            sources.Add(accepted.GetProperty("sourceId").GetGuid());
+        }
+
+        // Both jobs run at the same time, each in its own transaction, as two workers would.
+        await Task.WhenAll(sources.Select(sourceId => Task.Run(() =>
+            MemoryTestData.RunJobAsync<MemoryExtractionJob>(factory.Services, factory.DataSource, JsonSerializer.SerializeToElement(new { sourceId })))));
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+
+        var memories = await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false);
+        Assert.Equal(["Uses Kafka for event streaming", "Lives in Oslo"], memories.Select(m => m.Text));
+        foreach (var memory in memories)
+        {
+            Assert.Equal(["ADD:extractor", "NOOP:extractor"], await MemoryTestData.HistoryAsync(factory.DataSource, memory.Id));
+        }
+    }
+
+    [Fact]
+    public async Task The_unique_index_refuses_a_second_current_copy_even_without_the_lock()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        await MemoryTestData.PostMemoryAsync(client, new { text = "Speaks Icelandic", infer = false });
+
+        var error = await Assert.ThrowsAsync<Npgsql.PostgresException>(async () =>
+        {
+            await using var insert = factory.DataSource.CreateCommand("""
+                INSERT INTO memories (id, lineage_id, org_id, user_id, scope, type, text, embedding, embedding_model, content_hash)
+                SELECT gen_random_uuid(), gen_random_uuid(), org_id, user_id, scope, type, text, embedding, embedding_model, content_hash
+                FROM memories WHERE user_id = $1
+                """);
+            insert.Parameters.Add(new() { Value = user.Id });
+            await insert.ExecuteNonQueryAsync();
+        });
+        Assert.Equal(Npgsql.PostgresErrorCodes.UniqueViolation, error.SqlState);
+    }
+
+    [Fact]
+    public async Task The_remember_tool_writes_explicitly_and_refuses_secrets_and_recall_finds_memories()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var conversation = await ChatTestData.CreateConversationAsync(client);
+
+        var saved = await MemoryTestData.ChatAsync(client, conversation, "Remember that I prefer dark mode");
+        Assert.Equal("remember", Assert.Single(saved.ToolNames));
+        Assert.Contains("\"operation\":\"ADD\"", saved.ToolResults[0], StringComparison.Ordinal);
+        Assert.Equal(["Prefers dark mode"], (await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id)).Select(m => m.Text));
+        var memory = (await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id)).Single();
+        Assert.Equal(["ADD:user"], await MemoryTestData.HistoryAsync(factory.DataSource, memory.Id));
+        // The exchange's own extraction then finds the fact already known.
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+        Assert.Single(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id));
+
+        var refused = await MemoryTestData.ChatAsync(client, conversation, "Remember my password is correct-horse-9");
+        Assert.StartsWith("Error:", refused.ToolResults.Single(), StringComparison.Ordinal);
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+        Assert.DoesNotContain(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false),
+            m => m.Text.Contains("correct-horse", StringComparison.Ordinal));
+
+        // A question is never written: the tool is not even offered.
+        var question = await MemoryTestData.ChatAsync(client, conversation, "What do you remember about me?");
+        Assert.Empty(question.ToolNames);
+        Assert.Contains("dark mode", question.Content, StringComparison.Ordinal);
+
+        var recalled = await MemoryTestData.ChatAsync(client, conversation, "Recall my memories about dark mode");
+        Assert.Equal("recall_memories", Assert.Single(recalled.ToolNames));
+        Assert.True(recalled.ToolResults[0]?.Contains("Prefers dark mode", StringComparison.Ordinal), recalled.ToolResults[0] + " / " + recalled.Content);
+    }
+
+    [Fact]
+    public async Task Expired_memories_are_invalidated_and_the_episodic_cap_keeps_the_most_recent()
+    {
+        await using var capped = factory.WithSettings(new Dictionary<string, string?> { ["Memory:EpisodicCapPerUser"] = "2" });
+        var (client, user) = await capped.CreateUserClientAsync();
+        var expiring = await MemoryTestData.PostMemoryAsync(client, new { text = "Is on vacation", infer = false, expiresAt = DateTimeOffset.UtcNow.AddSeconds(1) });
+        var events = new List<Guid>();
+        foreach (var text in new[] { "Ran a marathon in May", "Moved flats in June", "Adopted a cat in July" })
+        {
+            events.Add((await MemoryTestData.PostMemoryAsync(client, new { text, infer = false, type = "episodic" })).GetProperty("memory").GetProperty("id").GetGuid());
+        }
+        await Task.Delay(1200);
+
+        await MemoryTestData.RunMaintenanceAsync<MemoryExpireJob>(capped);
+        await MemoryTestData.RunMaintenanceAsync<MemoryEpisodicCapJob>(capped);
+
+        var all = await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false);
+        Assert.Equal("expired", all.Single(m => m.Id == expiring.GetProperty("memory").GetProperty("id").GetGuid()).InvalidatedReason);
+        Assert.Equal("capped", all.Single(m => m.Id == events[0]).InvalidatedReason);
+        Assert.All(events.Skip(1), id => Assert.Null(all.Single(m => m.Id == id).InvalidatedAt));
+        Assert.Equal(["ADD:api", "DELETE:system"], await MemoryTestData.HistoryAsync(factory.DataSource, events[0]));
+    }
+
+    [Fact]
+    public async Task Purging_old_versions_deletes_them_and_blanks_their_texts_in_the_history()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var id = (await MemoryTestData.PostMemoryAsync(client, new { text = "Drives a Volvo", infer = false })).GetProperty("memory").GetProperty("id").GetGuid();
+        using var put = await client.PutAsJsonAsync($"/v1/memories/{id}", new { text = "Drives a Saab" });
+        var newId = (await put.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("memory").GetProperty("id").GetGuid();
+        await using var immediate = factory.WithSettings(new Dictionary<string, string?> { ["Memory:InvalidatedRetention"] = "00:00:00" });
+
+        await MemoryTestData.RunMaintenanceAsync<MemoryPurgeJob>(immediate);
+
+        Assert.Equal(["Drives a Saab"], (await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false)).Select(m => m.Text));
+        Assert.Equal(0, await MemoryTestData.CountAsync(factory.DataSource,
+            "SELECT count(*) FROM memory_history WHERE owner_user_id = $1 AND (old_text LIKE '%Volvo%' OR new_text LIKE '%Volvo%')", user.Id));
+        // The decisions stay, without the purged text.
+        Assert.Equal(["ADD:api", "UPDATE:user", "UPDATE:user"], await MemoryTestData.HistoryAsync(factory.DataSource, newId));
+        var current = await MemoryTestData.GetJsonAsync(client, $"/v1/memories/{newId}");
+        Assert.Equal(JsonValueKind.Null, current.GetProperty("supersedesId").ValueKind);
+    }
+
+    [Fact]
+    public async Task Metrics_report_retrieval_latency_hits_tokens_extraction_failures_and_operations()
+    {
+        var measurements = new List<(string Name, double Value, Dictionary<string, object?> Tags)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == MemoryMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state) where T : struct
+        {
+            lock (measurements)
+            {
+                measurements.Add((instrument.Name, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture), tags.ToArray().ToDictionary(t => t.Key, t => t.Value)));
+            }
+        }
+        listener.SetMeasurementEventCallback<double>(Record);
+        listener.SetMeasurementEventCallback<long>(Record);
+        listener.SetMeasurementEventCallback<int>(Record);
+        listener.Start();
+
+        var (client, user) = await factory.CreateUserClientAsync();
+        await MemoryTestData.SayAsync(factory, client, user.Id, "I work at Vandelay Industries. My password is opensesame1.");
+        await MemoryTestData.ChatAsync(client, await ChatTestData.CreateConversationAsync(client), "Where do I work?");
+
+        lock (measurements)
+        {
+            Assert.Contains(measurements, m => m.Name == "aspireai.memory.retrieval.duration" && m.Value > 0);
+            Assert.Contains(measurements, m => m.Name == "aspireai.memory.retrievals" && Equals(m.Tags["hit"], true));
+            Assert.Contains(measurements, m => m.Name == "aspireai.memory.tokens_injected" && m.Value is > 0 and <= 200);
+            Assert.Contains(measurements, m => m.Name == "aspireai.memory.operations" && Equals(m.Tags["operation"], "ADD"));
+            Assert.Contains(measurements, m => m.Name == "aspireai.memory.facts_rejected" && Equals(m.Tags["reason"], "secret"));
+        }
+    }
+
+    [Fact]
+    public void The_injected_block_never_exceeds_the_token_budget_and_skips_what_does_not_fit()
+    {
+        var now = DateTimeOffset.UtcNow;
+        ScoredMemory Memory(string text, double score) => new(Guid.CreateVersion7(), MemoryScope.User, MemoryType.Semantic, text, 0.5f, null, null,
+            now, now, null, score, new MemoryScoreBreakdown(score, 0, 0, score, 1, 1, score, 1, null, null, 0, 0, 0, [0.6, 0.25, 0.15]));
+        var ranked = new[]
+        {
+            Memory("Works at Globex as a platform engineer", 0.9),
+            Memory(string.Join(' ', Enumerable.Repeat("Has a very long and detailed story about a trip", 20)), 0.8),
+            Memory("Uses Stripe", 0.7),
+        };
+
+        var (text, chosen) = MemoryContextProvider.Select(ranked, 60);
+
+        Assert.NotNull(text);
+        Assert.True(TokenEstimator.Estimate(text) <= 60);
+        Assert.Equal([ranked[0].Id, ranked[2].Id], chosen.Select(m => m.Id));
+        Assert.StartsWith(LlmPromptBlocks.MemoriesHeading, text, StringComparison.Ordinal);
+        Assert.Null(MemoryContextProvider.Select([], 200).Text);
+    }
+
+    [Fact]
+    public async Task The_vector_column_matches_the_embedding_width_and_the_seeded_prompts_match_their_hashes()
+    {
+        Assert.Equal(EmbeddingDefaults.Dimensions, Convert.ToInt32(await ScalarAsync(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'memories'::regclass AND attname = 'embedding'"), System.Globalization.CultureInfo.InvariantCulture));
+        var prompts = factory.Services.GetRequiredService<PromptStore>();
+        foreach (var name in new[] { "memory.extract", "memory.consolidate" })
+        {
+            var prompt = await prompts.GetActiveAsync(name, CancellationToken.None);
+            Assert.NotNull(prompt);
+            Assert.Equal(PromptStore.HashOf(prompt.Template), prompt.Sha256);
+        }
+        Assert.Contains("{{max_facts}}", (await prompts.GetActiveAsync("memory.extract", CancellationToken.None))!.Template, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Memory:SemanticWeight", "0", "Memory:KeywordWeight", "0")]
+    [InlineData("Memory:TokenBudget", "5", "Memory:MinScore", "0.1")]
+    [InlineData("Memory:SessionTtl", "00:00:00", "Memory:MinScore", "0.1")]
+    [InlineData("Memory:RecencyDecayPerDay", "1.5", "Memory:MinScore", "0.1")]
+    [InlineData("Memory:TypeWeights:Procedural", "-1", "Memory:MinScore", "0.1")]
+    public async Task Invalid_memory_options_stop_the_api_from_starting(string key, string value, string otherKey, string otherValue)
+    {
+        var settings = new Dictionary<string, string?> { [key] = value, [otherKey] = otherValue };
+        if (key == "Memory:SemanticWeight")
+        {
+            settings["Memory:EntityWeight"] = "0";
+        }
+        await using var broken = factory.WithSettings(settings);
+
+        var error = Assert.ThrowsAny<Exception>(() => broken.CreateClient());
+        Assert.IsType<OptionsValidationException>(error.GetBaseException() is OptionsValidationException ? error.GetBaseException() : error);
+        await Task.CompletedTask;
+    }
+
+    private async Task<object?> ScalarAsync(string sql, params object[] parameters)
+    {
+        await using var command = factory.DataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new() { Value = parameter });
+        }
+        return await command.ExecuteScalarAsync();
+    }
+}
