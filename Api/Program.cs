@@ -18,7 +18,9 @@ var app = builder.Build();
 
 app.UseForwardedHeaders();
 app.MapDefaultEndpoints();
-app.MapAuthApi(); app.MapApiKeysApi(); app.MapAdminUsersApi();
+app.MapAuthApi();
+app.MapApiKeysApi();
+app.MapAdminUsersApi();
 app.MapConversationsApi();
 app.MapChatApi();
 app.MapPromptsApi();
