@@ -73,9 +73,19 @@ public sealed class BrowserTests
         var partial = await longAnswer.GetByTestId("message-content").InnerTextAsync();
         Assert.False(string.IsNullOrWhiteSpace(partial));
 
-        // After a reload the history shows the stored state: the first answer complete, the second stopped.
-        await page.ReloadAsync();
+        // After a reload the history shows the stored state: the first answer complete, the second stopped. The Api
+        // learns of the stop when the proxied connection closes and stores it a moment later, so a reload right
+        // after the click may still show the answer streaming: reload until the stored state arrives.
         var stored = page.GetByTestId("assistant-message");
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            await page.ReloadAsync();
+            if (await stored.Last.GetAttributeAsync("data-status") != "streaming")
+            {
+                break;
+            }
+            await Task.Delay(200);
+        }
         await Assertions.Expect(stored).ToHaveCountAsync(2);
         await Assertions.Expect(stored.First).ToHaveAttributeAsync("data-status", "complete");
         await Assertions.Expect(stored.Last).ToHaveAttributeAsync("data-status", "cancelled");
