@@ -54,6 +54,12 @@ public sealed class JobsOptions : IValidatableObject
     /// <summary>Registers the built-in test handlers (test.effect …). For tests and diagnostics only.</summary>
     public bool EnableTestHandlers { get; set; }
 
+    /// <summary>
+    /// When not empty, this Workers process runs only these job types, and schedules only their recurring jobs: a pool
+    /// dedicated to some queues (e.g. ingestion). Empty (the default): every registered handler.
+    /// </summary>
+    public List<string> HandledTypes { get; } = [];
+
     /// <summary>Settings for every type, unless <see cref="Types"/> overrides them.</summary>
     public JobTypeOptions Defaults { get; set; } = new();
 
@@ -121,6 +127,10 @@ public sealed class JobsOptions : IValidatableObject
         foreach (var error in Defaults.Validate($"{nameof(Defaults)}"))
         {
             yield return error;
+        }
+        foreach (var type in HandledTypes.Where(t => !JobRequest.IsValidType(t)))
+        {
+            yield return new($"'{type}' is not a valid job type.", [nameof(HandledTypes)]);
         }
         foreach (var (type, options) in Types)
         {

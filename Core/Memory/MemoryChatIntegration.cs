@@ -57,7 +57,7 @@ public sealed partial class MemoryContextProvider(
 
     internal static bool AsksAboutTheUser(string query) => AboutTheUser().IsMatch(query);
 
-    [GeneratedRegex(@"\b(?:about\s+(?:me|myself)|who\s+am\s+i|what\s+do\s+you\s+(?:know|remember)|my\s+(?:profile|preferences|memories))\b",
+    [GeneratedRegex(@"\b(?:about\s+(?:me|myself)|who\s+am\s+i|what\s+do\s+you\s+(?:know|remember)\s*(?:\?|$)|my\s+(?:profile|preferences|memories))",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex AboutTheUser();
 
@@ -107,7 +107,7 @@ public sealed partial class MemoryContextProvider(
 /// commit with the answer or not at all. A full job queue never fails the chat: the source stays 'pending' and the
 /// memory.backlog job enqueues it later. A user who asked not to be remembered gets a 'skipped' source and no job.
 /// </summary>
-public sealed partial class MemoryExchangeObserver(IJobQueue queue, MemoryMetrics metrics, IOptions<MemoryOptions> options, ILogger<MemoryExchangeObserver> logger)
+public sealed class MemoryExchangeObserver(IJobQueue queue, MemoryMetrics metrics, IOptions<MemoryOptions> options, ILogger<MemoryExchangeObserver> logger)
     : IChatExchangeObserver
 {
     public async Task OnCompletedAsync(ChatExchangeCompleted exchange, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)

@@ -37,7 +37,7 @@ public sealed class MemoryOptions : IValidatableObject
     [Range(0.0, 1.0)] public double MinScore { get; set; } = 0.12;
 
     /// <summary>Candidates each retriever (semantic, keyword, entity) contributes before fusion.</summary>
-    [Range(1, 200)] public int CandidatesPerRetriever { get; set; } = 20;
+    [Range(1, 200)] public int CandidatesPerRetriever { get; set; } = 10;
 
     /// <summary>hnsw.ef_search for the semantic query (pgvector's iterative scan keeps looking when filters reject rows).</summary>
     [Range(10, 1000)] public int HnswEfSearch { get; set; } = 100;

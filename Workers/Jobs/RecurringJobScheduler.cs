@@ -15,6 +15,7 @@ internal sealed partial class RecurringJobScheduler(
     NpgsqlDataSource dataSource,
     IJobQueue queue,
     IEnumerable<RecurringJobDefinition> registered,
+    JobHandlerRegistry handlers,
     IOptions<JobsOptions> options,
     TimeProvider time,
     ILogger<RecurringJobScheduler> logger) : BackgroundService
@@ -22,6 +23,11 @@ internal sealed partial class RecurringJobScheduler(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var schedules = Resolve(registered, options.Value.Recurring);
+        if (options.Value.HandledTypes.Count > 0)
+        {
+            // A pool dedicated to some types schedules only their recurring jobs.
+            schedules.RemoveAll(s => !handlers.Handles(s.Type));
+        }
         if (schedules.Count == 0)
         {
             return;

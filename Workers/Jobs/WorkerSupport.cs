@@ -15,7 +15,7 @@ internal sealed class JobHandlerRegistry
 {
     private readonly Dictionary<string, JobHandlerRegistration> _handlers = new(StringComparer.Ordinal);
 
-    public JobHandlerRegistry(IEnumerable<JobHandlerRegistration> registrations, IServiceScopeFactory scopes)
+    public JobHandlerRegistry(IEnumerable<JobHandlerRegistration> registrations, IServiceScopeFactory scopes, IOptions<JobsOptions> options)
     {
         using var scope = scopes.CreateScope();
         foreach (var registration in registrations)
@@ -26,9 +26,14 @@ internal sealed class JobHandlerRegistry
                 throw new InvalidOperationException($"More than one handler is registered for job type '{type}'.");
             }
         }
-        Types = [.. _handlers.Keys.Order(StringComparer.Ordinal)];
+        var handled = options.Value.HandledTypes;
+        Types = [.. _handlers.Keys.Where(t => handled.Count == 0 || handled.Contains(t, StringComparer.Ordinal)).Order(StringComparer.Ordinal)];
     }
 
+    /// <summary>Whether this process runs jobs of <paramref name="type"/> (Jobs:HandledTypes).</summary>
+    public bool Handles(string type) => Array.BinarySearch(Types, type, StringComparer.Ordinal) >= 0;
+
+    /// <summary>The job types this process runs, sorted.</summary>
     public string[] Types { get; }
 
     public IJobHandler Create(string type, IServiceProvider services) => _handlers[type].Create(services);

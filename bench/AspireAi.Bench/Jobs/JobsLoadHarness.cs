@@ -52,6 +52,8 @@ public static class JobsLoadHarness
             var rows = new List<string>();
             var enqueue = await MeasureEnqueueAsync(postgres.ConnectionString, dataSource, Math.Min(jobs, 5_000), producers: 4);
             rows.Add($"| enqueue: 4 producers, 1 job per transaction | — | true | {enqueue:N0} | | | |");
+            var pickup = await MeasurePickupAsync(postgres.ConnectionString, dataSource, samples: 200);
+            rows.Add($"| pickup: enqueue → handler start, idle worker | 1 | true | | {pickup.P50:F2} ms | {pickup.P95:F2} ms | |");
             foreach (var batch in batchSizes)
             {
                 foreach (var synchronousCommit in commitModes)
@@ -180,6 +182,46 @@ public static class JobsLoadHarness
         return rate;
     }
 
+    /// <summary>
+    /// Latency of an idle worker: from enqueue (its own transaction, committed) to the handler starting, one job at a
+    /// time, so it covers the commit, the NOTIFY, the wake-up and the claim.
+    /// </summary>
+    private static async Task<(double P50, double P95)> MeasurePickupAsync(string connectionString, NpgsqlDataSource dataSource, int samples)
+    {
+        await ResetAsync(dataSource);
+        using var host = await StartWorkerHostAsync(connectionString, 2, synchronousCommit: true, batch: 1);
+        var queue = host.Services.GetRequiredService<IJobQueue>();
+        var latencies = new List<double>(samples);
+        for (var i = 0; i < samples; i++)
+        {
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            PickupHandler.Started = started;
+            var stopwatch = Stopwatch.StartNew();
+            await queue.EnqueueAsync(new JobRequest(PickupHandler.JobType, new { n = i }));
+            await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            latencies.Add(stopwatch.Elapsed.TotalSeconds);
+        }
+        await host.StopAsync();
+        double[] sorted = [.. latencies.Order()];
+        Console.WriteLine($"pickup by an idle worker: {samples} jobs one at a time, p50 {Percentile(sorted, 0.5):F2} ms, p95 {Percentile(sorted, 0.95):F2} ms");
+        return (Percentile(sorted, 0.5), Percentile(sorted, 0.95));
+    }
+
+    private sealed class PickupHandler : IJobHandler
+    {
+        public const string JobType = "bench.pickup";
+
+        public static TaskCompletionSource? Started { get; set; }
+
+        public string Type => JobType;
+
+        public Task HandleAsync(JobContext context, CancellationToken cancellationToken)
+        {
+            Started?.TrySetResult();
+            return Task.CompletedTask;
+        }
+    }
+
     private static async Task<IHost> StartWorkerHostAsync(string connectionString, int slots, bool synchronousCommit, int batch)
     {
         var host = BuildHost(connectionString, new Dictionary<string, string?>
@@ -205,6 +247,7 @@ public static class JobsLoadHarness
         {
             builder.AddJobWorkers();
             builder.Services.AddJobHandler<NoopHandler>();
+            builder.Services.AddJobHandler<PickupHandler>();
         }
         else
         {

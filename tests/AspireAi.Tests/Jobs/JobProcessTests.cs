@@ -16,6 +16,9 @@ public sealed class JobProcessTests(ApiFactory api) : IClassFixture<ApiFactory>
         var settings = new Dictionary<string, string>
         {
             ["Jobs:TestHandlers:EffectTypes"] = type,
+            // The database is shared with other tests: this process runs this test's jobs only (not, say, the
+            // memory.extract jobs that chat tests enqueue), and schedules only its recurring job.
+            ["Jobs:HandledTypes:0"] = type,
             ["Jobs:LeaseDuration"] = "00:00:02",
             ["Jobs:HeartbeatInterval"] = "00:00:00.400",
         };

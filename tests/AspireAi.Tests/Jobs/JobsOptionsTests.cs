@@ -1,4 +1,5 @@
 using AspireAi.Core.Jobs;
+using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -44,5 +45,26 @@ public sealed class JobsOptionsTests
         Assert.Equal(new JobTypeSettings(3, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10), null, 1000, TimeSpan.FromSeconds(10), 1), options.For("memory.extract"));
         Assert.Equal(new JobTypeSettings(8, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10), null, null, TimeSpan.FromSeconds(10), 1), options.For("other"));
         Assert.Equal(TimeSpan.FromSeconds(10), options.EffectiveHeartbeatInterval);
+    }
+
+    [Fact]
+    public async Task A_worker_pool_can_be_dedicated_to_some_job_types()
+    {
+        var servers = await TestServers.GetAsync();
+        var (mine, other) = (JobsTestData.NewType(), JobsTestData.NewType());
+        var hosts = await JobsTestData.StartWorkerHostsAsync(servers.PostgresConnectionString, 1, new Dictionary<string, string?>
+        {
+            ["Jobs:TestHandlers:EffectTypes"] = $"{mine},{other}",
+            ["Jobs:HandledTypes:0"] = mine,
+        });
+        try
+        {
+            // Both handlers are registered, but only the listed type is run (nor is the built-in jobs.cleanup scheduled).
+            Assert.Equal([mine], hosts[0].Services.GetRequiredService<AspireAi.Workers.Jobs.JobHandlerRegistry>().Types);
+        }
+        finally
+        {
+            await JobsTestData.StopAsync(hosts);
+        }
     }
 }

@@ -207,7 +207,7 @@ public sealed class MemoriesApiTests(ApiFactory factory)
     public async Task Only_admins_write_org_and_agent_memories_which_every_user_of_the_org_then_reads()
     {
         var (admin, _) = await factory.CreateAdminClientAsync();
-        var (client, user) = await factory.CreateUserClientAsync();
+        var (client, _) = await factory.CreateUserClientAsync();
         var marker = $"Quokka{Guid.NewGuid():N}"[..14];
 
         await (await client.PostAsJsonAsync("/v1/memories", new { text = $"The office wifi is called {marker}", infer = false, scope = "org" }))
@@ -248,7 +248,6 @@ public sealed class MemoriesApiTests(ApiFactory factory)
         {
             Assert.Equal(HttpStatusCode.NoContent, cleanup.StatusCode);
         }
-        _ = user;
     }
 
     [Fact]

@@ -8,7 +8,9 @@ using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace AspireAi.Tests.Memory;
@@ -247,6 +249,16 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
         Assert.Null(MemoryContextProvider.Select([], 200).Text);
     }
 
+    [Theory]
+    [InlineData("What do you know about me?", true)]
+    [InlineData("what do you remember", true)]
+    [InlineData("Tell me about myself", true)]
+    [InlineData("Who am I?", true)]
+    [InlineData("What do you know about Rust?", false)]
+    [InlineData("Where do I work?", false)]
+    public void Questions_about_the_user_fall_back_to_their_most_important_memories(string query, bool aboutTheUser) =>
+        Assert.Equal(aboutTheUser, MemoryContextProvider.AsksAboutTheUser(query));
+
     [Fact]
     public async Task The_vector_column_matches_the_embedding_width_and_the_seeded_prompts_match_their_hashes()
     {
@@ -268,18 +280,21 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
     [InlineData("Memory:SessionTtl", "00:00:00", "Memory:MinScore", "0.1")]
     [InlineData("Memory:RecencyDecayPerDay", "1.5", "Memory:MinScore", "0.1")]
     [InlineData("Memory:TypeWeights:Procedural", "-1", "Memory:MinScore", "0.1")]
-    public async Task Invalid_memory_options_stop_the_api_from_starting(string key, string value, string otherKey, string otherValue)
+    public async Task Invalid_memory_options_stop_a_host_from_starting(string key, string value, string otherKey, string otherValue)
     {
-        var settings = new Dictionary<string, string?> { [key] = value, [otherKey] = otherValue };
-        if (key == "Memory:SemanticWeight")
+        // A host with AddMemory and nothing else: the options are validated on start, whatever else the Api adds.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = Environments.Production });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            settings["Memory:EntityWeight"] = "0";
-        }
-        await using var broken = factory.WithSettings(settings);
+            [key] = value,
+            [otherKey] = otherValue,
+            ["Memory:EntityWeight"] = key == "Memory:SemanticWeight" ? "0" : null,
+        });
+        builder.AddMemory();
+        using var host = builder.Build();
 
-        var error = Assert.ThrowsAny<Exception>(() => broken.CreateClient());
-        Assert.IsType<OptionsValidationException>(error.GetBaseException() is OptionsValidationException ? error.GetBaseException() : error);
-        await Task.CompletedTask;
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Equal(typeof(MemoryOptions), error.OptionsType);
     }
 
     private async Task<object?> ScalarAsync(string sql, params object[] parameters)
