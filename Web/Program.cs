@@ -1,6 +1,9 @@
 using AspireAi.Web.Account;
 using AspireAi.Web.Chat;
 using AspireAi.Web.Components;
+using AspireAi.Web.Documents;
+using AspireAi.Web.Jobs;
+using AspireAi.Web.Memories;
 using AspireAi.Web.Extensions;
 using AspireAi.Web.Http;
 
@@ -27,5 +30,8 @@ app.MapStaticAssets().AllowAnonymous();
 app.MapRazorComponents<App>();
 app.MapAccountApi();
 app.MapChatProxy();
+app.MapDocumentsUi();
+app.MapMemoriesUi();
+app.MapJobsUi();
 
 app.Run();

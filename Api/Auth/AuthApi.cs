@@ -17,6 +17,7 @@ internal static class AuthApi
         group.MapPost("/token", TokenAsync).AllowAnonymous();
         group.MapPost("/refresh", RefreshAsync).AllowAnonymous();
         group.MapPost("/logout", LogoutAsync);
+        group.MapGet("/me", GetMe);
 
         return group;
     }
@@ -74,6 +75,14 @@ internal static class AuthApi
         return await sessions.LogoutAsync(user, request.RefreshToken, context.GetClientInfo(), cancellationToken)
             ? TypedResults.NoContent()
             : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Refresh token not found.");
+    }
+
+    // Who the token belongs to: Web reads the role once at sign-in to decide which pages to offer
+    // (the Api still checks every admin call itself).
+    internal static Ok<MeResponse> GetMe(HttpContext context)
+    {
+        var user = context.User.GetCurrentUser();
+        return TypedResults.Ok(new MeResponse(user.UserId, user.OrgId, user.Email, user.Role));
     }
 
     private static TokenResponse ToResponse(TokenPair tokens, TimeProvider time, HttpContext context)

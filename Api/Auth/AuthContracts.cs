@@ -20,6 +20,9 @@ public sealed record LogoutRequest([Required, MaxLength(128)] string RefreshToke
 /// <summary>The OAuth 2.0 token response shape (RFC 6749 §5.1); lifetimes in seconds.</summary>
 public sealed record TokenResponse(string AccessToken, string TokenType, int ExpiresIn, string RefreshToken, int RefreshExpiresIn);
 
+/// <summary><c>GET /v1/auth/me</c>: the caller as the access token names them.</summary>
+public sealed record MeResponse(Guid Id, Guid OrgId, string Email, string Role);
+
 public sealed record AdminUserResponse(Guid Id, Guid OrgId, string Email, string DisplayName, string Role,
     DateTimeOffset CreatedAt, DateTimeOffset? DisabledAt);
 

@@ -21,7 +21,7 @@ internal sealed partial class UserSession(
     // the current state of this request is kept here.
     private static readonly object CurrentKey = new();
 
-    public static async Task SignInAsync(HttpContext context, string email, UserTokens tokens)
+    public static async Task SignInAsync(HttpContext context, string email, string role, UserTokens tokens)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(tokens);
@@ -31,6 +31,8 @@ internal sealed partial class UserSession(
                 // The Api's tokens may be opaque, so the email the user signed in with identifies them here.
                 new Claim(ClaimTypes.NameIdentifier, email.Trim().ToUpperInvariant()),
                 new Claim(ClaimTypes.Name, email.Trim()),
+                // Only decides which pages Web offers; the Api checks the role of every call itself.
+                new Claim(ClaimTypes.Role, role),
             ],
             Scheme);
         var properties = new AuthenticationProperties();

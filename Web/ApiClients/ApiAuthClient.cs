@@ -21,6 +21,15 @@ internal sealed class ApiAuthClient(HttpClient http, TimeProvider time)
         return await response.ReadAsync<TokenResponse>(time, cancellationToken).ConfigureAwait(false);
     }
 
+    // Who a fresh access token belongs to (its role decides which pages Web offers).
+    public async Task<MeResponse> GetMeAsync(string accessToken, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/auth/me");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        return await response.ReadAsync<MeResponse>(time, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task LogoutAsync(string accessToken, string refreshToken, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/auth/logout")

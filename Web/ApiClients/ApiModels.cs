@@ -14,6 +14,15 @@ internal sealed record TokenResponse(
     string RefreshToken,
     int RefreshExpiresIn);
 
+internal sealed record MeResponse(string Id, string OrgId, string Email, string Role);
+
+/// <summary>The Api's roles, as its tokens and <c>/v1/auth/me</c> name them.</summary>
+public static class ApiRoles
+{
+    public const string User = "user";
+    public const string Admin = "admin";
+}
+
 public sealed record ApiPage<T>(IReadOnlyList<T> Items, string? NextCursor);
 
 internal sealed record CreateConversationRequest(string? Title);

@@ -1,6 +1,9 @@
 using AspireAi.Web.Account;
 using AspireAi.Web.ApiClients;
 using AspireAi.Web.Chat;
+using AspireAi.Web.Documents;
+using AspireAi.Web.Jobs;
+using AspireAi.Web.Memories;
 using AspireAi.Web.Http;
 
 namespace AspireAi.Web.Extensions;
@@ -20,5 +23,8 @@ internal static class Extensions
         builder.AddWebAuthentication();
         builder.AddApiClients();
         builder.Services.AddSingleton<MarkdownRenderer>();
+        builder.AddDocumentsUi();
+        builder.AddMemoriesUi();
+        builder.AddJobsUi();
     }
 }

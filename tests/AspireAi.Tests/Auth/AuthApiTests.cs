@@ -46,6 +46,23 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Me_names_the_caller_and_their_role_and_needs_a_token()
+    {
+        var (userClient, user) = await factory.CreateUserClientAsync();
+        var (adminClient, admin) = await factory.CreateAdminClientAsync();
+        using var anonymous = factory.CreateClient();
+
+        var me = await userClient.GetFromJsonAsync<JsonElement>("/v1/auth/me");
+        var adminMe = await adminClient.GetFromJsonAsync<JsonElement>("/v1/auth/me");
+        using var refused = await anonymous.GetAsync("/v1/auth/me");
+
+        Assert.Equal((user.Id, user.OrgId, user.Email, "user"),
+            (me.GetProperty("id").GetGuid(), me.GetProperty("orgId").GetGuid(), me.GetProperty("email").GetString(), me.GetProperty("role").GetString()));
+        Assert.Equal((admin.Id, "admin"), (adminMe.GetProperty("id").GetGuid(), adminMe.GetProperty("role").GetString()));
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task Register_rejects_invalid_input_with_errors_naming_each_field()
     {
         using var client = factory.CreateClient();

@@ -7,6 +7,9 @@ using AspireAi.Api;
 using AspireAi.Core.Identity;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -92,6 +95,18 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
         ArgumentNullException.ThrowIfNull(client);
         base.ConfigureClient(client);
         client.DefaultRequestHeaders.Add(ClientAddressHeader, NewClientAddress().ToString());
+    }
+
+    /// <summary>
+    /// Serves the Api on Kestrel at a free loopback port instead of in memory (for a separate client such as Web
+    /// that connects over sockets) and returns its address; <see cref="CreateClient()"/> then connects there too.
+    /// </summary>
+    public Uri StartOnKestrel()
+    {
+        UseKestrel(0);
+        StartServer();
+        var address = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new Uri(address.Replace("[::1]", "localhost", StringComparison.Ordinal));
     }
 
     /// <summary>A client whose requests come from <paramref name="clientAddress"/> (instead of a fresh random one).</summary>

@@ -103,6 +103,12 @@ internal sealed class FakeApi : IAsyncDisposable
             return TypedResults.Ok(Issue(user));
         });
 
+        // Not recorded on the user: tests that count a user's calls count what pages do, not sign-in.
+        app.MapGet("/v1/auth/me", IResult (HttpContext context) =>
+            Bearer(context) is { } token && _accessTokens.TryGetValue(token, out var issued)
+                ? TypedResults.Ok(new { id = issued.User.Email, orgId = "org", email = issued.User.Email, role = "user" })
+                : Problem(401, "Unauthorized."));
+
         app.MapPost("/v1/auth/refresh", async Task<IResult> (RefreshBody body) =>
         {
             // Rotation: a refresh token works once.

@@ -1,0 +1,55 @@
+using AspireAi.Tests.Infrastructure;
+
+namespace AspireAi.Tests.Web;
+
+/// <summary>
+/// Web in front of the real Api, both on Kestrel (real sockets), on the shared real Postgres and Redis: for the
+/// pages whose behaviour is the Api's (documents, memories, jobs), where a fake would only test itself. One per
+/// test class; each test signs in its own user with <see cref="SignInAsync"/>.
+/// </summary>
+public sealed class WebStackFixture : IAsyncLifetime, IAsyncDisposable
+{
+    private WebAppFactory? _web;
+
+    /// <summary>The real Api: create users, arrange data through its endpoints, and assert rows through its DataSource.</summary>
+    public ApiFactory Api { get; } = new();
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Api.InitializeAsync();
+        var apiAddress = Api.StartOnKestrel();
+        _web = new WebAppFactory(apiAddress, new Dictionary<string, string?>());
+        BaseAddress = _web.Start();
+    }
+
+    internal WebBrowser CreateBrowser() => new(BaseAddress);
+
+    /// <summary>
+    /// A new user (or admin) of the real Api, signed in to Web in a fresh browser; the Api client acts as the same
+    /// user, to arrange data and check what the pages did.
+    /// </summary>
+    internal async Task<(WebBrowser Browser, HttpClient Api, RegisteredUser User)> SignInAsync(string? role = null)
+    {
+        var (client, user) = await Api.CreateUserClientAsync(role);
+        var browser = CreateBrowser();
+        using var response = await browser.SignInAsync(user.Email, user.Password);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Redirect,
+            $"Signing in {user.Email} through Web: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return (browser, client, user);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_web is not null)
+        {
+            await _web.DisposeAsync();
+            _web = null;
+        }
+
+        await Api.DisposeAsync();
+    }
+
+    async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
+}
