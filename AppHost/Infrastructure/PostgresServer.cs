@@ -20,17 +20,15 @@ public sealed record PostgresServerOptions
 /// Runs a PostgreSQL server as a foreground child process on its own data directory: initdb on first use,
 /// the database and the vector extension created. Used by the AppHost and by the test fixtures alike.
 /// </summary>
-public sealed class PostgresServer(PostgresServerOptions options, Action<string>? onOutput = null) : IAsyncDisposable
+/// <remarks>Stopped with a fast shutdown (SIGINT): active transactions roll back, the server checkpoints and exits.</remarks>
+public sealed class PostgresServer(PostgresServerOptions options, Action<string>? onOutput = null)
+    : ForegroundServer(NativeProcess.SigInt, TimeSpan.FromSeconds(30))
 {
     // PostgreSQL refuses to run as root, so when we are root it runs as the Debian package's user.
     private const string ServiceUser = "postgres";
     private const string SuperUser = "postgres";
 
-    private ChildProcess? _process;
-
     public PostgresServerOptions Options => options;
-    public int? Pid => _process is { HasExited: false } p ? p.Pid : null;
-    public ChildProcess? Process => _process;
 
     public string ConnectionString => ConnectionStringFor(options.Database);
 
@@ -43,9 +41,9 @@ public sealed class PostgresServer(PostgresServerOptions options, Action<string>
         Database = database,
     }.ConnectionString;
 
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    public override async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        if (_process is { HasExited: false })
+        if (IsRunning)
         {
             return;
         }
@@ -74,40 +72,13 @@ public sealed class PostgresServer(PostgresServerOptions options, Action<string>
             args.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         }
 
-        _process = ChildProcess.Start(
+        Process = ChildProcess.Start(
             new ChildProcessSpec(Path.Combine(options.BinDirectory, "postgres"), args) { RunAsUser = ServiceUser, WorkingDirectory = dataDir },
             line => onOutput?.Invoke(line));
 
-        await WaitUntilAcceptingAsync(cancellationToken).ConfigureAwait(false);
+        await WaitUntilReadyAsync($"PostgreSQL on port {options.Port}", options.StartTimeout, TimeSpan.FromMilliseconds(100),
+            CanConnectAsync, cancellationToken).ConfigureAwait(false);
         await EnsureDatabaseAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Fast shutdown (SIGINT): active transactions roll back, the server checkpoints and exits.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is { } p)
-        {
-            await p.StopAsync(NativeProcess.SigInt, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Simulates a crash, for failure tests.</summary>
-    public async Task KillAsync()
-    {
-        if (_process is { } p)
-        {
-            p.Kill();
-            await p.WaitForExitAsync().ConfigureAwait(false);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        if (_process is { } p)
-        {
-            await p.DisposeAsync().ConfigureAwait(false);
-        }
     }
 
     private async Task InitDbAsync(string dataDir, CancellationToken cancellationToken)
@@ -165,31 +136,18 @@ public sealed class PostgresServer(PostgresServerOptions options, Action<string>
         }
     }
 
-    private async Task WaitUntilAcceptingAsync(CancellationToken cancellationToken)
+    private async Task<bool> CanConnectAsync(CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + options.StartTimeout;
         var probe = new NpgsqlConnectionStringBuilder(ConnectionStringFor("postgres")) { Pooling = false, Timeout = 2 }.ConnectionString;
-        while (true)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_process is null || _process.HasExited)
-            {
-                throw new InvalidOperationException($"PostgreSQL exited during start-up (exit code {_process?.ExitCode}).");
-            }
-            try
-            {
-                await using var connection = new NpgsqlConnection(probe);
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new TimeoutException($"PostgreSQL did not accept connections on port {options.Port} within {options.StartTimeout}.", ex);
-                }
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-            }
+            await using var connection = new NpgsqlConnection(probe);
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            return false;
         }
     }
 

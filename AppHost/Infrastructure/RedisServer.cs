@@ -18,20 +18,18 @@ public sealed record RedisServerOptions
 }
 
 /// <summary>Runs redis-server as a foreground child process with AOF persistence in its own directory.</summary>
-public sealed class RedisServer(RedisServerOptions options, Action<string>? onOutput = null) : IAsyncDisposable
+/// <remarks>SIGTERM makes redis flush the AOF and exit cleanly.</remarks>
+public sealed class RedisServer(RedisServerOptions options, Action<string>? onOutput = null)
+    : ForegroundServer(NativeProcess.SigTerm, TimeSpan.FromSeconds(15))
 {
-    private ChildProcess? _process;
-
     public RedisServerOptions Options => options;
-    public int? Pid => _process is { HasExited: false } p ? p.Pid : null;
-    public ChildProcess? Process => _process;
 
     /// <summary>StackExchange.Redis-style configuration string, the format Aspire hands to services.</summary>
     public string ConnectionString => $"127.0.0.1:{options.Port},password={options.Password}";
 
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    public override async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        if (_process is { HasExited: false })
+        if (IsRunning)
         {
             return;
         }
@@ -53,37 +51,11 @@ public sealed class RedisServer(RedisServerOptions options, Action<string>? onOu
             "--requirepass", options.Password,
             "--loglevel", "warning",
         ];
-        _process = ChildProcess.Start(new ChildProcessSpec(options.Executable, args) { WorkingDirectory = dataDir },
+        Process = ChildProcess.Start(new ChildProcessSpec(options.Executable, args) { WorkingDirectory = dataDir },
             line => onOutput?.Invoke(line));
-        await WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>SIGTERM makes redis flush the AOF and exit cleanly.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is { } p)
-        {
-            await p.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(15)).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Simulates a crash, for failure tests.</summary>
-    public async Task KillAsync()
-    {
-        if (_process is { } p)
-        {
-            p.Kill();
-            await p.WaitForExitAsync().ConfigureAwait(false);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        if (_process is { } p)
-        {
-            await p.DisposeAsync().ConfigureAwait(false);
-        }
+        // PING every 50 ms: a fresh server answers within a few hundred.
+        await WaitUntilReadyAsync($"redis-server on port {options.Port}", options.StartTimeout, TimeSpan.FromMilliseconds(50),
+            PingAsync, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task StopStaleServerAsync(string dataDir)
@@ -96,28 +68,6 @@ public sealed class RedisServer(RedisServerOptions options, Action<string>? onOu
         {
             NativeProcess.Signal(pid, NativeProcess.SigTerm);
             await NativeProcess.WaitForExitAsync(pid, TimeSpan.FromSeconds(15)).ConfigureAwait(false);
-        }
-    }
-
-    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + options.StartTimeout;
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_process is null || _process.HasExited)
-            {
-                throw new InvalidOperationException($"redis-server exited during start-up (exit code {_process?.ExitCode}).");
-            }
-            if (await PingAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"redis-server did not answer PING on port {options.Port} within {options.StartTimeout}.");
-            }
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
     }
 

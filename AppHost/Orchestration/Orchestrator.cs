@@ -150,15 +150,7 @@ public sealed class Orchestrator(
             Port = _options.PostgresPort,
             Durable = _options.Durable,
         }, line => console.Log(ResourceNames.Postgres, line));
-        registry.Update(ResourceNames.Postgres, r => r with { State = ResourceState.Starting, Url = $"tcp://127.0.0.1:{_options.PostgresPort}" });
-        _infrastructureStops.Add(async () =>
-        {
-            registry.Update(ResourceNames.Postgres, r => r with { State = ResourceState.Stopping });
-            await server.DisposeAsync().ConfigureAwait(false);
-            registry.Update(ResourceNames.Postgres, r => r with { State = ResourceState.Stopped, Pid = null, Health = null });
-        });
-        await server.StartAsync(cancellationToken).ConfigureAwait(false);
-        registry.Update(ResourceNames.Postgres, r => r with { State = ResourceState.Healthy, Pid = server.Pid, Health = "Healthy" });
+        await StartServerAsync(registry, ResourceNames.Postgres, server, _options.PostgresPort, cancellationToken).ConfigureAwait(false);
         return server.ConnectionString;
     }
 
@@ -177,16 +169,22 @@ public sealed class Orchestrator(
             Port = _options.RedisPort,
             Durable = _options.Durable,
         }, line => console.Log(ResourceNames.Redis, line));
-        registry.Update(ResourceNames.Redis, r => r with { State = ResourceState.Starting, Url = $"tcp://127.0.0.1:{_options.RedisPort}" });
+        await StartServerAsync(registry, ResourceNames.Redis, server, _options.RedisPort, cancellationToken).ConfigureAwait(false);
+        return server.ConnectionString;
+    }
+
+    // The stop is registered before the start, so a server that fails half-way through start-up is still stopped.
+    private async Task StartServerAsync(ResourceRegistry registry, string name, ForegroundServer server, int port, CancellationToken cancellationToken)
+    {
+        registry.Update(name, r => r with { State = ResourceState.Starting, Url = $"tcp://127.0.0.1:{port}" });
         _infrastructureStops.Add(async () =>
         {
-            registry.Update(ResourceNames.Redis, r => r with { State = ResourceState.Stopping });
+            registry.Update(name, r => r with { State = ResourceState.Stopping });
             await server.DisposeAsync().ConfigureAwait(false);
-            registry.Update(ResourceNames.Redis, r => r with { State = ResourceState.Stopped, Pid = null, Health = null });
+            registry.Update(name, r => r with { State = ResourceState.Stopped, Pid = null, Health = null });
         });
         await server.StartAsync(cancellationToken).ConfigureAwait(false);
-        registry.Update(ResourceNames.Redis, r => r with { State = ResourceState.Healthy, Pid = server.Pid, Health = "Healthy" });
-        return server.ConnectionString;
+        registry.Update(name, r => r with { State = ResourceState.Healthy, Pid = server.Pid, Health = "Healthy" });
     }
 
     /// <summary>The migrator runs to completion before any service starts, so no service ever sees an old schema.</summary>

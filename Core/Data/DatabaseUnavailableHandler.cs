@@ -1,6 +1,7 @@
 using System.Net.Sockets;
-using Microsoft.AspNetCore.Diagnostics;
+using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -8,41 +9,28 @@ namespace AspireAi.Core.Data;
 
 /// <summary>
 /// An unreachable database is an outage, not a bug: the caller gets a 503 ProblemDetails with Retry-After, which
-/// clients and the resilience handler know to retry, instead of an opaque 500. It hooks both error paths: the
-/// exception handler (production) and the developer exception page (Development, where it runs first).
+/// clients and the resilience handler know to retry, instead of an opaque 500.
 /// </summary>
 internal sealed partial class DatabaseUnavailableHandler(IProblemDetailsService problems, ILogger<DatabaseUnavailableHandler> logger)
-    : IExceptionHandler, IDeveloperPageExceptionFilter
+    : ProblemExceptionHandler(problems)
 {
-    public async Task HandleExceptionAsync(ErrorContext errorContext, Func<ErrorContext, Task> next)
-    {
-        if (!await TryHandleAsync(errorContext.HttpContext, errorContext.Exception, errorContext.HttpContext.RequestAborted).ConfigureAwait(false))
-        {
-            await next(errorContext).ConfigureAwait(false);
-        }
-    }
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
 
-    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    protected override HandledProblem? Describe(HttpContext httpContext, Exception exception)
     {
-        if (!IsOutage(exception) || httpContext.Response.HasStarted)
+        if (!IsOutage(exception))
         {
-            return false;
+            return null;
         }
+
         LogOutage(exception, httpContext.Request.Path);
-        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        httpContext.Response.Headers.RetryAfter = "5";
-        return await problems.TryWriteAsync(new ProblemDetailsContext
+        return new HandledProblem(new ProblemDetails
         {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "The database is unavailable",
-                Detail = "Nothing was changed. Try again in a few seconds.",
-                Type = "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-            },
-        }).ConfigureAwait(false);
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "The database is unavailable",
+            Detail = "Nothing was changed. Try again in a few seconds.",
+            Type = "https://tools.ietf.org/html/rfc9110#section-15.6.4",
+        }, RetryAfter);
     }
 
     internal static bool IsOutage(Exception exception) => exception switch

@@ -1,4 +1,5 @@
 using AspireAi.ServiceDefaults;
+using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -29,8 +30,7 @@ public static class PostgresExtensions
             return dataSourceBuilder.Build();
         });
         builder.Services.AddSingleton<DatabaseMigrator>();
-        builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
-        builder.Services.AddSingleton<Microsoft.AspNetCore.Diagnostics.IDeveloperPageExceptionFilter, DatabaseUnavailableHandler>();
+        builder.Services.AddProblemExceptionHandler<DatabaseUnavailableHandler>();
         builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>(connectionName, HealthStatus.Unhealthy, ["ready"]);
         return builder;
     }

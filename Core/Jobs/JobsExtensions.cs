@@ -1,4 +1,4 @@
-using Microsoft.AspNetCore.Diagnostics;
+using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -26,8 +26,7 @@ public static class JobsExtensions
         services.AddSingleton<JobMetrics>();
         services.AddSingleton<IJobQueue, PostgresJobQueue>();
         services.AddSingleton<JobAdministration>();
-        services.AddExceptionHandler<JobQueueFullHandler>();
-        services.AddSingleton<IDeveloperPageExceptionFilter, JobQueueFullHandler>();
+        services.AddProblemExceptionHandler<JobQueueFullHandler>();
         return builder;
     }
 
