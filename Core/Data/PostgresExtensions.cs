@@ -30,6 +30,8 @@ public static class PostgresExtensions
             return dataSourceBuilder.Build();
         });
         builder.Services.AddSingleton<DatabaseMigrator>();
+        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.SectionName).ValidateOnStart();
+        builder.Services.AddHostedService<MigrateOnStartService>();
         builder.Services.AddProblemExceptionHandler<DatabaseUnavailableHandler>();
         builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>(connectionName, HealthStatus.Unhealthy, ["ready"]);
         return builder;

@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AspireAi.Core.Data;
+
+/// <summary>The <c>Database</c> section.</summary>
+public sealed class DatabaseOptions
+{
+    public const string SectionName = "Database";
+
+    /// <summary>
+    /// Apply the embedded migrations when the service starts, before it serves anything. Off by default because
+    /// our AppHost migrates before it starts any service; turn it on where nothing else does (a real Aspire AppHost,
+    /// a container platform). Safe with several instances: the migrator takes an advisory lock and exactly one
+    /// applies each migration.
+    /// </summary>
+    public bool MigrateOnStart { get; set; }
+}
+
+/// <summary>
+/// Runs <see cref="DatabaseMigrator"/> during host start-up when <see cref="DatabaseOptions.MigrateOnStart"/> is set.
+/// Hosted services start before the web server, so no request ever meets an old schema; a failed migration
+/// fails the start rather than serving half-migrated.
+/// </summary>
+internal sealed partial class MigrateOnStartService(
+    DatabaseMigrator migrator, IOptions<DatabaseOptions> options, ILogger<MigrateOnStartService> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!options.Value.MigrateOnStart)
+        {
+            return;
+        }
+
+        var applied = await migrator.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        LogMigrated(applied.Count, applied);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Database migrated on start: {Count} migration(s) applied ({Versions})")]
+    private partial void LogMigrated(int count, IReadOnlyList<string> versions);
+}
