@@ -13,8 +13,6 @@ namespace AspireAi.Core.Chat;
 public sealed partial class ChatRateLimiter(IRedisClient redis, IOptions<ChatSettings> settings, TimeProvider time, ILogger<ChatRateLimiter> logger)
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(500);
-    private static readonly TimeSpan RedisRetryAfter = TimeSpan.FromSeconds(15);
 
     // Returns the count in the current window and the window's remaining milliseconds.
     private const string CountScript = """
@@ -26,7 +24,7 @@ public sealed partial class ChatRateLimiter(IRedisClient redis, IOptions<ChatSet
         """;
 
     private readonly ConcurrentDictionary<Guid, (long WindowStart, int Count)> _local = new();
-    private long _redisSuspendedUntil;
+    private readonly RedisFallback _redis = new(time, timeout: TimeSpan.FromMilliseconds(500), pause: TimeSpan.FromSeconds(15));
 
     /// <summary>Counts one request; returns null when allowed, otherwise how long until the window resets.</summary>
     public async Task<TimeSpan?> TryAcquireAsync(Guid userId, CancellationToken cancellationToken)
@@ -36,23 +34,13 @@ public sealed partial class ChatRateLimiter(IRedisClient redis, IOptions<ChatSet
         {
             return null;
         }
-        if (time.GetUtcNow().UtcTicks >= Interlocked.Read(ref _redisSuspendedUntil))
+        var (counted, result) = await _redis.TryAsync(
+            async token => (await redis.ScriptEvaluateAsync(CountScript, [Key(userId)], [(long)Window.TotalMilliseconds], token)
+                .ConfigureAwait(false)).AsArray() ?? throw new RedisException("The rate-limit script returned no array."),
+            error => LogRedisUnavailable(error, (int)_redis.Pause.TotalSeconds), cancellationToken).ConfigureAwait(false);
+        if (counted)
         {
-            try
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(RedisTimeout);
-                var result = (await redis.ScriptEvaluateAsync(CountScript, [Key(userId)], [(long)Window.TotalMilliseconds], timeout.Token)
-                    .ConfigureAwait(false)).AsArray() ?? throw new RedisException("The rate-limit script returned no array.");
-                return result[0].AsInt64() > limit ? TimeSpan.FromMilliseconds(result[1].AsInt64()) : null;
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                if (Interlocked.Exchange(ref _redisSuspendedUntil, (time.GetUtcNow() + RedisRetryAfter).UtcTicks) < time.GetUtcNow().UtcTicks)
-                {
-                    LogRedisUnavailable(ex, (int)RedisRetryAfter.TotalSeconds);
-                }
-            }
+            return result[0].AsInt64() > limit ? TimeSpan.FromMilliseconds(result[1].AsInt64()) : null;
         }
         return CountLocally(userId, limit);
     }

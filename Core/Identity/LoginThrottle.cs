@@ -39,9 +39,6 @@ public sealed class LoginThrottleLease
 /// </summary>
 public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptions> options, TimeProvider time, ILogger<LoginThrottle> logger)
 {
-    // A login must not wait out the client's 5 s command timeout when Redis is gone.
-    private static readonly TimeSpan RedisTimeout = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan RedisRetryAfter = TimeSpan.FromSeconds(15);
 
     // KEYS: account, address. ARGV: account limit, address limit, window (ms). Returns 0 when reserved, otherwise
     // the milliseconds until the blocking window ends.
@@ -75,7 +72,9 @@ public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptio
         """;
 
     private readonly LocalCounters _local = new(time);
-    private long _redisSuspendedUntil;
+
+    // A login must not wait out the client's 5 s command timeout when Redis is gone.
+    private readonly RedisFallback _redis = new(time, timeout: TimeSpan.FromSeconds(1), pause: TimeSpan.FromSeconds(15));
 
     /// <summary>Reserves one failure from the account's and the address's budgets, or says how long to wait.</summary>
     public async Task<LoginThrottleLease> AcquireAsync(string email, IPAddress? clientAddress, CancellationToken cancellationToken = default)
@@ -86,21 +85,15 @@ public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptio
         int[] limits = [settings.MaxLoginFailuresPerAccount, settings.MaxLoginFailuresPerIp];
         var window = TimeSpan.FromMinutes(settings.LoginWindowMinutes);
 
-        if (UseRedis())
+        var (reserved, wait) = await _redis.TryAsync(
+            async token => (await redis.ScriptEvaluateAsync(AcquireScript, keys,
+                [limits[0], limits[1], (long)window.TotalMilliseconds], token).ConfigureAwait(false)).AsInt64(),
+            LogRedisUnavailable, cancellationToken).ConfigureAwait(false);
+        if (reserved)
         {
-            try
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(RedisTimeout);
-                var wait = (await redis.ScriptEvaluateAsync(AcquireScript, keys,
-                    [limits[0], limits[1], (long)window.TotalMilliseconds], timeout.Token).ConfigureAwait(false)).AsInt64();
-                return new LoginThrottleLease(wait == 0, TimeSpan.FromMilliseconds(wait), keys, local: false);
-            }
-            catch (Exception ex) when (IsRedisUnavailable(ex, cancellationToken))
-            {
-                SuspendRedis(ex);
-            }
+            return new LoginThrottleLease(wait == 0, TimeSpan.FromMilliseconds(wait), keys, local: false);
         }
+
         var localWait = _local.TryAcquire(keys, limits, window);
         return new LoginThrottleLease(localWait == TimeSpan.Zero, localWait, keys, local: true);
     }
@@ -118,17 +111,10 @@ public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptio
             _local.Refund(lease.Keys);
             return;
         }
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(RedisTimeout);
-            await redis.ScriptEvaluateAsync(RefundScript, lease.Keys, [], timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsRedisUnavailable(ex, cancellationToken))
-        {
-            // The unit stays counted until the window ends: it errs on the strict side, which is acceptable.
-            SuspendRedis(ex);
-        }
+        // When Redis fails the unit stays counted until the window ends: it errs on the strict side, which is acceptable.
+        await _redis.TryAsync(
+            token => redis.ScriptEvaluateAsync(RefundScript, lease.Keys, [], token),
+            LogRedisUnavailable, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Per account: a hash of the normalised email, so Redis never holds the address itself.</summary>
@@ -158,24 +144,11 @@ public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptio
         return "auth:login:ip:" + address;
     }
 
-    private bool UseRedis() => time.GetUtcNow().UtcTicks >= Interlocked.Read(ref _redisSuspendedUntil);
-
-    private void SuspendRedis(Exception error)
-    {
-        var until = (time.GetUtcNow() + RedisRetryAfter).UtcTicks;
-        // Log once per outage window, not once per login.
-        if (Interlocked.Exchange(ref _redisSuspendedUntil, until) < time.GetUtcNow().UtcTicks)
-        {
-            LogRedisUnavailable(error, (int)RedisRetryAfter.TotalSeconds);
-        }
-    }
-
-    private static bool IsRedisUnavailable(Exception ex, CancellationToken callerToken) =>
-        ex is RedisException or TimeoutException || (ex is OperationCanceledException && !callerToken.IsCancellationRequested);
-
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Redis is unavailable for sign-in throttling; counting failures in this process for the next {Seconds} s")]
     private partial void LogRedisUnavailable(Exception error, int seconds);
+
+    private void LogRedisUnavailable(Exception error) => LogRedisUnavailable(error, (int)_redis.Pause.TotalSeconds);
 
     /// <summary>The fallback: the same fixed-window counters in memory, for this instance only.</summary>
     private sealed class LocalCounters(TimeProvider time)
