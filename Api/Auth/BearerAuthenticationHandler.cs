@@ -19,6 +19,7 @@ internal sealed partial class BearerAuthenticationHandler(
     UrlEncoder encoder,
     IAccessTokenService accessTokens,
     ApiKeyService apiKeys,
+    SessionRevocations revocations,
     IProblemDetailsService problemDetails)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
@@ -54,6 +55,11 @@ internal sealed partial class BearerAuthenticationHandler(
             {
                 LogTokenRefused(Logger, token.Error);
                 return AuthenticateResult.Fail("invalid access token");
+            }
+            if (token.SessionId is { } session && await revocations.IsRevokedAsync(session, Context.RequestAborted))
+            {
+                LogTokenRefused(Logger, "session revoked");
+                return AuthenticateResult.Fail("revoked access token");
             }
             principal = token.User!.ToClaimsPrincipal(Scheme.Name, new Claim(AspireAiClaims.TokenId, token.TokenId!));
         }

@@ -28,6 +28,7 @@ internal static class AuthExtensions
         services.AddSingleton<IAccessTokenService, HmacAccessTokenService>();
         services.AddSingleton<UserAccounts>();
         services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<SessionRevocations>();
         services.AddSingleton<SessionService>();
         services.AddSingleton<ApiKeyService>();
 

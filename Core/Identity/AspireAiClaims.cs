@@ -21,6 +21,9 @@ public static class AspireAiClaims
     /// <summary>The access token's unique id; present only when the caller used an access token.</summary>
     public const string TokenId = "jti";
 
+    /// <summary>The session (refresh-token family) an access token was issued for; revoking the session revokes it.</summary>
+    public const string SessionId = "sid";
+
     /// <summary>The API key's id; present only when the caller used an API key.</summary>
     public const string ApiKeyId = "api_key_id";
 }

@@ -50,6 +50,7 @@ public sealed partial class SessionService(
     UserAccounts accounts,
     LoginThrottle throttle,
     IAccessTokenService accessTokens,
+    SessionRevocations revocations,
     IOptions<AuthOptions> options,
     ILogger<SessionService> logger)
 {
@@ -90,12 +91,13 @@ public sealed partial class SessionService(
         var account = found.Account;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var refresh = await InsertRefreshTokenAsync(connection, tx, account.Id, familyId: Guid.CreateVersion7(), client, cancellationToken).ConfigureAwait(false);
+        var familyId = Guid.CreateVersion7();
+        var refresh = await InsertRefreshTokenAsync(connection, tx, account.Id, familyId, client, cancellationToken).ConfigureAwait(false);
         await IdentityAudit.WriteAsync(connection, tx, new AuditEntry(account.Id, IdentityAudit.LoginSucceeded, "user", account.Id.ToString(),
             Details(client)), cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         LogLoggedIn(account.Id);
-        return new LoginResult(LoginStatus.Succeeded, Pair(account.ToCurrentUser(), refresh));
+        return new LoginResult(LoginStatus.Succeeded, Pair(account.ToCurrentUser(), familyId, refresh));
     }
 
     /// <summary>
@@ -154,6 +156,8 @@ public sealed partial class SessionService(
                 }), cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             LogReuseDetected(userId, familyId, count);
+            // Whoever holds the stolen token may also hold a live access token of this session.
+            await revocations.RevokeAsync(familyId, cancellationToken).ConfigureAwait(false);
             return new RefreshResult(RefreshStatus.ReuseDetected);
         }
         if (expired || disabled)
@@ -172,7 +176,7 @@ public sealed partial class SessionService(
             await rotate.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new RefreshResult(RefreshStatus.Succeeded, Pair(user, next));
+        return new RefreshResult(RefreshStatus.Succeeded, Pair(user, familyId, next));
     }
 
     /// <summary>
@@ -209,6 +213,8 @@ public sealed partial class SessionService(
             LogLoggedOut(user.UserId, count);
         }
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        // After the commit: the session is over in Postgres first, then its live access tokens end too.
+        await revocations.RevokeAsync(familyId, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -244,9 +250,9 @@ public sealed partial class SessionService(
         return await revoke.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private TokenPair Pair(CurrentUser user, (Guid Id, string Token, DateTimeOffset ExpiresAt) refresh)
+    private TokenPair Pair(CurrentUser user, Guid familyId, (Guid Id, string Token, DateTimeOffset ExpiresAt) refresh)
     {
-        var access = accessTokens.Issue(user);
+        var access = accessTokens.Issue(user, familyId);
         return new TokenPair(access.Token, access.ExpiresAt, refresh.Token, refresh.ExpiresAt);
     }
 

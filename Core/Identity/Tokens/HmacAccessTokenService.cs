@@ -39,7 +39,7 @@ public sealed class HmacAccessTokenService : IAccessTokenService
     }
 
     /// <inheritdoc/>
-    public IssuedAccessToken Issue(CurrentUser user)
+    public IssuedAccessToken Issue(CurrentUser user, Guid? sessionId = null)
     {
         ArgumentNullException.ThrowIfNull(user);
         var now = _time.GetUtcNow();
@@ -58,6 +58,10 @@ public sealed class HmacAccessTokenService : IAccessTokenService
             json.WriteString(AspireAiClaims.Role, user.Role);
             json.WriteString(AspireAiClaims.Email, user.Email);
             json.WriteString(AspireAiClaims.TokenId, tokenId);
+            if (sessionId is { } session)
+            {
+                json.WriteString(AspireAiClaims.SessionId, session);
+            }
             json.WriteNumber("iat", issuedAt.ToUnixTimeSeconds());
             json.WriteNumber("exp", expiresAt.ToUnixTimeSeconds());
             json.WriteEndObject();
@@ -138,6 +142,17 @@ public sealed class HmacAccessTokenService : IAccessTokenService
                 return AccessTokenValidation.Failure("missing or invalid claims");
             }
 
+            // Optional (tokens issued outside a session have none), but when present it must be a session id.
+            Guid? sessionId = null;
+            if (root.TryGetProperty(AspireAiClaims.SessionId, out _))
+            {
+                if (!Guid.TryParse(GetString(root, AspireAiClaims.SessionId), out var session))
+                {
+                    return AccessTokenValidation.Failure("invalid session claim");
+                }
+                sessionId = session;
+            }
+
             var now = _time.GetUtcNow();
             if (now >= expiresAt + _clockSkew)
             {
@@ -147,7 +162,7 @@ public sealed class HmacAccessTokenService : IAccessTokenService
             {
                 return AccessTokenValidation.Failure("token issued in the future");
             }
-            return AccessTokenValidation.Success(new CurrentUser(userId, orgId, role, email), tokenId, expiresAt);
+            return AccessTokenValidation.Success(new CurrentUser(userId, orgId, role, email), tokenId, expiresAt, sessionId);
         }
         catch (JsonException)
         {

@@ -3,8 +3,11 @@ namespace AspireAi.Core.Identity.Tokens;
 /// <summary>Issues and validates the short-lived access tokens the Api accepts as <c>Authorization: Bearer</c>.</summary>
 public interface IAccessTokenService
 {
-    /// <summary>A new signed access token for <paramref name="user"/>, valid for <see cref="AuthOptions.AccessTokenMinutes"/>.</summary>
-    IssuedAccessToken Issue(CurrentUser user);
+    /// <summary>
+    /// A new signed access token for <paramref name="user"/>, valid for <see cref="AuthOptions.AccessTokenMinutes"/>,
+    /// naming the session (refresh-token family) it belongs to, so that ending the session ends the token too.
+    /// </summary>
+    IssuedAccessToken Issue(CurrentUser user, Guid? sessionId = null);
 
     /// <summary>Checks the token's format, algorithm, signature, issuer and lifetime; never throws for bad input.</summary>
     AccessTokenValidation Validate(string token);
@@ -19,13 +22,17 @@ public sealed record IssuedAccessToken(string Token, string TokenId, DateTimeOff
 /// <summary>The outcome of <see cref="IAccessTokenService.Validate"/>: either the token's claims or why it was refused.</summary>
 public sealed record AccessTokenValidation
 {
-    private AccessTokenValidation(CurrentUser? user, string? tokenId, DateTimeOffset expiresAt, string? error)
+    private AccessTokenValidation(CurrentUser? user, string? tokenId, DateTimeOffset expiresAt, Guid? sessionId, string? error)
     {
         User = user;
         TokenId = tokenId;
         ExpiresAt = expiresAt;
+        SessionId = sessionId;
         Error = error;
     }
+
+    /// <summary>The token's <c>sid</c>: the session it belongs to, when valid and issued for one.</summary>
+    public Guid? SessionId { get; }
 
     /// <summary>The user the token was issued to, when valid.</summary>
     public CurrentUser? User { get; }
@@ -43,9 +50,9 @@ public sealed record AccessTokenValidation
     public bool IsValid => Error is null;
 
     /// <summary>A successful validation.</summary>
-    public static AccessTokenValidation Success(CurrentUser user, string tokenId, DateTimeOffset expiresAt) =>
-        new(user, tokenId, expiresAt, null);
+    public static AccessTokenValidation Success(CurrentUser user, string tokenId, DateTimeOffset expiresAt, Guid? sessionId = null) =>
+        new(user, tokenId, expiresAt, sessionId, null);
 
     /// <summary>A refused token.</summary>
-    public static AccessTokenValidation Failure(string error) => new(null, null, default, error);
+    public static AccessTokenValidation Failure(string error) => new(null, null, default, null, error);
 }

@@ -116,4 +116,16 @@ public sealed class AccessTokenServiceTests
         Assert.Equal("missing or invalid claims", service.Validate(TestTokens.Sign(Key, Header, """{"iss":"aspireai","sub":"x"}""")).Error);
         Assert.Equal("malformed payload", service.Validate(TestTokens.Sign(Key, Header, "{not json")).Error);
     }
+
+    [Fact]
+    public void A_token_names_its_session_and_a_malformed_session_claim_is_refused()
+    {
+        var service = TestTokens.Service(Key);
+        var session = Guid.CreateVersion7();
+
+        Assert.Equal(session, service.Validate(service.Issue(User, session).Token).SessionId);
+        Assert.Null(service.Validate(service.Issue(User).Token).SessionId);
+        var forged = TestTokens.Sign(Key, Header, TestTokens.Payload(User).Replace("\"iat\"", "\"sid\":\"not-a-session\",\"iat\"", StringComparison.Ordinal));
+        Assert.Equal("invalid session claim", service.Validate(forged).Error);
+    }
 }

@@ -2,9 +2,12 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AspireAi.Core.Identity;
+using AspireAi.Core.Identity.Tokens;
+using AspireAi.Core.Redis;
 using AspireAi.Tests.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace AspireAi.Tests.Auth;
@@ -362,7 +365,12 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         {
             Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
         }
-        using (var again = await client.PostAsJsonAsync("/v1/auth/logout", new { refreshToken = rotated.RefreshToken }))
+        // Signing out twice is fine; it takes a live access token, which this session no longer has.
+        var otherSession = await (await client.TokenAsync(user.Email, user.Password)).ReadTokensAsync();
+        using (var again = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/auth/logout")
+        {
+            Content = JsonContent.Create(new { refreshToken = rotated.RefreshToken }),
+        }.WithBearer(otherSession.AccessToken)))
         {
             Assert.Equal(HttpStatusCode.NoContent, again.StatusCode);
         }
@@ -373,6 +381,78 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
             "SELECT revoked_reason FROM refresh_tokens WHERE token_hash = $1", AuthTestExtensions.Sha256(rotated.RefreshToken)));
         Assert.Equal(1L, await factory.ScalarAsync<long>(
             "SELECT count(*) FROM audit_log WHERE action = 'auth.logged_out' AND actor_user_id = $1", user.Id));
+    }
+
+    [Fact]
+    public async Task Logout_ends_the_sessions_access_tokens_at_once_and_leaves_other_sessions_alone()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var other = await (await client.TokenAsync(user.Email, user.Password)).ReadTokensAsync();
+        using (var before = await client.GetWithBearerAsync("/v1/auth/me", user.AccessToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        using (var logout = await client.PostAsJsonAsync("/v1/auth/logout", new { refreshToken = user.RefreshToken }))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        }
+
+        using (var after = await client.GetWithBearerAsync("/v1/auth/me", user.AccessToken))
+        {
+            await after.ReadProblemAsync(HttpStatusCode.Unauthorized);
+            Assert.Contains("invalid_token", after.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+        using (var otherSession = await client.GetWithBearerAsync("/v1/auth/me", other.AccessToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, otherSession.StatusCode);
+        }
+
+        // The revocation lives in Redis only as long as an access token of that session could.
+        var session = TestTokens.Service(factory.SigningKey).Validate(user.AccessToken).SessionId;
+        Assert.NotNull(session);
+        var redis = factory.Services.GetRequiredService<IRedisClient>();
+        var ttl = await redis.KeyTimeToLiveAsync(SessionRevocations.Key(session.Value));
+        Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(15.5));
+    }
+
+    [Fact]
+    public async Task Refresh_token_reuse_also_ends_the_sessions_live_access_tokens()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var rotated = await (await client.RefreshAsync(user.RefreshToken)).ReadTokensAsync();
+
+        using var replay = await client.RefreshAsync(user.RefreshToken);
+        await replay.ReadProblemAsync(HttpStatusCode.Unauthorized);
+
+        using var thief = await client.GetWithBearerAsync("/v1/auth/me", rotated.AccessToken);
+        await thief.ReadProblemAsync(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task With_Redis_down_tokens_still_work_and_logout_still_ends_the_session_in_postgres()
+    {
+        var redis = await TestServers.StartPrivateRedisAsync();
+        await using var isolated = factory.WithSettings(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+        });
+        var (client, user) = await isolated.CreateUserClientAsync();
+
+        await redis.StopAsync();
+
+        using (var me = await client.GetWithBearerAsync("/v1/auth/me", user.AccessToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        }
+        using (var logout = await client.PostAsJsonAsync("/v1/auth/logout", new { refreshToken = user.RefreshToken }))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        }
+        using var refresh = await client.RefreshAsync(user.RefreshToken);
+        await refresh.ReadProblemAsync(HttpStatusCode.Unauthorized);
+        Assert.Equal("logout", await factory.ScalarAsync<string>(
+            "SELECT revoked_reason FROM refresh_tokens WHERE token_hash = $1", AuthTestExtensions.Sha256(user.RefreshToken)));
     }
 
     private static string WithoutTraceId(JsonElement problem) =>
