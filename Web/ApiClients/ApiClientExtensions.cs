@@ -37,11 +37,11 @@ internal static class ApiClientExtensions
         return builder;
     }
 
-    private static void ConfigureClient(HttpClient client) => client.BaseAddress = ApiBaseAddress;
+    internal static void ConfigureClient(HttpClient client) => client.BaseAddress = ApiBaseAddress;
 
     // One handler serves every user: it must hold no cookies (the default handler keeps a shared cookie
     // jar) and follow no redirects with a user's token.
-    private static SocketsHttpHandler CreateHandler(bool drainResponses)
+    internal static SocketsHttpHandler CreateHandler(bool drainResponses)
     {
         var handler = new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false };
         if (!drainResponses)
