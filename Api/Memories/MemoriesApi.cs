@@ -247,7 +247,7 @@ public static class MemoriesApi
         var admin = http.User.GetCurrentUser();
         var page = await store.ListForAdminAsync(admin.OrgId, userId, filter, after, size, http.RequestAborted);
         await store.AuditAdminViewAsync(admin.UserId, "list", userId, null, page.Items.Count, http.RequestAborted);
-        return TypedResults.Ok(new MemoryPageResponse([.. page.Items.Select(MemoryResponse.From)], page.NextCursor));
+        return TypedResults.Ok(new MemoryPageResponse([.. page.Items.Select(m => MemoryResponse.From(m) with { OwnerUserId = m.UserId })], page.NextCursor));
     }
 
     /// <summary>A memory of the organisation with the history of all its versions.</summary>

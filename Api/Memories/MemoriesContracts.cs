@@ -52,7 +52,9 @@ public sealed record MemoryResponse(
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset ValidFrom, DateTimeOffset? InvalidatedAt, string? InvalidatedReason,
     DateTimeOffset? ExpiresAt, DateTimeOffset? LastAccessedAt, int AccessCount, bool IsCurrent, Guid LineageId, Guid? SupersedesId,
     Guid? SupersededById, IReadOnlyList<Guid> SourceMessageIds, IReadOnlyList<MemoryEntityResponse> Entities, string EmbeddingModel,
-    JsonElement Metadata)
+    JsonElement Metadata,
+    // Only in the administrators' list, which spans users: a user's own answers never name the owner.
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? OwnerUserId = null)
 {
     public static MemoryResponse From(MemoryRecord m)
     {
