@@ -9,18 +9,40 @@ namespace AspireAi.Tests.Web;
 /// </summary>
 public sealed class WebStackFixture : IAsyncLifetime, IAsyncDisposable
 {
+    private readonly IReadOnlyDictionary<string, string?>? _apiSettings;
+    private readonly IReadOnlyDictionary<string, string?> _webSettings;
+    private ApiFactory? _baseApi;
     private WebAppFactory? _web;
 
+    public WebStackFixture()
+        : this(null, null)
+    {
+    }
+
+    /// <summary>A stack with extra Api and/or Web configuration (e.g. a small upload limit); initialise and dispose it.</summary>
+    internal WebStackFixture(IReadOnlyDictionary<string, string?>? apiSettings, IReadOnlyDictionary<string, string?>? webSettings)
+    {
+        _apiSettings = apiSettings;
+        _webSettings = webSettings ?? new Dictionary<string, string?>();
+    }
+
     /// <summary>The real Api: create users, arrange data through its endpoints, and assert rows through its DataSource.</summary>
-    public ApiFactory Api { get; } = new();
+    public ApiFactory Api { get; private set; } = new();
 
     public Uri BaseAddress { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         await Api.InitializeAsync();
+        if (_apiSettings is not null)
+        {
+            // WithSettings needs the initialised servers; it keeps the same database, signing key and helpers.
+            _baseApi = Api;
+            Api = _baseApi.WithSettings(_apiSettings);
+        }
+
         var apiAddress = Api.StartOnKestrel();
-        _web = new WebAppFactory(apiAddress, new Dictionary<string, string?>());
+        _web = new WebAppFactory(apiAddress, _webSettings);
         BaseAddress = _web.Start();
     }
 
@@ -49,6 +71,10 @@ public sealed class WebStackFixture : IAsyncLifetime, IAsyncDisposable
         }
 
         await Api.DisposeAsync();
+        if (_baseApi is not null)
+        {
+            await _baseApi.DisposeAsync();
+        }
     }
 
     async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
