@@ -7,6 +7,7 @@ namespace AspireAi.Web.Account;
 internal static partial class AccountApi
 {
     public const string SignInPath = "/signin";
+    public const string AccessDeniedPath = "/denied";
     public const string SignOutPath = "/app/account/signout";
 
     public static RouteGroupBuilder MapAccountApi(this IEndpointRouteBuilder app)

@@ -22,7 +22,8 @@ internal static class AccountExtensions
                 options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
                 options.SlidingExpiration = true;
                 options.LoginPath = AccountApi.SignInPath;
-                options.AccessDeniedPath = AccountApi.SignInPath;
+                // Signed in but not allowed (a user on an admin page): say so, rather than offer to sign in again.
+                options.AccessDeniedPath = AccountApi.AccessDeniedPath;
                 options.ReturnUrlParameter = "returnUrl";
                 options.Events = new CookieAuthenticationEvents
                 {

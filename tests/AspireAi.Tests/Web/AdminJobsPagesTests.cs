@@ -296,7 +296,7 @@ public sealed partial class AdminJobsPagesTests(WebStackFixture stack) : IClassF
             using var response = await browser.Http.GetAsync(path);
             var html = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"GET {path}: {(int)response.StatusCode} {html}");
-            Assert.StartsWith("/signin?returnUrl=", browser.LocationOf(response), StringComparison.Ordinal);
+            Assert.StartsWith("/denied?returnUrl=", browser.LocationOf(response), StringComparison.Ordinal);
             Assert.DoesNotContain(type, html, StringComparison.Ordinal);
             Assert.DoesNotContain("secret-failure-detail", html, StringComparison.Ordinal);
             Assert.DoesNotContain("data-testid=\"job-stats\"", html, StringComparison.Ordinal);
@@ -306,7 +306,7 @@ public sealed partial class AdminJobsPagesTests(WebStackFixture stack) : IClassF
         var token = WebBrowser.AntiforgeryToken(await browser.GetPageAsync("/"));
         using var replay = await browser.PostFormAsync("/admin/jobs?status=dead", token, [new("_handler", "job-action"), new("ReplayId", $"{id}")]);
         Assert.Equal(HttpStatusCode.Redirect, replay.StatusCode);
-        Assert.StartsWith("/signin?returnUrl=", browser.LocationOf(replay), StringComparison.Ordinal);
+        Assert.StartsWith("/denied?returnUrl=", browser.LocationOf(replay), StringComparison.Ordinal);
         Assert.Equal((JobStatus.Dead, 2, 0), await StateAsync(id));
     }
 

@@ -24,4 +24,24 @@ public sealed class NavigationTests(WebStackFixture stack) : IClassFixture<WebSt
             Assert.Contains("data-testid=\"nav-admin-memories\"", adminPage, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task A_user_opening_an_admin_page_is_told_it_is_not_allowed()
+    {
+        var (browser, _, user) = await stack.SignInAsync();
+        using (browser)
+        {
+            using var redirect = await browser.Http.GetAsync("/admin/jobs");
+            Assert.Equal(System.Net.HttpStatusCode.Redirect, redirect.StatusCode);
+            var location = browser.LocationOf(redirect);
+            Assert.StartsWith("/denied?returnUrl=", location, StringComparison.Ordinal);
+
+            using var denied = await browser.Http.GetAsync(location);
+            var html = await denied.Content.ReadAsStringAsync();
+
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, denied.StatusCode);
+            Assert.Contains("data-testid=\"access-denied\"", html, StringComparison.Ordinal);
+            Assert.Contains(user.Email, html, StringComparison.Ordinal);
+        }
+    }
 }
