@@ -34,6 +34,7 @@ public static class MemoriesApi
         group.MapPut("/{id:guid}", UpdateMemory);
         group.MapDelete("/{id:guid}", DeleteMemory);
         group.MapGet("/{id:guid}/history", GetHistory);
+        group.MapGet("/extractions/{sourceId:guid}", GetExtraction);
 
         // The administrators' memory browser: every user's memories in the organisation, each look audited.
         var admin = app.MapGroup("/v1/admin/memories").WithTags("Memories").RequireAuthorization(AspireAiPolicies.Admin);
@@ -174,7 +175,8 @@ public static class MemoriesApi
         {
             var input = messages.Count > 0 ? messages.Select(x => (x.Role!, x.Content!)).ToList() : [("user", text!)];
             var ticket = await memories.RequestExtractionAsync(caller, target, request.AgentId ?? DefaultAgent, input, metadataElement, http.RequestAborted);
-            return TypedResults.Accepted((string?)null, new MemoryExtractionAccepted(ticket.JobId, ticket.SourceId, ticket.JobId is null ? "skipped" : "queued"));
+            return TypedResults.Accepted($"/v1/memories/extractions/{ticket.SourceId}",
+                new MemoryExtractionAccepted(ticket.JobId, ticket.SourceId, ticket.JobId is null ? "skipped" : "queued"));
         }
 
         var memory = new NewMemory(text!, type ?? MemoryType.Semantic, (float)(request.Importance ?? 0.5), OfflineFactExtractor.Entities(text!),
@@ -375,6 +377,17 @@ public static class MemoriesApi
         var memory = await store.GetAsync(caller, id, http.RequestAborted);
         var history = memory is null ? null : await store.HistoryAsync(caller, id, http.RequestAborted);
         return history is null ? NotFound(id) : TypedResults.Ok(new MemoryHistoryResponse(id, memory!.LineageId, [.. history.Select(MemoryHistoryItem.From)]));
+    }
+
+    /// <summary>Where an extraction request (the 202 of <c>POST /v1/memories</c> points here) stands; only its owner may ask.</summary>
+    public static async Task<Results<Ok<MemoryExtractionStatusResponse>, ProblemHttpResult>> GetExtraction(Guid sourceId, HttpContext http, MemoryService memories)
+    {
+        var status = await memories.GetExtractionAsync(Caller(http.User.GetCurrentUser()), sourceId, http.RequestAborted);
+        return status is null
+            ? TypedResults.Problem(title: "Extraction not found", detail: $"No memory extraction {sourceId} exists for the current user.",
+                statusCode: StatusCodes.Status404NotFound)
+            : TypedResults.Ok(new MemoryExtractionStatusResponse(status.SourceId, status.Status, status.Reason, status.Facts,
+                status.Operations, status.Attempts, status.CreatedAt, status.ProcessedAt));
     }
 
     public static async Task<Ok<MemoryExportResponse>> ExportMemories(HttpContext http, MemoryStore store)

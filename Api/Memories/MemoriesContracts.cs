@@ -78,6 +78,10 @@ public sealed record MemoryWriteResponse(string Operation, MemoryResponse? Memor
 /// <summary>202 for <c>infer=true</c>: the extraction job and the source it reads.</summary>
 public sealed record MemoryExtractionAccepted(long? JobId, Guid SourceId, string Status);
 
+/// <summary><c>GET /v1/memories/extractions/{sourceId}</c>: status queued | running | done | skipped | failed.</summary>
+public sealed record MemoryExtractionStatusResponse(Guid SourceId, string Status, string? Reason, int? Facts,
+    IReadOnlyDictionary<string, int>? Operations, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? ProcessedAt);
+
 public sealed record MemorySearchHit(
     Guid Id, string Scope, string Type, string Text, float Importance, string? AgentId, string? SessionId, DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt, double Score, MemoryScoreBreakdown? Explain);

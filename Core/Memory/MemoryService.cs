@@ -31,6 +31,14 @@ public sealed record MemoryChange(MemoryChangeStatus Status, MemoryWriteResult? 
 public sealed record MemoryExtractionTicket(Guid SourceId, long? JobId);
 
 /// <summary>
+/// Where an extraction request stands, as its owner may see it: <c>queued</c>, <c>running</c>, <c>done</c> (with the
+/// facts kept and the consolidation operations), <c>skipped</c> (with why) or <c>failed</c> (its job is dead; an
+/// administrator can replay it). The job's own error text is not shown: it can quote the model's output.
+/// </summary>
+public sealed record MemoryExtractionStatus(Guid SourceId, string Status, string? Reason, int? Facts,
+    IReadOnlyDictionary<string, int>? Operations, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? ProcessedAt);
+
+/// <summary>
 /// The memory writes that are not part of a job: direct writes (POST with infer=false), extraction requests (POST with
 /// infer=true), user edits (PUT/DELETE) and the remember tool. Each runs in its own transaction under the same
 /// per-user lock as consolidation.
@@ -114,6 +122,38 @@ public sealed partial class MemoryService(
         }
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new MemoryExtractionTicket(sourceId, jobId);
+    }
+
+    /// <summary>The caller's own extraction request <paramref name="sourceId"/>, or null (unknown or someone else's).</summary>
+    public async Task<MemoryExtractionStatus?> GetExtractionAsync(MemoryCaller caller, Guid sourceId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        await using var command = dataSource.CreateCommand("""
+            SELECT s.status, s.status_reason, s.facts, s.operations::text, j.status, coalesce(j.attempts, 0), s.created_at, s.processed_at
+            FROM memory_sources s LEFT JOIN jobs j ON j.id = s.job_id
+            WHERE s.id = $1 AND s.user_id = $2
+            """);
+        command.Parameters.Add(new() { Value = sourceId });
+        command.Parameters.Add(new() { Value = caller.UserId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var sourceStatus = reader.GetString(0);
+        var jobStatus = reader.IsDBNull(4) ? null : reader.GetString(4);
+        var (status, reason) = (sourceStatus, jobStatus) switch
+        {
+            ("done" or "skipped", _) => (sourceStatus, reader.IsDBNull(1) ? null : reader.GetString(1)),
+            (_, "dead") => ("failed", "Extraction failed on every attempt; an administrator can replay its job."),
+            (_, "cancelled") => ("failed", "Extraction was cancelled by an administrator."),
+            (_, "running") => ("running", null),
+            _ => ("queued", null),
+        };
+        var operations = reader.IsDBNull(3) ? null : JsonSerializer.Deserialize<Dictionary<string, int>>(reader.GetString(3));
+        return new MemoryExtractionStatus(sourceId, status, reason, reader.IsDBNull(2) ? null : reader.GetInt32(2), operations,
+            reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7));
     }
 
     /// <summary>PUT: a new version with the caller's text (actor "user", or "admin" for shared memories).</summary>

@@ -12,6 +12,48 @@ namespace AspireAi.Tests.Memory;
 public sealed class MemoriesApiTests(ApiFactory factory)
 {
     [Fact]
+    public async Task An_extraction_request_is_followed_by_its_owner_from_queued_to_done_skipped_or_failed()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var (stranger, _) = await factory.CreateUserClientAsync();
+        var (admin, _) = await factory.CreateAdminClientAsync();
+
+        using var response = await client.PostAsJsonAsync("/v1/memories", new { text = "I live in Lisbon and I use Rust." });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var sourceId = (await response.ReadJsonAsync()).GetProperty("sourceId").GetGuid();
+        var location = response.Headers.Location!.ToString();
+        Assert.Equal($"/v1/memories/extractions/{sourceId}", location);
+
+        var queued = await MemoryTestData.GetJsonAsync(client, location);
+        Assert.Equal(("queued", 0), (queued.GetProperty("status").GetString(), queued.GetProperty("attempts").GetInt32()));
+        using (var foreign = await stranger.GetAsync(location))
+        {
+            await foreign.ReadProblemAsync(HttpStatusCode.NotFound);
+        }
+
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+        var done = await MemoryTestData.GetJsonAsync(client, location);
+        Assert.Equal(("done", 2), (done.GetProperty("status").GetString(), done.GetProperty("facts").GetInt32()));
+        Assert.Equal(2, done.GetProperty("operations").EnumerateObject().Sum(o => o.Value.GetInt32()));
+        Assert.Equal(JsonValueKind.String, done.GetProperty("processedAt").ValueKind);
+
+        // Asked not to remember: nothing is queued, and the request says why.
+        var optOut = await MemoryTestData.PostMemoryAsync(client, new { text = "Don't remember this: I am allergic to nuts." }, HttpStatusCode.Accepted);
+        var skipped = await MemoryTestData.GetJsonAsync(client, $"/v1/memories/extractions/{optOut.GetProperty("sourceId").GetGuid()}");
+        Assert.Equal(("skipped", "opt_out"), (skipped.GetProperty("status").GetString(), skipped.GetProperty("reason").GetString()));
+
+        // An extraction whose job an administrator cancelled is failed, with no job internals shown.
+        var doomed = await MemoryTestData.PostMemoryAsync(client, new { text = "I play the oboe." }, HttpStatusCode.Accepted);
+        using (var cancel = await admin.PostAsync($"/v1/admin/jobs/{doomed.GetProperty("jobId").GetInt64()}/cancel", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        }
+        var failed = await MemoryTestData.GetJsonAsync(client, $"/v1/memories/extractions/{doomed.GetProperty("sourceId").GetGuid()}");
+        Assert.Equal("failed", failed.GetProperty("status").GetString());
+        Assert.Contains("cancelled", failed.GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_verbatim_memory_is_created_read_updated_with_history_and_deleted()
     {
         var (client, user) = await factory.CreateUserClientAsync();
