@@ -37,7 +37,7 @@ public static class ConversationsApi
     public sealed record MessageResponse(
         Guid Id, long Sequence, string Role, string Content, string Status, DateTimeOffset CreatedAt, string? Model,
         string? PromptName, int? PromptVersion, int? InputTokens, int? OutputTokens, decimal? Cost, int? LatencyMs,
-        string? TraceId, JsonElement Metadata);
+        string? TraceId, JsonElement Metadata, IReadOnlyList<Citation> Citations, IReadOnlyList<Guid> MemoryIds);
 
     public sealed record PageResponse<T>(IReadOnlyList<T> Items, string? NextCursor);
 
@@ -154,5 +154,5 @@ public static class ConversationsApi
 
     internal static MessageResponse ToResponse(StoredMessage m) =>
         new(m.Id, m.Sequence, m.Role, m.Content, m.Status, m.CreatedAt, m.Model, m.PromptName, m.PromptVersion,
-            m.InputTokens, m.OutputTokens, m.Cost, m.LatencyMs, m.TraceId, m.Metadata);
+            m.InputTokens, m.OutputTokens, m.Cost, m.LatencyMs, m.TraceId, m.Metadata, m.Citations, m.MemoryIds);
 }

@@ -9,6 +9,7 @@ public sealed record ChatContextRequest(Guid UserId, Guid OrgId, string AgentId,
 /// <summary>A block of context for the model (memories, retrieved passages) and the ids it was built from.</summary>
 public sealed record ChatContextBlock(string Text, IReadOnlyList<Guid> MemoryIds, IReadOnlyList<Citation> Citations);
 
+/// <summary>A passage of the user's documents that an answer may cite; <c>[Sn]</c> in the answer is the n-th citation.</summary>
 public sealed record Citation(Guid DocumentId, string Title, Guid ChunkId);
 
 /// <summary>
@@ -26,6 +27,21 @@ public interface IChatContextProvider
 public interface IChatToolProvider
 {
     IEnumerable<AITool> GetTools(ChatContextRequest request);
+}
+
+/// <summary>
+/// A tool whose results are passages of the user's documents (e.g. <c>search_documents</c>). After each of its calls the
+/// chat asks it what the result cites, so an answer's citations also cover what the model found with the tool, not only
+/// what the context providers put in front of it.
+/// </summary>
+public interface ICitingTool
+{
+    /// <summary>
+    /// The citations in <paramref name="result"/>, a result of this tool instance as the model received it, in result
+    /// order. Empty for an error and for anything this instance did not itself return: a result is only ever trusted
+    /// as far as the tool, bound to the turn's user, produced it.
+    /// </summary>
+    IReadOnlyList<Citation> CitationsIn(FunctionResultContent result);
 }
 
 /// <summary>What a finished exchange produced, handed to observers inside the transaction that stores it.</summary>

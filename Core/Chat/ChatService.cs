@@ -117,6 +117,7 @@ public sealed partial class ChatService(
         var answer = new StringBuilder();
         var toolNames = new Dictionary<string, string>(StringComparer.Ordinal);
         var toolCalls = new List<object>();
+        var citations = new CitationList(turn.Citations);
         long? inputTokens = null, outputTokens = null;
         string? model = null;
         var finalised = false;
@@ -164,6 +165,7 @@ public sealed partial class ChatService(
                             break;
                         case FunctionResultContent result:
                             var (resultText, isError) = Describe(result);
+                            citations.AddFrom(turn.Options, toolNames.GetValueOrDefault(result.CallId), result);
                             yield return new ToolResultEvent(result.CallId, toolNames.GetValueOrDefault(result.CallId, ""), resultText, isError);
                             break;
                         case UsageContent usage:
@@ -180,7 +182,7 @@ public sealed partial class ChatService(
             {
                 var timedOut = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
                 await FinaliseAsync(turn, "failed", answer.ToString(), model, null,
-                    new { error = timedOut ? "timeout" : failure.GetType().Name, toolCalls }, CancellationToken.None).ConfigureAwait(false);
+                    new { error = timedOut ? "timeout" : failure.GetType().Name, toolCalls }, citations.Items, CancellationToken.None).ConfigureAwait(false);
                 finalised = true;
                 LogProviderFailure(failure, turn.Conversation.Id, timedOut);
                 yield return timedOut
@@ -195,11 +197,11 @@ public sealed partial class ChatService(
             var input = (int)(estimated ? EstimateInput(turn) : inputTokens!.Value);
             var output = (int)(estimated ? TokenEstimator.Estimate(answer.ToString()) : outputTokens!.Value);
             var cost = await FinaliseAsync(turn, "complete", answer.ToString(), model, (input, output, estimated),
-                toolCalls.Count > 0 ? new { toolCalls } : null, CancellationToken.None).ConfigureAwait(false);
+                toolCalls.Count > 0 ? new { toolCalls } : null, citations.Items, CancellationToken.None).ConfigureAwait(false);
             finalised = true;
             yield return new UsageEvent(input, output);
             yield return new DoneEvent(turn.AssistantMessageId, turn.UserMessageId, model, turn.Prompt.Name, turn.Prompt.Version,
-                input, output, cost, turn.TraceId, turn.MemoryIds, turn.Citations);
+                input, output, cost, turn.TraceId, turn.MemoryIds, citations.Items);
         }
         finally
         {
@@ -209,7 +211,50 @@ public sealed partial class ChatService(
                 // Disconnect mid-stream: keep the partial answer, and charge what the provider already produced.
                 var partial = answer.ToString();
                 await FinaliseAsync(turn, "cancelled", partial, model ?? turn.Options.ModelId ?? "unknown",
-                    (EstimateInput(turn), TokenEstimator.Estimate(partial), true), new { cancelledBy = "client" }, CancellationToken.None).ConfigureAwait(false);
+                    (EstimateInput(turn), TokenEstimator.Estimate(partial), true), new { cancelledBy = "client" }, citations.Items, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The answer's citations: the context providers' first, in their order, so that <c>[Sn]</c> in the prompt's sources
+    /// block stays <c>citations[n-1]</c>; then passages that citing tools returned to the model, in the order they came
+    /// back, each chunk once.
+    /// </summary>
+    private sealed class CitationList
+    {
+        private readonly List<Citation> _items = [];
+        private readonly HashSet<Guid> _chunks = [];
+
+        public CitationList(IEnumerable<Citation> fromContext)
+        {
+            foreach (var citation in fromContext)
+            {
+                Add(citation);
+            }
+        }
+
+        public IReadOnlyList<Citation> Items => _items;
+
+        public void AddFrom(ChatOptions options, string? toolName, FunctionResultContent result)
+        {
+            // Only tools this turn offered are asked, by the name the model called: a result is never read by a tool
+            // other than the one that produced it.
+            if (toolName is null || options.Tools?.FirstOrDefault(t => t.Name == toolName) is not ICitingTool tool)
+            {
+                return;
+            }
+            foreach (var citation in tool.CitationsIn(result))
+            {
+                Add(citation);
+            }
+        }
+
+        private void Add(Citation citation)
+        {
+            if (_chunks.Add(citation.ChunkId))
+            {
+                _items.Add(citation);
             }
         }
     }
@@ -227,7 +272,7 @@ public sealed partial class ChatService(
     private static long EstimateInput(ChatTurn turn) => turn.Messages.Sum(m => TokenEstimator.Estimate(m.Text));
 
     private async Task<decimal> FinaliseAsync(ChatTurn turn, string status, string content, string model,
-        (long Input, long Output, bool Estimated)? usage, object? metadata, CancellationToken cancellationToken)
+        (long Input, long Output, bool Estimated)? usage, object? metadata, IReadOnlyList<Citation> citations, CancellationToken cancellationToken)
     {
         var cost = usage is { } u ? pricing.Value.CostOf(model, (int)u.Input, (int)u.Output) : 0m;
         if (usage is not null && !pricing.Value.IsPriced(model))
@@ -241,7 +286,7 @@ public sealed partial class ChatService(
         await using (var update = new NpgsqlCommand("""
             UPDATE messages
             SET content = $2, status = $3, model = $4, input_tokens = $5, output_tokens = $6, cost = $7, latency_ms = $8,
-                completed_at = now(), metadata = metadata || $9::jsonb
+                completed_at = now(), metadata = metadata || $9::jsonb, citations = $10::jsonb, memory_ids = $11
             WHERE id = $1 AND status = 'streaming'
             """, connection, tx))
         {
@@ -254,6 +299,9 @@ public sealed partial class ChatService(
             update.Parameters.Add(new() { Value = cost });
             update.Parameters.Add(new() { Value = latencyMs });
             update.Parameters.Add(new() { Value = JsonSerializer.Serialize(metadata ?? new { }) });
+            // Even a partial (cancelled, failed) answer may already cite [S1]; its sources are stored with it.
+            update.Parameters.Add(new() { Value = JsonSerializer.Serialize(citations, JsonSerializerOptions.Web) });
+            update.Parameters.Add(new() { Value = turn.MemoryIds.ToArray() });
             if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
             {
                 return cost; // Already finalised (cannot happen twice, but never double-charge).

@@ -11,7 +11,7 @@ public sealed record Conversation(
 public sealed record StoredMessage(
     Guid Id, Guid ConversationId, long Sequence, string Role, string Content, string Status, DateTimeOffset CreatedAt,
     string? Model, string? PromptName, int? PromptVersion, int? InputTokens, int? OutputTokens, decimal? Cost,
-    int? LatencyMs, string? TraceId, JsonElement Metadata);
+    int? LatencyMs, string? TraceId, JsonElement Metadata, IReadOnlyList<Citation> Citations, IReadOnlyList<Guid> MemoryIds);
 
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
@@ -153,7 +153,7 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource)
 
     internal const string MessageColumns =
         "id, conversation_id, sequence, role, content, status, created_at, model, prompt_name, prompt_version, " +
-        "input_tokens, output_tokens, cost, latency_ms, trace_id, metadata";
+        "input_tokens, output_tokens, cost, latency_ms, trace_id, metadata, citations, memory_ids";
 
     private static string Prefixed(string alias) =>
         string.Join(", ", MessageColumns.Split(", ").Select(c => $"{alias}.{c}"));
@@ -175,7 +175,9 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource)
                 reader.IsDBNull(12) ? null : reader.GetDecimal(12),
                 reader.IsDBNull(13) ? null : reader.GetInt32(13),
                 reader.IsDBNull(14) ? null : reader.GetString(14),
-                JsonDocument.Parse(reader.GetString(15)).RootElement.Clone()));
+                JsonDocument.Parse(reader.GetString(15)).RootElement.Clone(),
+                JsonSerializer.Deserialize<List<Citation>>(reader.GetString(16), JsonSerializerOptions.Web) ?? [],
+                reader.GetFieldValue<Guid[]>(17)));
         }
         return items;
     }

@@ -51,12 +51,16 @@ public sealed record ChatMessage(
     int? InputTokens,
     int? OutputTokens,
     decimal? Cost,
-    string? TraceId)
+    string? TraceId,
+    IReadOnlyList<ChatCitation>? Citations = null)
 {
     public bool IsAssistant => string.Equals(Role, ChatRoles.Assistant, StringComparison.OrdinalIgnoreCase);
 
     public bool IsUser => string.Equals(Role, ChatRoles.User, StringComparison.OrdinalIgnoreCase);
 }
+
+/// <summary>A passage an assistant answer cites; <c>[Sn]</c> in the answer is the n-th citation of its message.</summary>
+public sealed record ChatCitation(string DocumentId, string? Title, string ChunkId);
 
 public static class ChatRoles
 {

@@ -56,7 +56,7 @@ internal static class ChatProxyApi
         var message = await api.GetMessageAsync(conversationId, messageId, context.RequestAborted);
 
         context.Response.Headers.CacheControl = "no-store";
-        var html = message.IsAssistant ? markdown.ToHtml(message.Content) : HtmlEncoder.Default.Encode(message.Content);
+        var html = message.IsAssistant ? markdown.ToHtml(message.Content, message.Citations) : HtmlEncoder.Default.Encode(message.Content);
         return TypedResults.Content(html, "text/html; charset=utf-8");
     }
 }

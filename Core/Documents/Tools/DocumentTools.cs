@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Chat;
@@ -23,10 +24,18 @@ public sealed class DocumentTools(DocumentRetriever retriever, IOptions<Document
 /// (the tool loop refuses calls that break it, with the reasons); what a schema cannot say is checked here and
 /// answered as an <c>Error:</c> result the model can act on.
 /// </summary>
-internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Guid userId, Guid orgId, RetrievalOptions settings) : AIFunction
+/// <remarks>
+/// One instance serves one turn. It remembers every passage it returned, so that <see cref="CitationsIn"/> answers only
+/// with passages this user's search produced: the result the chat hands back is used to pick and order them, never as
+/// the source of a citation.
+/// </remarks>
+internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Guid userId, Guid orgId, RetrievalOptions settings) : AIFunction, ICitingTool
 {
     public const string ToolName = "search_documents";
     private const int MaxPassageChars = 1200;
+
+    // Calls of one round may run concurrently.
+    private readonly ConcurrentDictionary<Guid, Citation> _returned = new();
 
     private readonly JsonElement _schema = JsonElement.Parse($$"""
         {
@@ -73,6 +82,10 @@ internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Guid 
         }
 
         var result = await retriever.SearchAsync(userId, orgId, request, cancellationToken).ConfigureAwait(false);
+        foreach (var hit in result.Hits)
+        {
+            _returned.TryAdd(hit.ChunkId, new Citation(hit.DocumentId, hit.Title, hit.ChunkId));
+        }
         // A JsonElement (camelCase) travels unchanged through the tool loop, the model adapter and the chat events.
         return JsonSerializer.SerializeToElement(new SearchDocumentsResult(
             request.Query,
@@ -84,6 +97,30 @@ internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Guid 
             [.. result.Hits.Select(h => new SearchDocumentsPassage(h.DocumentId, h.Title, h.ChunkId, h.Ordinal, h.Heading,
                 LlmContent.Truncate(h.Content, MaxPassageChars), h.Similarity is { } s ? Math.Round(s, 4) : null, Math.Round(h.Score, 5)))]),
             JsonSerializerOptions.Web);
+    }
+
+    public IReadOnlyList<Citation> CitationsIn(FunctionResultContent result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        // A failed or refused call carries an error text, and a result of another shape is not one of ours.
+        if (result.Exception is not null || result.Result is not JsonElement { ValueKind: JsonValueKind.Object } json
+            || !json.TryGetProperty("results", out var passages) || passages.ValueKind != JsonValueKind.Array)
+        {
+            return [];
+        }
+
+        var citations = new List<Citation>();
+        foreach (var passage in passages.EnumerateArray())
+        {
+            if (passage.ValueKind == JsonValueKind.Object
+                && passage.TryGetProperty("chunkId", out var chunkId) && chunkId.TryGetGuid(out var id)
+                && _returned.TryGetValue(id, out var citation))
+            {
+                citations.Add(citation);
+            }
+        }
+
+        return citations;
     }
 
     private bool TryRead(AIFunctionArguments arguments, out DocumentSearchRequest request, out string error)

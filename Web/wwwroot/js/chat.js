@@ -128,15 +128,12 @@ function enhanceChatForm(form) {
         answer.article.dataset.status = 'complete'; // as the Api stores it
         showMeta(answer, done);
         if (Array.isArray(done.citations) && done.citations.length > 0) {
-            const sources = document.createElement('div');
-            sources.className = 'message-sources';
-            sources.dataset.testid = 'message-sources';
-            sources.textContent = 'Sources: ' + done.citations.map(c => c.title || c.documentId).join(', ');
-            answer.article.append(sources);
+            // Before the footer, where ChatMessageItem.razor puts the list.
+            answer.article.insertBefore(sourcesList(done.citations), answer.meta);
         }
 
-        // The rendered markdown comes from the server, which sanitises the stored message; if that fails
-        // the plain text stays, which is still correct.
+        // The rendered markdown comes from the server, which sanitises the stored message and turns its [Sn]
+        // markers into links to the stored citations; if that fails the plain text stays, which is still correct.
         if (done.messageId) {
             try {
                 const url = form.dataset.messageHtmlUrl.replace('{messageId}', encodeURIComponent(done.messageId));
@@ -259,6 +256,53 @@ function createMessage(role) {
     meta.hidden = true;
     article.append(meta);
     return { article, content, tools, meta };
+}
+
+// ChatMessageItem.razor's "Sources" list. Titles are document names users chose: text only, never markup.
+function sourcesList(citations) {
+    const aside = document.createElement('aside');
+    aside.className = 'message-sources';
+    aside.dataset.testid = 'message-sources';
+    aside.setAttribute('aria-label', 'Sources');
+    const label = document.createElement('span');
+    label.className = 'message-sources-label';
+    label.textContent = 'Sources';
+    const list = document.createElement('ol');
+    list.className = 'citation-list';
+    citations.forEach((citation, index) => {
+        const number = String(index + 1);
+        const item = document.createElement('li');
+        item.dataset.testid = 'citation';
+        item.dataset.citation = number;
+        const marker = document.createElement('span');
+        marker.className = 'citation-number';
+        marker.textContent = `[${number}]`;
+        const title = citation?.title?.trim() ? citation.title : 'Untitled document';
+        const href = citationHref(citation);
+        let target;
+        if (href) {
+            target = document.createElement('a');
+            target.href = href;
+            target.dataset.testid = 'citation-link';
+        } else {
+            target = document.createElement('span');
+        }
+        target.textContent = title;
+        item.append(marker, ' ', target);
+        list.append(item);
+    });
+    aside.append(label, list);
+    return aside;
+}
+
+// The same target as MarkdownRenderer.CitationHref: Web's page of the chunk, only for well-formed ids.
+function citationHref(citation) {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    const documentId = String(citation?.documentId ?? '');
+    const chunkId = String(citation?.chunkId ?? '');
+    return uuid.test(documentId) && uuid.test(chunkId)
+        ? `documents/${documentId.toLowerCase()}/chunks/${chunkId.toLowerCase()}`
+        : null;
 }
 
 function showMeta(answer, info) {

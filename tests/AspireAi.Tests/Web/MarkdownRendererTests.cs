@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+using AspireAi.Web.ApiClients;
 using AspireAi.Web.Chat;
 
 namespace AspireAi.Tests.Web;
@@ -107,5 +109,76 @@ public sealed class MarkdownRendererTests
     {
         Assert.Equal(string.Empty, _markdown.ToHtml(null));
         Assert.Equal(string.Empty, _markdown.ToHtml(string.Empty));
+    }
+
+    private static readonly ChatCitation[] Citations =
+    [
+        new("0199a1b2-0000-7000-8000-000000000001", "Launch <b>procedures</b>", "0199a1b2-0000-7000-8000-0000000000c1"),
+        new("0199a1b2-0000-7000-8000-000000000002", "Second \"doc\"", "0199a1b2-0000-7000-8000-0000000000c2"),
+    ];
+
+    [Fact]
+    public void Citation_markers_become_links_to_the_cited_chunk_numbered_like_the_sources_list()
+    {
+        var html = _markdown.ToHtml("The code is 42 [S1]. It is entered twice [S2][S1].", Citations);
+
+        var links = Regex.Matches(html, "<a href=\"([^\"]*)\" class=\"citation-ref\" data-testid=\"citation-ref\" data-citation=\"(\\d+)\" title=\"([^\"]*)\">\\[(\\d+)\\]</a>");
+        Assert.Equal(
+            [
+                ("documents/0199a1b2-0000-7000-8000-000000000001/chunks/0199a1b2-0000-7000-8000-0000000000c1", "Launch &lt;b&gt;procedures&lt;/b&gt;", "1", "1"),
+                ("documents/0199a1b2-0000-7000-8000-000000000002/chunks/0199a1b2-0000-7000-8000-0000000000c2", "Second &quot;doc&quot;", "2", "2"),
+                ("documents/0199a1b2-0000-7000-8000-000000000001/chunks/0199a1b2-0000-7000-8000-0000000000c1", "Launch &lt;b&gt;procedures&lt;/b&gt;", "1", "1"),
+            ],
+            links.Select(m => (m.Groups[1].Value, m.Groups[3].Value, m.Groups[2].Value, m.Groups[4].Value)));
+        Assert.DoesNotContain("[S", html, StringComparison.Ordinal);
+        // Internal links: no new tab, unlike the model's own links.
+        Assert.DoesNotContain("target=", html, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Out of range [S9].", "[S9]")]
+    [InlineData("Zero [S0].", "[S0]")]
+    [InlineData("Not a marker [S] or [Sx] or [s1].", "[Sx]")]
+    [InlineData("In code `[S1]` only.", "<code>[S1]</code>")]
+    [InlineData("```\n[S1]\n```", "[S1]\n</code>")]
+    [InlineData("Escaped \\[S1\\] marker.", "[S1]")]
+    public void Markers_without_a_citation_or_outside_prose_stay_text(string markdown, string expected)
+    {
+        var html = _markdown.ToHtml(markdown, Citations);
+
+        Assert.DoesNotContain("citation-ref", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<a", html, StringComparison.Ordinal);
+        Assert.Contains(expected, html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_citations_a_marker_is_text()
+    {
+        Assert.Equal("<p>See [S1].</p>\n", _markdown.ToHtml("See [S1]."));
+        Assert.Equal("<p>See [S1].</p>\n", _markdown.ToHtml("See [S1].", []));
+    }
+
+    [Fact]
+    public void A_marker_inside_a_link_stays_text_and_the_model_cannot_redefine_a_marker()
+    {
+        var nested = _markdown.ToHtml("[read [S1] here](https://example.com)", Citations);
+        var redefined = _markdown.ToHtml("Trust [S1].\n\n[S1]: https://evil.example/", Citations);
+
+        Assert.Single(Regex.Matches(nested, "<a "));
+        Assert.Contains("read [S1] here</a>", nested, StringComparison.Ordinal);
+        Assert.DoesNotContain("evil.example", redefined, StringComparison.Ordinal);
+        Assert.Contains("href=\"documents/0199a1b2-0000-7000-8000-000000000001/chunks/0199a1b2-0000-7000-8000-0000000000c1\"", redefined, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("javascript:alert(1)", "0199a1b2-0000-7000-8000-0000000000c1")]
+    [InlineData("0199a1b2-0000-7000-8000-000000000001", "../../admin")]
+    [InlineData("", "")]
+    public void A_citation_whose_ids_are_not_ids_is_never_linked(string documentId, string chunkId)
+    {
+        var html = _markdown.ToHtml("Cited [S1].", [new ChatCitation(documentId, "Doc", chunkId)]);
+
+        Assert.Equal("<p>Cited [S1].</p>\n", html);
+        Assert.Null(MarkdownRenderer.CitationHref(new ChatCitation(documentId, "Doc", chunkId)));
     }
 }
