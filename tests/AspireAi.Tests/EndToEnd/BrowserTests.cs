@@ -90,4 +90,80 @@ public sealed class BrowserTests
         await Assertions.Expect(stored.First).ToHaveAttributeAsync("data-status", "complete");
         await Assertions.Expect(stored.Last).ToHaveAttributeAsync("data-status", "cancelled");
     }
+
+    [Fact]
+    public async Task An_admin_uploads_a_document_follows_a_cited_answer_to_the_passage_sees_what_is_remembered_and_the_jobs_behind_it()
+    {
+        await using var host = AppHostProcess.Start();
+        await host.WaitUntilAsync(h => h.Output.Contains("all resources healthy", StringComparison.Ordinal), TimeSpan.FromMinutes(3), "all resources healthy");
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ChromiumArgs,
+        });
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = host.Endpoints.WebUrl.ToString() });
+        page.SetDefaultTimeout(30_000);
+        await page.GotoAsync("/signin");
+        await page.GetByTestId("signin-email").FillAsync("admin@aspireai.local");
+        await page.GetByTestId("signin-password").FillAsync("aspireai-admin-dev");
+        await page.GetByTestId("signin-submit").ClickAsync();
+        await page.GetByTestId("nav-documents").WaitForAsync();
+
+        // Upload a file through the documents page; it refreshes itself until the Workers have ingested it.
+        var project = $"Heron{Guid.NewGuid().ToString("N")[..6]}";
+        var code = $"K{Guid.NewGuid().ToString("N")[..8].ToUpperInvariant()}";
+        await page.GetByTestId("nav-documents").ClickAsync();
+        await page.GetByTestId("upload-file").SetInputFilesAsync(new FilePayload
+        {
+            Name = "launch-handbook.md",
+            MimeType = "text/markdown",
+            Buffer = System.Text.Encoding.UTF8.GetBytes($"""
+                # Overview
+
+                This handbook describes the launch procedures of several projects. Every project has its own checklist.
+
+                # Project {project}
+
+                The launch code for project {project} is {code}. It must be entered twice before the countdown starts.
+                """),
+        });
+        await page.GetByTestId("upload-submit").ClickAsync();
+        var uploaded = page.GetByTestId("document-item").Filter(new() { HasText = "launch-handbook" });
+        await Assertions.Expect(uploaded.GetByTestId("document-status")).ToHaveAttributeAsync("data-status", "ready", new() { Timeout = 60_000 });
+
+        // Ask about it in a new conversation: the answer cites the document, and the citation opens the passage.
+        await page.GetByTestId("nav-conversations").ClickAsync();
+        await page.GetByTestId("new-conversation").ClickAsync();
+        await page.GetByTestId("message-input").FillAsync($"What is the launch code for project {project}?");
+        await page.GetByTestId("send").ClickAsync();
+        var answer = page.GetByTestId("assistant-message").Last;
+        await Assertions.Expect(answer).ToHaveAttributeAsync("data-status", "complete");
+        await Assertions.Expect(answer.GetByTestId("message-content")).ToContainTextAsync(code);
+        await Assertions.Expect(answer.GetByTestId("citation-link").First).ToHaveAttributeAsync("href", new System.Text.RegularExpressions.Regex("^documents/[0-9a-f-]{36}/chunks/[0-9a-f-]{36}$"));
+        await answer.GetByTestId("citation-ref").First.ClickAsync();
+        await Assertions.Expect(page.GetByTestId("chunk-text")).ToContainTextAsync(code);
+        await page.GoBackAsync();
+
+        // Tell it something about yourself: once the Workers have extracted it, the panel beside the chat shows it.
+        await page.GetByTestId("message-input").FillAsync("I just joined Globex as a platform engineer.");
+        await page.GetByTestId("send").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("assistant-message").Last).ToHaveAttributeAsync("data-status", "complete");
+        var remembered = page.GetByTestId("memory-panel").GetByTestId("memory-text").Filter(new() { HasText = "Globex" });
+        for (var attempt = 0; attempt < 60 && await remembered.CountAsync() == 0; attempt++)
+        {
+            await Task.Delay(500);
+            await page.ReloadAsync();
+        }
+        await Assertions.Expect(remembered.First).ToBeVisibleAsync();
+
+        // The operator's view of the work behind it: the extraction and ingestion jobs, succeeded.
+        await page.GetByTestId("nav-admin-jobs").ClickAsync();
+        await page.GotoAsync("/admin/jobs?status=succeeded&type=memory.extract");
+        await Assertions.Expect(page.GetByTestId("job-row").First).ToHaveAttributeAsync("data-job-status", "succeeded");
+        await page.GetByTestId("job-link").First.ClickAsync();
+        await Assertions.Expect(page.GetByText("memory.extract").First).ToBeVisibleAsync();
+    }
 }
