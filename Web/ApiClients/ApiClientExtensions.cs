@@ -20,10 +20,7 @@ internal static class ApiClientExtensions
             .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(drainResponses: true))
             .AddHttpMessageHandler<ForwardedForHandler>();
 
-        services.AddHttpClient<ApiClient>(ConfigureClient)
-            .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(drainResponses: true))
-            .AddHttpMessageHandler<ForwardedForHandler>()
-            .AddHttpMessageHandler<ApiBearerTokenHandler>();
+        services.AddUserApiClient<ApiClient>();
 
         services.AddHttpClient<ChatStreamClient>(ConfigureClient)
             .AddLlmResilienceHandler()
@@ -37,7 +34,17 @@ internal static class ApiClientExtensions
         return builder;
     }
 
-    internal static void ConfigureClient(HttpClient client) => client.BaseAddress = ApiBaseAddress;
+    /// <summary>
+    /// A typed client that calls the Api as the signed-in user: the user's token (refreshed when needed), the
+    /// browser's address, and a handler that keeps no cookies. Every feature's client is registered this way.
+    /// </summary>
+    public static IHttpClientBuilder AddUserApiClient<TClient>(this IServiceCollection services) where TClient : class =>
+        services.AddHttpClient<TClient>(ConfigureClient)
+            .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(drainResponses: true))
+            .AddHttpMessageHandler<ForwardedForHandler>()
+            .AddHttpMessageHandler<ApiBearerTokenHandler>();
+
+    private static void ConfigureClient(HttpClient client) => client.BaseAddress = ApiBaseAddress;
 
     // One handler serves every user: it must hold no cookies (the default handler keeps a shared cookie
     // jar) and follow no redirects with a user's token.

@@ -13,11 +13,7 @@ internal static class DocumentsUi
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        // Registered like ApiClient: the user's token, the browser's address, a handler that keeps no cookies.
-        builder.Services.AddHttpClient<DocumentsClient>(ApiClientExtensions.ConfigureClient)
-            .ConfigurePrimaryHttpMessageHandler(() => ApiClientExtensions.CreateHandler(drainResponses: true))
-            .AddHttpMessageHandler<ForwardedForHandler>()
-            .AddHttpMessageHandler<ApiBearerTokenHandler>();
+        builder.Services.AddUserApiClient<DocumentsClient>();
 
         builder.Services.AddSingleton<DocumentUploadClient>();
         builder.Services.AddSingleton<DocumentsFlash>();

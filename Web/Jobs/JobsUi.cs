@@ -8,11 +8,7 @@ internal static class JobsUi
 {
     public static IHostApplicationBuilder AddJobsUi(this IHostApplicationBuilder builder)
     {
-        // Registered like ApiClient: the user's token, the browser's address, a handler that keeps no cookies.
-        builder.Services.AddHttpClient<AdminJobsClient>(ApiClientExtensions.ConfigureClient)
-            .ConfigurePrimaryHttpMessageHandler(() => ApiClientExtensions.CreateHandler(drainResponses: true))
-            .AddHttpMessageHandler<ForwardedForHandler>()
-            .AddHttpMessageHandler<ApiBearerTokenHandler>();
+        builder.Services.AddUserApiClient<AdminJobsClient>();
         return builder;
     }
 

@@ -14,11 +14,7 @@ internal static partial class MemoriesUi
 
     public static IHostApplicationBuilder AddMemoriesUi(this IHostApplicationBuilder builder)
     {
-        // Registered like ApiClient: the user's token, the browser's address, a handler that keeps no cookies.
-        builder.Services.AddHttpClient<MemoriesClient>(ApiClientExtensions.ConfigureClient)
-            .ConfigurePrimaryHttpMessageHandler(() => ApiClientExtensions.CreateHandler(drainResponses: true))
-            .AddHttpMessageHandler<ForwardedForHandler>()
-            .AddHttpMessageHandler<ApiBearerTokenHandler>();
+        builder.Services.AddUserApiClient<MemoriesClient>();
         return builder;
     }
 

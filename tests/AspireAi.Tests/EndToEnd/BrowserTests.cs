@@ -21,23 +21,11 @@ public sealed class BrowserTests
         await host.WaitUntilAsync(h => h.Output.Contains("all resources healthy", StringComparison.Ordinal), TimeSpan.FromMinutes(3), "all resources healthy");
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ChromiumArgs,
-        });
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = host.Endpoints.WebUrl.ToString() });
-        page.SetDefaultTimeout(30_000);
+        await using var browser = await LaunchAsync(playwright);
+        var page = await SignInAsAdminAsync(browser, host);
         var console = new List<string>();
         page.Console += (_, m) => { lock (console) { console.Add($"{m.Type}: {m.Text}"); } };
         page.PageError += (_, e) => { lock (console) { console.Add($"pageerror: {e}"); } };
-
-        // Sign in with the development administrator the AppHost seeds.
-        await page.GotoAsync("/signin");
-        await page.GetByTestId("signin-email").FillAsync("admin@aspireai.local");
-        await page.GetByTestId("signin-password").FillAsync("aspireai-admin-dev");
-        await page.GetByTestId("signin-submit").ClickAsync();
         await page.GetByTestId("new-conversation").ClickAsync();
         await page.GetByTestId("chat-page").WaitForAsync();
 
@@ -98,19 +86,8 @@ public sealed class BrowserTests
         await host.WaitUntilAsync(h => h.Output.Contains("all resources healthy", StringComparison.Ordinal), TimeSpan.FromMinutes(3), "all resources healthy");
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ChromiumArgs,
-        });
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = host.Endpoints.WebUrl.ToString() });
-        page.SetDefaultTimeout(30_000);
-        await page.GotoAsync("/signin");
-        await page.GetByTestId("signin-email").FillAsync("admin@aspireai.local");
-        await page.GetByTestId("signin-password").FillAsync("aspireai-admin-dev");
-        await page.GetByTestId("signin-submit").ClickAsync();
-        await page.GetByTestId("nav-documents").WaitForAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await SignInAsAdminAsync(browser, host);
 
         // Upload a file through the documents page; it refreshes itself until the Workers have ingested it.
         var project = $"Heron{Guid.NewGuid().ToString("N")[..6]}";
@@ -165,5 +142,25 @@ public sealed class BrowserTests
         await Assertions.Expect(page.GetByTestId("job-row").First).ToHaveAttributeAsync("data-job-status", "succeeded");
         await page.GetByTestId("job-link").First.ClickAsync();
         await Assertions.Expect(page.GetByText("memory.extract").First).ToBeVisibleAsync();
+    }
+
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    {
+        ExecutablePath = "/usr/bin/chromium",
+        Headless = true,
+        Args = ChromiumArgs,
+    });
+
+    // Signs in with the development administrator the AppHost seeds, and waits for the signed-in header.
+    private static async Task<IPage> SignInAsAdminAsync(IBrowser browser, AppHostProcess host)
+    {
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = host.Endpoints.WebUrl.ToString() });
+        page.SetDefaultTimeout(30_000);
+        await page.GotoAsync("/signin");
+        await page.GetByTestId("signin-email").FillAsync("admin@aspireai.local");
+        await page.GetByTestId("signin-password").FillAsync("aspireai-admin-dev");
+        await page.GetByTestId("signin-submit").ClickAsync();
+        await page.GetByTestId("nav-documents").WaitForAsync();
+        return page;
     }
 }
