@@ -98,6 +98,12 @@ var existing = await ScalarAsync(dataSource, "SELECT count(*) FROM document_chun
 var toLoad = (int)Math.Max(0, totalChunks - existing);
 Console.WriteLine();
 Console.WriteLine($"== Loading {toLoad:N0} more chunks into the organisation's scope (HNSW dropped during the load, then rebuilt)");
+// Rebuilt afterwards exactly as the migrations define it (including any later ALTER INDEX ... SET).
+string hnswDefinition;
+await using (var definition = dataSource.CreateCommand("SELECT pg_get_indexdef('document_chunks_embedding_idx'::regclass)"))
+{
+    hnswDefinition = (string)(await definition.ExecuteScalarAsync())!;
+}
 await ExecuteAsync(dataSource, "DROP INDEX document_chunks_embedding_idx");
 var load = Stopwatch.StartNew();
 var loadIds = new List<Guid>();
@@ -112,10 +118,10 @@ await Parallel.ForEachAsync(loadIds, new ParallelOptions { MaxDegreeOfParallelis
     await RunHandlerAsync<DocumentIngestionHandler>(services, DocumentJobs.Ingest, new { documentId = id }, token));
 var withoutIndex = load.Elapsed;
 var indexClock = Stopwatch.StartNew();
-await ExecuteAsync(dataSource, """
+await ExecuteAsync(dataSource, $"""
     SET maintenance_work_mem = '1GB';
     SET max_parallel_maintenance_workers = 2;
-    CREATE INDEX document_chunks_embedding_idx ON document_chunks USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64);
+    {hnswDefinition};
     """);
 await ExecuteAsync(dataSource, "VACUUM ANALYZE document_chunks");
 await ExecuteAsync(dataSource, "VACUUM ANALYZE documents");
