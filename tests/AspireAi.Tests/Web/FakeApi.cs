@@ -106,7 +106,7 @@ internal sealed class FakeApi : IAsyncDisposable
         // Not recorded on the user: tests that count a user's calls count what pages do, not sign-in.
         app.MapGet("/v1/auth/me", IResult (HttpContext context) =>
             Bearer(context) is { } token && _accessTokens.TryGetValue(token, out var issued)
-                ? TypedResults.Ok(new { id = issued.User.Email, orgId = "org", email = issued.User.Email, role = "user" })
+                ? TypedResults.Ok(new { id = issued.User.Email, orgId = "org", email = issued.User.Email, role = issued.User.Role })
                 : Problem(401, "Unauthorized."));
 
         app.MapPost("/v1/auth/refresh", async Task<IResult> (RefreshBody body) =>
@@ -365,6 +365,9 @@ internal sealed class FakeUser(string email, string password)
     public string Email { get; } = email;
 
     public string Password { get; } = password;
+
+    // What /v1/auth/me reports, which decides the pages Web offers (the fake serves none of the admin endpoints).
+    public string Role { get; set; } = "user";
 
     public int AccessTokenLifetimeSeconds { get; set; } = 3600;
 
