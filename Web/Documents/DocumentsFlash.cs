@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using AspireAi.Web.ApiClients;
+using AspireAi.Web.Http;
 using Microsoft.AspNetCore.DataProtection;
 
 namespace AspireAi.Web.Documents;
@@ -66,15 +67,7 @@ internal sealed class DocumentsFlash(IDataProtectionProvider protection)
             : problem.Message;
     }
 
-    private static CookieOptions Options(HttpContext context) => new()
-    {
-        Path = $"{context.Request.PathBase}/documents",
-        HttpOnly = true,
-        SameSite = SameSiteMode.Strict,
-        Secure = context.Request.IsHttps,
-        MaxAge = TimeSpan.FromMinutes(1),
-        IsEssential = true,
-    };
+    private static CookieOptions Options(HttpContext context) => FlashCookies.Options(context, "/documents");
 
     private sealed record Notice(int Status, string Message, string? TraceId);
 }

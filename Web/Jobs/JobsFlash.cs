@@ -1,4 +1,5 @@
 using System.Globalization;
+using AspireAi.Web.Http;
 
 namespace AspireAi.Web.Jobs;
 
@@ -50,13 +51,5 @@ internal static class JobsFlash
         };
     }
 
-    private static CookieOptions Options(HttpContext context) => new()
-    {
-        Path = $"{context.Request.PathBase}/admin/jobs",
-        HttpOnly = true,
-        SameSite = SameSiteMode.Strict,
-        Secure = context.Request.IsHttps,
-        MaxAge = TimeSpan.FromMinutes(1),
-        IsEssential = true,
-    };
+    private static CookieOptions Options(HttpContext context) => FlashCookies.Options(context, "/admin/jobs");
 }
