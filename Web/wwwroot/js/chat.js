@@ -3,6 +3,8 @@
 // - streaming a chat answer: the send form is taken over and posted to Web's proxy
 //   (POST app/conversations/{id}/stream), whose SSE events are shown as they arrive;
 // - "load more" / "load older" links that insert the next page in place instead of navigating.
+// - the "What I remember about you" panel beside the chat refreshes itself after an answer, while the Workers
+//   extract what the exchange taught (a job that usually finishes within a few seconds).
 //
 // Model output is untrusted. While it streams it is only ever assigned with textContent; once the answer is
 // done the server's sanitised HTML of the stored message (MarkdownRenderer) replaces it.
@@ -15,6 +17,56 @@ for (const form of document.querySelectorAll('form[data-chat-form]')) {
 document.addEventListener('click', loadMore);
 localizeTimes(document);
 scrollToEnd(document.getElementById('message-list'), true);
+
+// ---- Memory panel ----
+
+// Memory extraction runs as a job after the exchange commits, so the panel is re-read a few times (from this page,
+// rendered by the server as any reload would be) until it shows something new or the attempts run out. The panel's
+// HTML is server-rendered and encoded like the rest of the page; nothing of the model's output is inserted here.
+const memoryPanelDelaysMs = [1500, 3000, 6000, 12000];
+let memoryPanelRefresh = 0;
+
+async function refreshMemoryPanel() {
+    const panel = document.querySelector('[data-testid="memory-panel"]');
+    if (!panel) {
+        return;
+    }
+
+    const run = ++memoryPanelRefresh; // a newer answer restarts the watch
+    const before = memoryIds(panel);
+    for (const delay of memoryPanelDelaysMs) {
+        await new Promise(resolve => setTimeout(resolve, delay));
+        if (run !== memoryPanelRefresh) {
+            return;
+        }
+
+        try {
+            const response = await fetch(location.pathname, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+            if (!response.ok) {
+                return;
+            }
+
+            const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+            const fresh = page.querySelector('[data-testid="memory-panel"]');
+            const current = document.querySelector('[data-testid="memory-panel"]');
+            if (!fresh || !current || run !== memoryPanelRefresh) {
+                return;
+            }
+
+            if (memoryIds(fresh) !== before) {
+                current.replaceWith(document.importNode(fresh, true));
+                localizeTimes(document.querySelector('[data-testid="memory-panel"]'));
+                return;
+            }
+        } catch {
+            return; // The panel as it was is still correct, only older.
+        }
+    }
+}
+
+function memoryIds(panel) {
+    return Array.from(panel.querySelectorAll('[data-memory-id]'), item => item.dataset.memoryId).join(',');
+}
 
 // ---- Chat ----
 
@@ -146,6 +198,8 @@ function enhanceChatForm(form) {
                 // Keep the plain text.
             }
         }
+
+        refreshMemoryPanel();
     }
 
     function fail(error, content, question, answer, answerText) {
