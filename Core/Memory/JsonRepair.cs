@@ -99,27 +99,11 @@ public static class JsonRepair
     private static int BalancedEnd(string text)
     {
         var depth = 0;
-        char? quote = null;
-        for (var i = 0; i < text.Length; i++)
+        var end = -1;
+        ForEachOutsideStrings(text, singleQuotes: true, i =>
         {
-            var c = text[i];
-            if (quote is { } q)
+            switch (text[i])
             {
-                if (c == '\\')
-                {
-                    i++;
-                }
-                else if (c == q)
-                {
-                    quote = null;
-                }
-                continue;
-            }
-            switch (c)
-            {
-                case '"' or '\'':
-                    quote = c;
-                    break;
                 case '{' or '[':
                     depth++;
                     break;
@@ -127,12 +111,14 @@ public static class JsonRepair
                     depth--;
                     if (depth == 0)
                     {
-                        return i + 1;
+                        end = i + 1;
+                        return false;
                     }
                     break;
             }
-        }
-        return -1;
+            return true;
+        });
+        return end;
     }
 
     // Rewrites to strict JSON syntax token by token: double-quoted strings, quoted keys, JSON literals, no comments,
@@ -275,27 +261,10 @@ public static class JsonRepair
     {
         truncated = false;
         var stack = new Stack<char>();
-        var inString = false;
-        for (var i = 0; i < text.Length; i++)
+        var endsInString = ForEachOutsideStrings(text, singleQuotes: false, i =>
         {
-            var c = text[i];
-            if (inString)
+            switch (text[i])
             {
-                if (c == '\\')
-                {
-                    i++;
-                }
-                else if (c == '"')
-                {
-                    inString = false;
-                }
-                continue;
-            }
-            switch (c)
-            {
-                case '"':
-                    inString = true;
-                    break;
                 case '{':
                     stack.Push('}');
                     break;
@@ -309,8 +278,9 @@ public static class JsonRepair
                     }
                     break;
             }
-        }
-        if (inString)
+            return true;
+        });
+        if (endsInString)
         {
             return null;
         }
@@ -357,33 +327,50 @@ public static class JsonRepair
     // The position of the last ',' outside strings (to cut an incomplete last element), or 0 when there is none.
     private static int LastElementBoundary(string text)
     {
-        var inString = false;
         var last = 0;
+        ForEachOutsideStrings(text, singleQuotes: false, i =>
+        {
+            if (text[i] == ',')
+            {
+                last = i;
+            }
+            return true;
+        });
+        return last;
+    }
+
+    // The one string-aware walk the repairs share: calls visit with the index of every character outside string
+    // literals (a quote opening one is not visited; backslash escapes are honoured inside), until visit returns
+    // false. Returns whether the text ended inside a string.
+    private static bool ForEachOutsideStrings(string text, bool singleQuotes, Func<int, bool> visit)
+    {
+        char? quote = null;
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];
-            if (inString)
+            if (quote is { } open)
             {
                 if (c == '\\')
                 {
                     i++;
                 }
-                else if (c == '"')
+                else if (c == open)
                 {
-                    inString = false;
+                    quote = null;
                 }
                 continue;
             }
-            if (c == '"')
+            if (c == '"' || (singleQuotes && c == '\''))
             {
-                inString = true;
+                quote = c;
+                continue;
             }
-            else if (c == ',')
+            if (!visit(i))
             {
-                last = i;
+                return false;
             }
         }
-        return last;
+        return quote is not null;
     }
 }
 

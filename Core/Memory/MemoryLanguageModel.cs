@@ -58,44 +58,20 @@ public sealed partial class MemoryLanguageModel(
         var chatOptions = Options(prompt, MemorySchemas.FactsSchema, MemorySchemas.FactsSchemaName,
             "Atomic facts about the user from one exchange.", userId, 2_000);
         var usage = new List<MemoryModelUsage>();
-        var repaired = false;
-        for (var attempt = 1; attempt <= 2; attempt++)
+        var answer = await AskAsync<ParsedFacts>(messages, chatOptions, ExtractionCall, usage, parsed =>
         {
-            var response = await chatClient.GetResponseAsync(messages, chatOptions, cancellationToken).ConfigureAwait(false);
-            usage.Add(Usage("memory.extract", response, messages, chatOptions));
-            var text = response.Text;
-            string problem;
-            if (JsonRepair.TryParse(text, out var parsed, out var parseError))
+            var facts = MemorySchemas.ReadFacts(parsed);
+            return facts.Facts is null ? (null, facts.Error) : (facts, null);
+        }, cancellationToken).ConfigureAwait(false);
+        if (answer is { Value: var read })
+        {
+            foreach (var rejected in read.Rejected)
             {
-                repaired |= parsed.Repaired;
-                if (parsed.Repaired)
-                {
-                    metrics.AnswerRepaired("extract");
-                    LogRepaired("extraction", parsed.Truncated);
-                }
-                var facts = MemorySchemas.ReadFacts(parsed);
-                if (facts.Facts is { } valid)
-                {
-                    foreach (var rejected in facts.Rejected)
-                    {
-                        metrics.ExtractionFailed("schema");
-                        LogFactRejected(rejected);
-                    }
-                    return new ExtractionResult([.. valid.Take(settings.MaxFactsPerExtraction)], facts.Rejected, repaired, attempt > 1,
-                        prompt.Name, prompt.Version, usage);
-                }
-                problem = facts.Error!;
                 metrics.ExtractionFailed("schema");
+                LogFactRejected(rejected);
             }
-            else
-            {
-                problem = parseError;
-                metrics.ExtractionFailed("parse");
-            }
-            LogUnusableAnswer("extraction", attempt, problem, text?.Length ?? 0);
-            messages.Add(new ChatMessage(ChatRole.Assistant, text));
-            messages.Add(new ChatMessage(ChatRole.User,
-                $"Your answer could not be used: {problem} Answer again with JSON only: an object {{\"facts\": [...]}} matching the schema {MemorySchemas.FactsSchemaName}."));
+            return new ExtractionResult([.. read.Facts!.Take(settings.MaxFactsPerExtraction)], read.Rejected, answer.Repaired, answer.Retried,
+                prompt.Name, prompt.Version, usage);
         }
         metrics.ExtractionFailed("retry_failed");
         throw new MemoryExtractionException("The extraction answer was not valid JSON for the memory_facts schema, even after repair and one retry.");
@@ -130,41 +106,18 @@ public sealed partial class MemoryLanguageModel(
         var chatOptions = Options(prompt, MemorySchemas.DecisionSchema, MemorySchemas.DecisionSchemaName,
             "What to do with one new fact given similar existing memories.", userId, 400);
         var usage = new List<MemoryModelUsage>();
-        for (var attempt = 1; attempt <= 2; attempt++)
+        var answer = await AskAsync<MemoryDecision>(messages, chatOptions, ConsolidationCall, usage, parsed =>
+            MemorySchemas.ReadDecision(parsed, out var errors) is { } decision ? (decision, null) : (null, string.Join(" ", errors)),
+            cancellationToken).ConfigureAwait(false);
+        if (answer is { Value: var decision })
         {
-            var response = await chatClient.GetResponseAsync(messages, chatOptions, cancellationToken).ConfigureAwait(false);
-            usage.Add(Usage("memory.consolidate", response, messages, chatOptions));
-            var text = response.Text;
-            string problem;
-            if (JsonRepair.TryParse(text, out var parsed, out var parseError))
+            var (guarded, correction) = ConsolidationRules.Guard(decision, fact, shown);
+            if (correction is not null)
             {
-                if (parsed.Repaired)
-                {
-                    metrics.AnswerRepaired("consolidate");
-                    LogRepaired("consolidation", parsed.Truncated);
-                }
-                if (MemorySchemas.ReadDecision(parsed, out var errors) is { } decision)
-                {
-                    var (guarded, correction) = ConsolidationRules.Guard(decision, fact, shown);
-                    if (correction is not null)
-                    {
-                        metrics.DecisionCorrected();
-                        LogDecisionCorrected(decision.Operation, guarded.Operation, correction);
-                    }
-                    return (guarded, usage);
-                }
-                problem = string.Join(" ", errors);
-                metrics.ExtractionFailed("schema");
+                metrics.DecisionCorrected();
+                LogDecisionCorrected(decision.Operation, guarded.Operation, correction);
             }
-            else
-            {
-                problem = parseError;
-                metrics.ExtractionFailed("parse");
-            }
-            LogUnusableAnswer("consolidation", attempt, problem, text?.Length ?? 0);
-            messages.Add(new ChatMessage(ChatRole.Assistant, text));
-            messages.Add(new ChatMessage(ChatRole.User,
-                $"Your answer could not be used: {problem} Answer again with JSON only, matching the schema {MemorySchemas.DecisionSchemaName}."));
+            return (guarded, usage);
         }
         // The fact is not lost: the deterministic rules decide, and the fallback is counted.
         metrics.ExtractionFailed("decision_fallback");
@@ -172,6 +125,61 @@ public sealed partial class MemoryLanguageModel(
         LogDecisionFallback(fallback.Operation);
         return (fallback, usage);
     }
+
+    private static readonly StructuredCall ExtractionCall = new("memory.extract", "extract", "extraction",
+        $"Answer again with JSON only: an object {{\"facts\": [...]}} matching the schema {MemorySchemas.FactsSchemaName}.");
+
+    private static readonly StructuredCall ConsolidationCall = new("memory.consolidate", "consolidate", "consolidation",
+        $"Answer again with JSON only, matching the schema {MemorySchemas.DecisionSchemaName}.");
+
+    /// <summary>
+    /// One structured call with one retry: the answer is repaired (<see cref="JsonRepair"/>) and read; when it cannot be
+    /// used, the problem goes back to the model once. Every parse or schema failure is counted and logged. Null when
+    /// neither answer was usable.
+    /// </summary>
+    private async Task<StructuredAnswer<T>?> AskAsync<T>(List<ChatMessage> messages, ChatOptions chatOptions, StructuredCall call,
+        List<MemoryModelUsage> usage, Func<JsonRepairResult, (T? Value, string? Problem)> read, CancellationToken cancellationToken)
+        where T : class
+    {
+        var repaired = false;
+        for (var attempt = 1; attempt <= 2; attempt++)
+        {
+            var response = await chatClient.GetResponseAsync(messages, chatOptions, cancellationToken).ConfigureAwait(false);
+            usage.Add(Usage(call.Operation, response, messages, chatOptions));
+            var text = response.Text;
+            string problem;
+            if (JsonRepair.TryParse(text, out var parsed, out var parseError))
+            {
+                repaired |= parsed.Repaired;
+                if (parsed.Repaired)
+                {
+                    metrics.AnswerRepaired(call.MetricName);
+                    LogRepaired(call.LogName, parsed.Truncated);
+                }
+                var (value, schemaProblem) = read(parsed);
+                if (value is not null)
+                {
+                    return new StructuredAnswer<T>(value, repaired, attempt > 1);
+                }
+                problem = schemaProblem ?? "The answer does not match the schema.";
+                metrics.ExtractionFailed("schema");
+            }
+            else
+            {
+                problem = parseError;
+                metrics.ExtractionFailed("parse");
+            }
+            LogUnusableAnswer(call.LogName, attempt, problem, text?.Length ?? 0);
+            messages.Add(new ChatMessage(ChatRole.Assistant, text));
+            messages.Add(new ChatMessage(ChatRole.User, $"Your answer could not be used: {problem} {call.RetryInstruction}"));
+        }
+        return null;
+    }
+
+    /// <summary>Names of one kind of structured call: its usage operation, its metric tag, its log name, and what a retry asks.</summary>
+    private sealed record StructuredCall(string Operation, string MetricName, string LogName, string RetryInstruction);
+
+    private sealed record StructuredAnswer<T>(T Value, bool Repaired, bool Retried);
 
     private static ChatOptions Options(PromptVersion prompt, JsonElement schema, string schemaName, string description, Guid? userId, int maxTokens)
     {
