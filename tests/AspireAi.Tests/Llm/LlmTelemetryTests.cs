@@ -19,22 +19,7 @@ public sealed class LlmTelemetryTests
         // Listeners are process-wide and other tests run in parallel: keep only this test's trace and model.
         using var root = new Activity("test-root").Start();
         var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == LlmTelemetry.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if (activity.TraceId == root.TraceId)
-                {
-                    lock (spans)
-                    {
-                        spans.Add(activity);
-                    }
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = CollectSpans(root, spans);
 
         var measurements = new List<(string Instrument, double Value, Dictionary<string, object?> Tags)>();
         using var meters = new MeterListener
@@ -101,7 +86,20 @@ public sealed class LlmTelemetryTests
     {
         using var root = new Activity("test-root").Start();
         var spans = new List<Activity>();
-        using var listener = new ActivityListener
+        using var listener = CollectSpans(root, spans);
+        using var client = new TelemetryChatClient(new ScriptedChatClient((_, _) => throw new LlmProviderException("boom", 503, null, null)));
+
+        await Assert.ThrowsAsync<LlmProviderException>(() => client.GetStreamingResponseAsync([new(ChatRole.User, "hi")]).CollectAsync());
+
+        var span = Assert.Single(spans);
+        Assert.Equal(typeof(LlmProviderException).FullName, span.GetTagItem(LlmTelemetry.Attributes.ErrorType));
+        Assert.Equal(ActivityStatusCode.Error, span.Status);
+    }
+
+    // Listeners are process-wide and other tests run in parallel: keeps only the spans of this test's trace.
+    private static ActivityListener CollectSpans(Activity root, List<Activity> spans)
+    {
+        var listener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == LlmTelemetry.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
@@ -117,12 +115,6 @@ public sealed class LlmTelemetryTests
             },
         };
         ActivitySource.AddActivityListener(listener);
-        using var client = new TelemetryChatClient(new ScriptedChatClient((_, _) => throw new LlmProviderException("boom", 503, null, null)));
-
-        await Assert.ThrowsAsync<LlmProviderException>(() => client.GetStreamingResponseAsync([new(ChatRole.User, "hi")]).CollectAsync());
-
-        var span = Assert.Single(spans);
-        Assert.Equal(typeof(LlmProviderException).FullName, span.GetTagItem(LlmTelemetry.Attributes.ErrorType));
-        Assert.Equal(ActivityStatusCode.Error, span.Status);
+        return listener;
     }
 }
