@@ -114,6 +114,12 @@ internal sealed partial class JobWorker(
                     continue;
                 }
                 Enqueue(claimed);
+                // Start what fits now rather than after the due-time query below: that is one round trip less
+                // between a claim committing and its handler running.
+                while (_units.Count < Options.Workers && _pending.Count > 0)
+                {
+                    StartUnit(_pending.Dequeue());
+                }
                 if (claimed.Count == free * perSlot)
                 {
                     // A full claim: more are probably waiting; claim again as soon as a slot frees up.

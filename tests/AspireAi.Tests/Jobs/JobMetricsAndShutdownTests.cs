@@ -84,6 +84,7 @@ public sealed class JobMetricsAndShutdownTests
             ["Jobs:HeartbeatInterval"] = "00:00:00.500",
         };
         var first = (await JobsTestData.StartWorkerHostsAsync(servers.PostgresConnectionString, 1, settings)).Single();
+        using var recorder = new JobsMeterRecorder(first.Services.GetRequiredService<IMeterFactory>());
         IReadOnlyList<IHost>? second = null;
         try
         {
@@ -92,6 +93,10 @@ public sealed class JobMetricsAndShutdownTests
             // Writes its effect, then sleeps far past the grace period on the first attempt only.
             var job = await queue.EnqueueAsync(new JobRequest(type, new { key = "slow", sleepMs = 120_000, sleepAttempts = 1 }));
             await JobsTestData.WaitForStatusAsync(servers.DataSource, job.JobId, JobStatus.Running, Timeout);
+            // 'running' in the table means claimed; a claimed job that has not started yet is released on shutdown
+            // instead (another path). Wait until the handler really runs.
+            await JobsTestData.WaitUntilAsync(() => Task.FromResult(recorder.Count("aspireai.jobs.in_flight", type, positiveOnly: true) == 1),
+                Timeout, "the handler to start", recorder.Describe);
             var firstWorker = JobsTestData.WorkerId(first);
 
             await JobsTestData.StopAsync([first]);
