@@ -1,6 +1,9 @@
 using AspireAi.ServiceDefaults;
+using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -28,6 +31,11 @@ public static class Extensions
         });
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ValidationKeyCasing.Apply);
+        // Binding failures throw in every environment (not only Development), so that one handler can answer
+        // them with a ProblemDetails naming the field instead of the framework's bare 400.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddProblemExceptionHandler<RequestBodyProblemHandler>();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new NulFreeStringConverter()));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, ProblemDetailsStartupFilter>());
 
         return builder;

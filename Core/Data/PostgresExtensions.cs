@@ -33,6 +33,7 @@ public static class PostgresExtensions
         builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.SectionName).ValidateOnStart();
         builder.Services.AddHostedService<MigrateOnStartService>();
         builder.Services.AddProblemExceptionHandler<DatabaseUnavailableHandler>();
+        builder.Services.AddProblemExceptionHandler<DatabaseInputRejectedHandler>();
         builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>(connectionName, HealthStatus.Unhealthy, ["ready"]);
         return builder;
     }
