@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using AspireAi.Core.Memory;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 
@@ -134,7 +135,7 @@ public sealed partial class LoggingChatClient(IChatClient innerClient, ILogger<L
         LogCompleted(model, elapsed, usage?.InputTokenCount, usage?.OutputTokenCount, finishReason?.Value ?? "none", calls);
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            var excerpt = LlmContent.Truncate(answer, AnswerChars);
+            var excerpt = LlmContent.Truncate(SecretDetector.Redact(answer), AnswerChars);
             LogAnswerDebug(model, excerpt);
         }
     }
@@ -166,7 +167,9 @@ public sealed partial class LoggingChatClient(IChatClient innerClient, ILogger<L
         var text = new StringBuilder();
         foreach (var message in messages)
         {
-            var body = string.Concat(message.Contents.Select(LlmContent.ToPromptText)).ReplaceLineEndings(" ");
+            // Users paste keys and passwords into chats; the log gets the placeholder. Redacted before truncating,
+            // so a secret cut at the budget's edge is not left half visible.
+            var body = SecretDetector.Redact(string.Concat(message.Contents.Select(LlmContent.ToPromptText)).ReplaceLineEndings(" "));
             text.Append('[').Append(message.Role.Value).Append("] ").Append(body).Append(' ');
             if (text.Length >= PromptChars)
             {

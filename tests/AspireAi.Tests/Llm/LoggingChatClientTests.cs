@@ -27,6 +27,24 @@ public sealed class LoggingChatClientTests
         Assert.DoesNotContain("question question", summary.Message, StringComparison.Ordinal); // content only at Debug
     }
 
+    [Fact]
+    public async Task Secrets_in_the_prompt_and_the_answer_never_reach_the_log()
+    {
+        using var provider = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Debug));
+        const string key = "sk-proj-Abcdefghijklmnop1234567890";
+        using var client = new LoggingChatClient(new ScriptedChatClient((_, _) => ScriptedChatClient.Reply($"Noted, your key {key} works.")),
+            factory.CreateLogger<LoggingChatClient>());
+
+        await client.GetResponseAsync([new(ChatRole.User, $"My API key is {key} and my password is hunter22")]);
+
+        var logged = string.Join('\n', provider.Entries.Select(e => e.Message));
+        Assert.Contains("LLM request", logged, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, logged, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter22", logged, StringComparison.Ordinal);
+        Assert.Contains("[redacted]", logged, StringComparison.Ordinal);
+    }
+
     private sealed class CapturingLoggerProvider : ILoggerProvider
     {
         private readonly List<(LogLevel Level, string Message)> _entries = [];
