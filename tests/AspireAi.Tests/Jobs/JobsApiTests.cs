@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using AspireAi.Core.Jobs;
 using AspireAi.Tests.Infrastructure;
@@ -125,6 +126,44 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
         Assert.Equal(["delayseconds", "maxattempts", "type"], errors.EnumerateObject().Select(e => e.Name.ToLowerInvariant()).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"TYPE","payload":{"text":"a\u0000b"}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"nested":[{"a\u0000":1}]}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"n":1e1000000}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"n":1e400}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"n":0e-20000}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"s":"\ud800"}}""", "payload")]
+    [InlineData("""{"type":"TYPE","dedupeKey":"a\u0000b"}""", "dedupeKey")]
+    [InlineData("""{"type":"TYPE","dedupeKey":"line\nbreak"}""", "dedupeKey")]
+    [InlineData("""{"type":"TYPE\u0000"}""", "type")]
+    [InlineData("""{"type":"TYPE\n"}""", "type")]
+    public async Task An_enqueue_postgres_could_not_store_is_a_validation_problem_naming_the_field_and_writes_nothing(string body, string field)
+    {
+        var (admin, _) = await factory.CreateAdminClientAsync();
+        var type = JobsTestData.NewType("test.idle");
+        using var content = new StringContent(body.Replace("TYPE", type, StringComparison.Ordinal), Encoding.UTF8, "application/json");
+        using var response = await admin.PostAsync("/v1/admin/jobs", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.Equal([field], errors.EnumerateObject().Select(e => e.Name));
+        Assert.Equal(0, await JobsTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM jobs WHERE starts_with(type, $1)", type));
+    }
+
+    [Fact]
+    public async Task A_payload_at_the_edges_of_what_postgres_stores_is_enqueued_as_sent()
+    {
+        var (admin, _) = await factory.CreateAdminClientAsync();
+        var type = JobsTestData.NewType("test.idle");
+        var body = $$$"""{"type":"{{{type}}}","dedupeKey":"k\u00fc\ud83d\ude00","payload":{"max":1.7976931348623157e308,"tiny":1e-300,"ctl":"\u0001\t"}}""";
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await admin.PostAsync("/v1/admin/jobs", content);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        var payload = (await admin.GetFromJsonAsync<JsonElement>($"/v1/admin/jobs/{id}")).GetProperty("payload");
+        Assert.Equal((double.MaxValue, 1e-300, "\u0001\t"), (payload.GetProperty("max").GetDouble(), payload.GetProperty("tiny").GetDouble(), payload.GetProperty("ctl").GetString()));
     }
 
     [Theory]
