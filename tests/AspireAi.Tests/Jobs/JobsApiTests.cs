@@ -166,6 +166,48 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Equal((double.MaxValue, 1e-300, "\u0001\t"), (payload.GetProperty("max").GetDouble(), payload.GetProperty("tiny").GetDouble(), payload.GetProperty("ctl").GetString()));
     }
 
+    [Fact]
+    public async Task Replaying_a_job_that_is_not_dead_or_cancelled_or_cancelling_a_finished_one_is_a_conflict_that_says_why()
+    {
+        var (admin, _) = await factory.CreateAdminClientAsync();
+        var type = JobsTestData.NewType("test.idle");
+        var queued = await EnqueueAsync(admin, new { type, delaySeconds = 3600 });
+        var running = await EnqueueAsync(admin, new { type });
+        var succeeded = await EnqueueAsync(admin, new { type });
+        var dead = await EnqueueAsync(admin, new { type });
+        await ExecuteAsync("UPDATE jobs SET status = 'running', attempts = 1, started_at = now(), lease_owner = 'test', lease_expires_at = now() + interval '1 hour' WHERE id = $1", running);
+        await ExecuteAsync("UPDATE jobs SET status = 'succeeded', attempts = 1, finished_at = now() WHERE id = $1", succeeded);
+        await ExecuteAsync("UPDATE jobs SET status = 'dead', attempts = 5, last_error = 'boom', finished_at = now() WHERE id = $1", dead);
+
+        foreach (var (id, status) in new[] { (queued, JobStatus.Queued), (running, JobStatus.Running), (succeeded, JobStatus.Succeeded) })
+        {
+            await AssertProblemAsync(await admin.PostAsync($"/v1/admin/jobs/{id}/replay", null), HttpStatusCode.Conflict,
+                $"Only dead or cancelled jobs can be replayed; job {id} is {status}.");
+        }
+        foreach (var (id, status) in new[] { (succeeded, JobStatus.Succeeded), (dead, JobStatus.Dead) })
+        {
+            await AssertProblemAsync(await admin.PostAsync($"/v1/admin/jobs/{id}/cancel", null), HttpStatusCode.Conflict,
+                $"Job {id} is already {status}; only queued jobs can be cancelled.");
+        }
+        // Refused means untouched.
+        Assert.Equal("queued,running,succeeded,dead:0", await JobsTestData.ScalarAsync<string>(factory.DataSource,
+            "SELECT string_agg(status, ',' ORDER BY id) || ':' || sum(replays) FROM jobs WHERE type = $1", type));
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/admin/jobs/abc")]
+    [InlineData("GET", "/v1/admin/jobs/99999999999999999999")]
+    [InlineData("POST", "/v1/admin/jobs/abc/replay")]
+    [InlineData("POST", "/v1/admin/jobs/1.5/cancel")]
+    public async Task A_job_id_that_is_not_a_number_is_a_not_found_problem(string method, string path)
+    {
+        var (admin, _) = await factory.CreateAdminClientAsync();
+        using var response = await admin.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(404, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
+    }
+
     [Theory]
     [InlineData("Development")] // the developer exception page runs first
     [InlineData("Production")]  // the exception handler
