@@ -47,10 +47,10 @@ internal static class JobsApi
 
     public sealed record EnqueueJobRequest(
         [property: Required, RegularExpression("^[a-z0-9][a-z0-9._:-]{0,99}$", ErrorMessage = "The type must be lowercase letters, digits and '. _ : -', at most 100 characters.")] string? Type,
-        JsonElement? Payload,
+        [property: StorableJobPayload] JsonElement? Payload,
         [property: Range(-1000, 1000)] int? Priority,
         [property: Range(0, 30 * 24 * 3600)] int? DelaySeconds,
-        [property: StringLength(JobRequest.MaxDedupeKeyLength, MinimumLength = 1)] string? DedupeKey,
+        [property: StringLength(JobRequest.MaxDedupeKeyLength, MinimumLength = 1), StorableDedupeKey] string? DedupeKey,
         [property: Range(1, 100)] int? MaxAttempts);
 
     /// <summary>Jobs newest first, filtered by status and/or type; keyset-paginated with an opaque cursor.</summary>

@@ -57,6 +57,13 @@ internal sealed partial class RecurringJobScheduler(
                         // Tried again on the next tick.
                         LogScheduleFailed(ex, schedule.Name);
                     }
+                    catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                    {
+                        // Anything else is a bug or a bad definition, but it must not end the loop: an exception leaving a
+                        // BackgroundService stops the whole Workers host, and every job worker with it. Whatever the slot's
+                        // transaction wrote rolled back, so the next tick tries the slot again.
+                        LogScheduleCrashed(ex, schedule.Name);
+                    }
                 }
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
@@ -188,4 +195,7 @@ internal sealed partial class RecurringJobScheduler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recurring job {Name} could not be scheduled; retrying")]
     private partial void LogScheduleFailed(Exception exception, string name);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recurring job {Name} failed unexpectedly; retrying on the next tick")]
+    private partial void LogScheduleCrashed(Exception exception, string name);
 }

@@ -7,7 +7,9 @@ namespace AspireAi.Workers.Jobs.Testing;
 /// Test-only handler (registered when Jobs:EnableTestHandlers is true) whose effect is a row in jobs_test_effects,
 /// written in the job's transaction, so tests can count how often a job took effect. Payload (all optional):
 /// <c>key</c> recorded with the effect; <c>sleepMs</c> to sleep after writing it (on the first <c>sleepAttempts</c>
-/// attempts, or all); <c>failUntilFlag</c> to throw until a row with that name exists in jobs_test_flags.
+/// attempts, or all); <c>failUntilFlag</c> to throw until a row with that name exists in jobs_test_flags;
+/// <c>gate</c> to wait, after writing the effect, for a share lock on the jobs_test_flags row "{gate}:{attempt}" (if
+/// there is one), so a test holding that row FOR UPDATE stalls a chosen attempt exactly there until it lets go.
 /// </summary>
 internal sealed class TestEffectHandler(string type) : IJobHandler
 {
@@ -57,6 +59,14 @@ internal sealed class TestEffectHandler(string type) : IJobHandler
                 throw new InvalidOperationException($"Test failure on attempt {context.Attempt}: flag '{flag}' is not set.");
             }
         }
+        if (payload.Gate is { } gate)
+        {
+            await using var wait = context.CreateCommand("SELECT 1 FROM jobs_test_flags WHERE name = $1 FOR SHARE");
+            wait.Parameters.Add(new() { Value = $"{gate}:{context.Attempt}" });
+            // The test decides how long the gate stays closed; the job's token still ends the wait.
+            wait.CommandTimeout = 0;
+            await wait.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
         if (payload.SleepMs > 0 && (payload.SleepAttempts is null || context.Attempt <= payload.SleepAttempts))
         {
             await Task.Delay(payload.SleepMs, cancellationToken).ConfigureAwait(false);
@@ -74,7 +84,7 @@ internal sealed class TestEffectHandler(string type) : IJobHandler
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private sealed record TestEffectPayload(string? Key, int SleepMs, int? SleepAttempts, string? FailUntilFlag);
+    private sealed record TestEffectPayload(string? Key, int SleepMs, int? SleepAttempts, string? FailUntilFlag, string? Gate);
 }
 
 /// <summary>Creates the test tables when a Workers host with test handlers starts.</summary>

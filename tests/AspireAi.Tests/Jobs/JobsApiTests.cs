@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using AspireAi.Core.Jobs;
 using AspireAi.Tests.Infrastructure;
@@ -125,6 +126,86 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
         Assert.Equal(["delayseconds", "maxattempts", "type"], errors.EnumerateObject().Select(e => e.Name.ToLowerInvariant()).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"TYPE","payload":{"text":"a\u0000b"}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"nested":[{"a\u0000":1}]}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"n":1e1000000}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"n":1e400}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"n":0e-20000}}""", "payload")]
+    [InlineData("""{"type":"TYPE","payload":{"s":"\ud800"}}""", "payload")]
+    [InlineData("""{"type":"TYPE","dedupeKey":"a\u0000b"}""", "dedupeKey")]
+    [InlineData("""{"type":"TYPE","dedupeKey":"line\nbreak"}""", "dedupeKey")]
+    [InlineData("""{"type":"TYPE\u0000"}""", "type")]
+    [InlineData("""{"type":"TYPE\n"}""", "type")]
+    public async Task An_enqueue_postgres_could_not_store_is_a_validation_problem_naming_the_field_and_writes_nothing(string body, string field)
+    {
+        var (admin, _) = await factory.CreateAdminClientAsync();
+        var type = JobsTestData.NewType("test.idle");
+        using var content = new StringContent(body.Replace("TYPE", type, StringComparison.Ordinal), Encoding.UTF8, "application/json");
+        using var response = await admin.PostAsync("/v1/admin/jobs", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.Equal([field], errors.EnumerateObject().Select(e => e.Name));
+        Assert.Equal(0, await JobsTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM jobs WHERE starts_with(type, $1)", type));
+    }
+
+    [Fact]
+    public async Task A_payload_at_the_edges_of_what_postgres_stores_is_enqueued_as_sent()
+    {
+        var (admin, _) = await factory.CreateAdminClientAsync();
+        var type = JobsTestData.NewType("test.idle");
+        var body = $$$"""{"type":"{{{type}}}","dedupeKey":"k\u00fc\ud83d\ude00","payload":{"max":1.7976931348623157e308,"tiny":1e-300,"ctl":"\u0001\t"}}""";
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await admin.PostAsync("/v1/admin/jobs", content);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        var payload = (await admin.GetFromJsonAsync<JsonElement>($"/v1/admin/jobs/{id}")).GetProperty("payload");
+        Assert.Equal((double.MaxValue, 1e-300, "\u0001\t"), (payload.GetProperty("max").GetDouble(), payload.GetProperty("tiny").GetDouble(), payload.GetProperty("ctl").GetString()));
+    }
+
+    [Fact]
+    public async Task Replaying_a_job_that_is_not_dead_or_cancelled_or_cancelling_a_finished_one_is_a_conflict_that_says_why()
+    {
+        var (admin, _) = await factory.CreateAdminClientAsync();
+        var type = JobsTestData.NewType("test.idle");
+        var queued = await EnqueueAsync(admin, new { type, delaySeconds = 3600 });
+        var running = await EnqueueAsync(admin, new { type });
+        var succeeded = await EnqueueAsync(admin, new { type });
+        var dead = await EnqueueAsync(admin, new { type });
+        await ExecuteAsync("UPDATE jobs SET status = 'running', attempts = 1, started_at = now(), lease_owner = 'test', lease_expires_at = now() + interval '1 hour' WHERE id = $1", running);
+        await ExecuteAsync("UPDATE jobs SET status = 'succeeded', attempts = 1, finished_at = now() WHERE id = $1", succeeded);
+        await ExecuteAsync("UPDATE jobs SET status = 'dead', attempts = 5, last_error = 'boom', finished_at = now() WHERE id = $1", dead);
+
+        foreach (var (id, status) in new[] { (queued, JobStatus.Queued), (running, JobStatus.Running), (succeeded, JobStatus.Succeeded) })
+        {
+            await AssertProblemAsync(await admin.PostAsync($"/v1/admin/jobs/{id}/replay", null), HttpStatusCode.Conflict,
+                $"Only dead or cancelled jobs can be replayed; job {id} is {status}.");
+        }
+        foreach (var (id, status) in new[] { (succeeded, JobStatus.Succeeded), (dead, JobStatus.Dead) })
+        {
+            await AssertProblemAsync(await admin.PostAsync($"/v1/admin/jobs/{id}/cancel", null), HttpStatusCode.Conflict,
+                $"Job {id} is already {status}; only queued jobs can be cancelled.");
+        }
+        // Refused means untouched.
+        Assert.Equal("queued,running,succeeded,dead:0", await JobsTestData.ScalarAsync<string>(factory.DataSource,
+            "SELECT string_agg(status, ',' ORDER BY id) || ':' || sum(replays) FROM jobs WHERE type = $1", type));
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/admin/jobs/abc")]
+    [InlineData("GET", "/v1/admin/jobs/99999999999999999999")]
+    [InlineData("POST", "/v1/admin/jobs/abc/replay")]
+    [InlineData("POST", "/v1/admin/jobs/1.5/cancel")]
+    public async Task A_job_id_that_is_not_a_number_is_a_not_found_problem(string method, string path)
+    {
+        var (admin, _) = await factory.CreateAdminClientAsync();
+        using var response = await admin.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(404, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
     }
 
     [Theory]

@@ -72,6 +72,16 @@ internal static class JobsTestData
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
+    public static async Task<int> ExecuteAsync(NpgsqlDataSource dataSource, string sql, params object[] parameters)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new() { Value = parameter });
+        }
+        return await command.ExecuteNonQueryAsync();
+    }
+
     public static Task<long> CountAsync(NpgsqlDataSource dataSource, string sql, params object[] parameters) =>
         ScalarAsync<long>(dataSource, sql, parameters);
 
@@ -109,5 +119,64 @@ internal static class JobsTestData
             all[key] = value;
         }
         return all;
+    }
+}
+
+/// <summary>
+/// A closed gate for the test handler's <c>gate</c> payload field: a jobs_test_flags row "{gate}:{attempt}" held FOR
+/// UPDATE. That attempt of a job given the gate writes its effect, then waits until <see cref="OpenAsync"/>. Waiting
+/// handlers are visible as backends blocked by the gate's, so a test knows exactly where they are, without sleeping.
+/// </summary>
+internal sealed class JobGate : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private NpgsqlConnection? _connection;
+    private NpgsqlTransaction? _transaction;
+
+    private JobGate(NpgsqlDataSource dataSource, string name, NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        (_dataSource, Name, _connection, _transaction) = (dataSource, name, connection, transaction);
+    }
+
+    public string Name { get; }
+
+    /// <summary>Closes the gate of attempt <paramref name="attempt"/> of jobs whose payload names <paramref name="gate"/>.</summary>
+    public static async Task<JobGate> CloseAsync(NpgsqlDataSource dataSource, string gate, int attempt)
+    {
+        var name = $"{gate}:{attempt}";
+        await JobsTestData.ExecuteAsync(dataSource, "INSERT INTO jobs_test_flags (name) VALUES ($1)", name);
+        var connection = await dataSource.OpenConnectionAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("SELECT 1 FROM jobs_test_flags WHERE name = $1 FOR UPDATE", connection, transaction))
+        {
+            hold.Parameters.Add(new() { Value = name });
+            await hold.ExecuteNonQueryAsync();
+        }
+        return new JobGate(dataSource, name, connection, transaction);
+    }
+
+    /// <summary>The backends (handlers' transactions) waiting at the gate.</summary>
+    public async Task<int> WaitingAsync()
+    {
+        var pid = _connection?.ProcessID ?? throw new InvalidOperationException("The gate is open.");
+        return (int)await JobsTestData.CountAsync(_dataSource, "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))", pid);
+    }
+
+    public async Task OpenAsync()
+    {
+        if (_connection is null)
+        {
+            return;
+        }
+        await _transaction!.RollbackAsync();
+        await _transaction.DisposeAsync();
+        await _connection.DisposeAsync();
+        (_connection, _transaction) = (null, null);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await OpenAsync();
+        await JobsTestData.ExecuteAsync(_dataSource, "DELETE FROM jobs_test_flags WHERE name = $1", Name);
     }
 }
