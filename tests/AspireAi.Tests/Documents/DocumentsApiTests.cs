@@ -334,6 +334,26 @@ public sealed class DocumentsApiTests(ApiFactory factory) : IClassFixture<ApiFac
         await AssertNothingWrittenAsync(user.Id);
     }
 
+    [Theory]
+    [InlineData("txt", "Meeting notes for March\n\nWe agreed to move the launch.", "Meeting notes for March")]
+    [InlineData("md", "Some intro text.\n\n# Harbour *guide*\n\nThe tide turns at noon.", "Harbour guide")]
+    [InlineData("html", "<html><head><title>Rota &amp; shifts</title></head><body><p>Anna: Monday.</p></body></html>", "Rota & shifts")]
+    [InlineData("txt", "\n\n   The first line of this note goes on and on well past any sensible length for a title in a list view.\nSecond line.",
+        "The first line of this note goes on and on well past any sensible length for a…")]
+    public async Task A_json_upload_without_a_title_is_named_after_its_own_title_or_first_line(string format, string text, string title)
+    {
+        var (client, _) = await factory.CreateUserClientAsync();
+        var unique = $"{text}\n\nUnique {Guid.NewGuid():N}.";
+        using var response = await client.PostAsJsonAsync("/v1/documents", new { text = unique, format });
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var accepted = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(title, accepted.GetProperty("title").GetString());
+        Assert.True(title.Length <= 80);
+        var document = await DocumentsTestData.WaitUntilDoneAsync(client, accepted.GetProperty("id").GetGuid());
+        Assert.Equal(("ready", title), (document.GetProperty("status").GetString(), document.GetProperty("title").GetString()));
+    }
+
     [Fact]
     public async Task A_null_entry_in_a_json_bulk_upload_is_a_400_naming_it_and_nothing_is_written()
     {
