@@ -6,8 +6,10 @@ using AspireAi.Core.Documents;
 using AspireAi.Core.Documents.Parsing;
 using AspireAi.Core.Documents.Retrieval;
 using AspireAi.Core.Identity;
+using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
 namespace AspireAi.Api.Documents;
@@ -46,7 +48,7 @@ public static class DocumentsApi
     public sealed record CreateTextDocumentRequest(string? Title, string? Text, string? Format, string? Scope, IReadOnlyList<string>? Tags);
 
     /// <summary>JSON bulk upload: many texts into one scope.</summary>
-    public sealed record BulkTextDocumentsRequest(IReadOnlyList<CreateTextDocumentRequest>? Documents, string? Scope);
+    public sealed record BulkTextDocumentsRequest(IReadOnlyList<CreateTextDocumentRequest?>? Documents, string? Scope);
 
     public sealed record SearchDocumentsRequest(string? Query, int? TopK, IReadOnlyList<Guid>? DocumentIds, IReadOnlyList<string>? Tags, string? Scope);
 
@@ -320,19 +322,21 @@ public static class DocumentsApi
     private static async Task<ReadResult> ReadMultipartAsync(HttpContext http, CurrentUser user, long maxDocumentBytes, bool single, int maxDocuments)
     {
         IFormCollection form;
+        var formOptions = new FormOptions
+        {
+            MultipartBodyLengthLimit = maxDocumentBytes,
+            // Counts fields and files together. (ValueLengthLimit would only bound url-encoded forms: a multipart
+            // field is bounded by MultipartBodyLengthLimit, then by its own validation, e.g. the title's 300.)
+            ValueCountLimit = 64 + maxDocuments,
+        };
         try
         {
-            http.Features.Set<IFormFeature>(new FormFeature(http.Request, new FormOptions
-            {
-                MultipartBodyLengthLimit = maxDocumentBytes,
-                ValueCountLimit = 64 + maxDocuments,
-                ValueLengthLimit = 16 * 1024,
-            }));
+            http.Features.Set<IFormFeature>(new FormFeature(http.Request, formOptions));
             form = await http.Request.ReadFormAsync(http.RequestAborted);
         }
-        catch (InvalidDataException ex) when (ex.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+        catch (InvalidDataException ex) when (FormLimitProblem(ex, formOptions) is { } problem)
         {
-            return Fail(PayloadTooLarge($"A file or field exceeds the upload limit of {Size(maxDocumentBytes)} (Documents:MaxUploadBytes)."));
+            return Fail(problem);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -340,6 +344,7 @@ public static class DocumentsApi
         }
         catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException or IOException)
         {
+            // Also the framework's structural limits (header count and length, boundary, line length): its message names them.
             return Fail(TypedResults.Problem(title: "Malformed multipart body", detail: ex.Message, statusCode: StatusCodes.Status400BadRequest));
         }
 
@@ -379,7 +384,9 @@ public static class DocumentsApi
         var documents = new List<NewDocument>();
         foreach (var file in form.Files)
         {
-            var name = Path.GetFileName(file.FileName);
+            // The client names the file: like a title it may carry control characters, and PostgreSQL text cannot
+            // hold NUL (it failed the insert as a 500).
+            var name = TextCleaner.OneLine(Path.GetFileName(file.FileName));
             if (file.Length > maxDocumentBytes)
             {
                 return Fail(PayloadTooLarge($"'{name}' is {Size(file.Length)}; the limit is {Size(maxDocumentBytes)} (Documents:MaxUploadBytes)."));
@@ -405,7 +412,7 @@ public static class DocumentsApi
                 await stream.ReadExactlyAsync(content, http.RequestAborted);
             }
 
-            documents.Add(new NewDocument(title, string.IsNullOrWhiteSpace(name) ? null : Truncate(name, MaxTitleLength), format, content, scope, tags));
+            documents.Add(new NewDocument(title, name is null ? null : Truncate(name, MaxTitleLength), format, content, scope, tags));
         }
 
         return new ReadResult(documents);
@@ -413,18 +420,20 @@ public static class DocumentsApi
 
     private static async Task<ReadResult> ReadJsonAsync(HttpContext http, CurrentUser user, long maxDocumentBytes, bool single, int maxDocuments)
     {
-        IReadOnlyList<CreateTextDocumentRequest> items;
+        IReadOnlyList<CreateTextDocumentRequest?> items;
         string? batchScope = null;
+        // The Api's own JSON settings, as bound endpoints get them (they refuse NUL characters, for one).
+        var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         try
         {
             if (single)
             {
-                items = [await http.Request.ReadFromJsonAsync<CreateTextDocumentRequest>(JsonSerializerOptions.Web, http.RequestAborted)
+                items = [await http.Request.ReadFromJsonAsync<CreateTextDocumentRequest>(json, http.RequestAborted)
                     ?? throw new JsonException("The body is null.")];
             }
             else
             {
-                var bulk = await http.Request.ReadFromJsonAsync<BulkTextDocumentsRequest>(JsonSerializerOptions.Web, http.RequestAborted)
+                var bulk = await http.Request.ReadFromJsonAsync<BulkTextDocumentsRequest>(json, http.RequestAborted)
                     ?? throw new JsonException("The body is null.");
                 items = bulk.Documents ?? [];
                 batchScope = bulk.Scope;
@@ -432,8 +441,8 @@ public static class DocumentsApi
         }
         catch (JsonException ex)
         {
-            return Fail(TypedResults.Problem(title: "Malformed JSON", detail: $"The body is not valid JSON for this endpoint: {ex.Message}",
-                statusCode: StatusCodes.Status400BadRequest));
+            return Fail(TypedResults.ValidationProblem(JsonBodyErrors.Describe(ex, single ? typeof(CreateTextDocumentRequest) : typeof(BulkTextDocumentsRequest)),
+                title: "Malformed JSON"));
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -450,11 +459,18 @@ public static class DocumentsApi
             errors["documents"] = [$"{items.Count} documents were sent; a batch holds at most {maxDocuments} (Documents:MaxBulkDocuments)."];
         }
 
-        var scope = ReadScope(single ? items[0].Scope : batchScope, errors);
+        var scope = ReadScope(single ? items[0]!.Scope : batchScope, errors);
         var documents = new List<NewDocument>();
         for (var i = 0; i < items.Count && errors.Count == 0; i++)
         {
             var item = items[i];
+            if (item is null)
+            {
+                // `[null]` binds to a null element; without this it reached the field reads below as a 500.
+                errors[$"documents[{i}]"] = ["Each document must be an object with 'title' and 'text'; this one is null."];
+                continue;
+            }
+
             var prefix = single ? "" : $"documents[{i}].";
             var title = ReadTitle(item.Title, errors, prefix + "title");
             var tags = NormaliseTags(item.Tags, errors, prefix + "tags");
@@ -485,6 +501,27 @@ public static class DocumentsApi
         }
 
         return ScopeRejection(scope, user) is { } forbidden ? Fail(forbidden) : new ReadResult(documents);
+    }
+
+    // The form reader reports its limits only as InvalidDataException messages ("Multipart body length limit 1000
+    // exceeded.", "Form value count limit 164 exceeded.", "Multipart headers count limit 16 exceeded."). Only the body
+    // length is the upload size (413); the others are a malformed request (400), and saying "the file is too large"
+    // for them sent users looking in the wrong place.
+    private static ProblemHttpResult? FormLimitProblem(InvalidDataException ex, FormOptions limits)
+    {
+        if (ex.Message.StartsWith("Multipart body length limit", StringComparison.OrdinalIgnoreCase))
+        {
+            return PayloadTooLarge($"A file or field exceeds the upload limit of {Size(limits.MultipartBodyLengthLimit)} (Documents:MaxUploadBytes).");
+        }
+
+        if (ex.Message.StartsWith("Form value count limit", StringComparison.OrdinalIgnoreCase))
+        {
+            return TypedResults.Problem(title: "Too many form fields",
+                detail: $"The form holds more than {limits.ValueCountLimit} fields and files; send at most {limits.ValueCountLimit}.",
+                statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        return null;
     }
 
     private static ProblemHttpResult? TooLarge(HttpContext http, long maxBytes) =>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Documents.Parsing;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Jobs;
 using Npgsql;
@@ -103,7 +104,8 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource, IJobQueue jobs)
         var id = Guid.CreateVersion7();
         var scopeKey = document.Scope == DocumentScope.Org ? user.OrgId : user.UserId;
         var hash = SHA256.HashData(document.Content.Span);
-        var title = document.Title ?? document.FileName ?? "Untitled document";
+        // A text sent without a title is named after its own title or first line, not "Untitled document".
+        var title = document.Title ?? document.FileName ?? DocumentTitle.FromContent(document.Content.Span, document.Format) ?? "Untitled document";
 
         // ON CONFLICT on the content index: two identical uploads racing both end on the same document.
         await using (var insert = new NpgsqlCommand("""

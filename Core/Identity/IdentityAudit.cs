@@ -19,14 +19,15 @@ internal static class IdentityAudit
     public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, AuditEntry entry, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("""
-            INSERT INTO audit_log (actor_user_id, action, target_type, target_id, details)
-            VALUES ($1, $2, $3, $4, $5)
+            INSERT INTO audit_log (actor_user_id, action, target_type, target_id, details, arguments)
+            VALUES ($1, $2, $3, $4, $5, $6)
             """, connection, transaction);
         command.Parameters.Add(new() { Value = (object?)entry.ActorUserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
         command.Parameters.Add(new() { Value = entry.Action });
         command.Parameters.Add(new() { Value = (object?)entry.TargetType ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = (object?)entry.TargetId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = JsonSerializer.Serialize(entry.Details ?? EmptyDetails), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new() { Value = (object?)entry.Arguments ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -39,5 +40,6 @@ internal static class IdentityAudit
     private static readonly Dictionary<string, string?> EmptyDetails = [];
 }
 
+/// <param name="Arguments">What a tool call was asked to do, already redacted and truncated (<c>audit_log.arguments</c>).</param>
 internal sealed record AuditEntry(Guid? ActorUserId, string Action, string? TargetType = null, string? TargetId = null,
-    IReadOnlyDictionary<string, string?>? Details = null);
+    IReadOnlyDictionary<string, string?>? Details = null, string? Arguments = null);

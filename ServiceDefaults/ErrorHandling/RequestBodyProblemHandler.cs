@@ -41,7 +41,7 @@ internal sealed partial class RequestBodyProblemHandler(IProblemDetailsService p
         // The exception handler clears the request's endpoint before handlers run; its feature keeps it.
         var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
         var bodyType = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
-        return new HandledProblem(new HttpValidationProblemDetails(DescribeJson(json, bodyType))
+        return new HandledProblem(new HttpValidationProblemDetails(JsonBodyErrors.Describe(json, bodyType))
         {
             Status = StatusCodes.Status400BadRequest,
             Title = "The request body is not valid",
@@ -49,10 +49,23 @@ internal sealed partial class RequestBodyProblemHandler(IProblemDetailsService p
         }, null);
     }
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rejected {Method} {Path}: {Reason}")]
+    private partial void LogRejected(string method, string? path, string reason);
+}
+
+/// <summary>Describes a <see cref="JsonException"/> from reading a request body as field errors.</summary>
+public static partial class JsonBodyErrors
+{
     private static readonly string[] Required = ["The field is required."];
 
-    internal static Dictionary<string, string[]> DescribeJson(JsonException json, Type? bodyType)
+    /// <summary>
+    /// Field errors for a body the serializer refused, keyed by the field's JSON path ("body" for the whole body):
+    /// what was expected, which required members are missing, or where the syntax broke. Endpoints that read their
+    /// body themselves use it to answer the way bound endpoints do.
+    /// </summary>
+    public static Dictionary<string, string[]> Describe(JsonException json, Type? bodyType)
     {
+        ArgumentNullException.ThrowIfNull(json);
         var field = FieldName(json.Path);
         if (json is RejectedTextException rejected)
         {
@@ -168,9 +181,6 @@ internal sealed partial class RequestBodyProblemHandler(IProblemDetailsService p
 
     [GeneratedRegex(@"^The JSON value could not be converted to (?<type>[^ ]+)\.")]
     private static partial Regex NotConvertible();
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rejected {Method} {Path}: {Reason}")]
-    private partial void LogRejected(string method, string? path, string reason);
 }
 
 /// <summary>A JSON string the service refuses (its message says why); the serializer adds the path.</summary>

@@ -88,11 +88,18 @@ public static class DocumentParser
             throw new DocumentParseException("The document contains no text.");
         }
 
-        var metadata = new Dictionary<string, object>(parsed.Metadata)
+        // Strings the parsers lift from the file (author, language) go to jsonb, which refuses \u0000 like text does.
+        var metadata = new Dictionary<string, object>();
+        foreach (var (key, value) in parsed.Metadata)
         {
-            ["characters"] = text.Length,
-            ["words"] = CountWords(text),
-        };
+            if ((value is string raw ? TextCleaner.OneLine(raw) : value) is { } clean)
+            {
+                metadata[key] = clean;
+            }
+        }
+
+        metadata["characters"] = text.Length;
+        metadata["words"] = CountWords(text);
         return parsed with { Text = text, Metadata = metadata, Title = TextCleaner.OneLine(parsed.Title) };
     }
 

@@ -20,7 +20,7 @@ public sealed record DocumentSearchRequest(
     string Query, int TopK, IReadOnlyList<Guid>? DocumentIds = null, IReadOnlyList<string>? Tags = null, string? Scope = null, string Source = "api");
 
 /// <summary>One retrieved passage with how it ranked.</summary>
-/// <param name="Similarity">Cosine similarity to the query (current embedding model), or null when the chunk's vector is of another model.</param>
+/// <param name="Similarity">Cosine similarity to the query; every hit's vector is of the query's embedding model.</param>
 /// <param name="Score">Reciprocal rank fusion score.</param>
 /// <param name="VectorRank">1-based rank in the vector search, when it found the chunk.</param>
 /// <param name="TextRank">1-based rank in the full-text search, when it found the chunk.</param>
@@ -40,8 +40,8 @@ public sealed record DocumentSearchResult(
     IReadOnlyList<DocumentSearchHit> Hits, double? BestSimilarity, bool LowConfidence, double Threshold, string Model, double LatencyMs);
 
 /// <summary>
-/// Hybrid retrieval over the chunks a user may read: HNSW vector search (inner product on unit vectors, only the
-/// configured model's vectors) and PostgreSQL full-text search, fused with reciprocal rank fusion in one SQL
+/// Hybrid retrieval over the chunks a user may read, of the configured embedding model only: HNSW vector search (inner
+/// product on unit vectors) and PostgreSQL full-text search, fused with reciprocal rank fusion in one SQL
 /// statement. Low-confidence searches return no hits; every search writes one log line and its metrics.
 /// </summary>
 public sealed partial class DocumentRetriever(
@@ -78,10 +78,12 @@ public sealed partial class DocumentRetriever(
         ),
         -- Full text: passages holding every query term first (precise, and cheap: few rows match). Only when none
         -- does, passages holding any term, ranked among a bounded sample so that common words cannot make it slow.
+        -- Both legs take only the query model's chunks: a query never mixes models, not even by keyword (a chunk
+        -- waiting for the re-embed job is found again once it has a vector of the current model).
         fts_all AS MATERIALIZED (
             SELECT c.id, ts_rank(c.tsv, q.query) AS score
             FROM document_chunks c, (SELECT plainto_tsquery('english', $10) AS query) q
-            WHERE c.tsv @@ q.query AND c.scope_key = ANY($3)
+            WHERE c.tsv @@ q.query AND c.embedding_model = $2 AND c.scope_key = ANY($3)
               AND ($8::uuid[] IS NULL AND $9::text[] IS NULL OR c.document_id IN (SELECT id FROM allowed))
             ORDER BY score DESC
             LIMIT $5
@@ -91,7 +93,7 @@ public sealed partial class DocumentRetriever(
             FROM (SELECT websearch_to_tsquery('english', $4) AS query) q,
                  LATERAL (
                      SELECT c.id, c.tsv FROM document_chunks c
-                     WHERE c.tsv @@ q.query AND c.scope_key = ANY($3)
+                     WHERE c.tsv @@ q.query AND c.embedding_model = $2 AND c.scope_key = ANY($3)
                        AND ($8::uuid[] IS NULL AND $9::text[] IS NULL OR c.document_id IN (SELECT id FROM allowed))
                      LIMIT 2000) s
             WHERE $4 <> '' AND NOT EXISTS (SELECT 1 FROM fts_all)
@@ -110,7 +112,7 @@ public sealed partial class DocumentRetriever(
             FROM vec_ranked v FULL OUTER JOIN fts_ranked f ON f.id = v.id
         )
         SELECT fu.id, c.document_id, d.title, c.ordinal, c.heading, c.content,
-               coalesce(fu.similarity, CASE WHEN c.embedding_model = $2 THEN -(c.embedding <#> $1::vector) END) AS similarity,
+               coalesce(fu.similarity, -(c.embedding <#> $1::vector)) AS similarity,
                fu.rrf, fu.vector_rank, fu.text_rank,
                $10 <> '' AND c.tsv @@ plainto_tsquery('english', $10) AS full_match
         FROM fused fu

@@ -25,13 +25,14 @@ public enum ToolCallOutcome
 /// <param name="CallId">The model's id of the call.</param>
 /// <param name="Round">1-based round of the tool loop.</param>
 /// <param name="ArgumentsSize">Length of the arguments JSON.</param>
+/// <param name="Arguments">The arguments JSON as the model sent it (may hold secrets the user typed: redact before storing).</param>
 /// <param name="ResultSize">Length of the result as sent to the model.</param>
 /// <param name="Duration">Time the tool ran.</param>
 /// <param name="Outcome">How the call ended.</param>
 /// <param name="Error">Error text given to the model, when not <see cref="ToolCallOutcome.Succeeded"/>.</param>
 public sealed record ToolCallRecord(
     string? UserId, string? ConversationId, string ToolName, string CallId, int Round,
-    int ArgumentsSize, int ResultSize, TimeSpan Duration, ToolCallOutcome Outcome, string? Error);
+    int ArgumentsSize, string Arguments, int ResultSize, TimeSpan Duration, ToolCallOutcome Outcome, string? Error);
 
 /// <summary>
 /// Sees every tool call the tool loop runs (after it ends), e.g. to write an audit row. Register any number with

@@ -321,7 +321,7 @@ public sealed partial class ToolLoopChatClient : DelegatingChatClient
 
         await NotifyAsync(new ToolCallRecord(
             context.UserId, context.ConversationId, call.Name, call.CallId, context.Round,
-            argumentsJson.Length, resultSize, duration, outcome, error), cancellationToken).ConfigureAwait(false);
+            argumentsJson.Length, argumentsJson, resultSize, duration, outcome, error), cancellationToken).ConfigureAwait(false);
 
         return new FunctionResultContent(call.CallId, error ?? result) { Exception = exception };
     }

@@ -128,6 +128,14 @@ public sealed class DocumentIngestionTests(ApiFactory factory) : IClassFixture<A
         var code = DocumentsTestData.Unique("EMB");
         var document = await DocumentsTestData.IngestTextAsync(client, "Legacy", $"The vault password hint is {code}. Ask the night guard.");
         var id = document.GetProperty("id").GetGuid();
+        var query = $"vault password hint {code}";
+        // The query finds the document while its chunks are of the current model, by vector and by keyword: the
+        // absence below is the model filter, not a query that finds nothing.
+        var current = (await DocumentsApiTests.SearchAsync(client, query)).GetProperty("results").EnumerateArray()
+            .Single(h => h.GetProperty("documentId").GetGuid() == id);
+        Assert.Equal(1, current.GetProperty("vectorRank").GetInt32());
+        Assert.True(current.GetProperty("fullTextMatch").GetBoolean());
+
         // As if this document had been embedded by a model that is no longer configured.
         await using (var legacy = factory.DataSource.CreateCommand("""
             UPDATE document_chunks SET embedding_model = 'legacy-model-0' WHERE document_id = $1;
@@ -143,14 +151,14 @@ public sealed class DocumentIngestionTests(ApiFactory factory) : IClassFixture<A
             await legacyDocument.ExecuteNonQueryAsync();
         }
 
-        // Vectors of the old model are never compared with the query's: the chunk can only come from full-text search.
-        var before = await DocumentsApiTests.SearchAsync(client, $"vault password hint {code}");
-        foreach (var hit in before.GetProperty("results").EnumerateArray().Where(h => h.GetProperty("documentId").GetGuid() == id))
-        {
-            Assert.Equal(JsonValueKind.Null, hit.GetProperty("vectorRank").ValueKind);
-            Assert.Equal(JsonValueKind.Null, hit.GetProperty("similarity").ValueKind);
-            Assert.True(hit.GetProperty("fullTextMatch").GetBoolean());
-        }
+        // A query never mixes models: the old model's chunk is neither compared by vector nor returned by keyword,
+        // although its text still matches the query.
+        var before = await DocumentsApiTests.SearchAsync(client, query);
+        Assert.DoesNotContain(id, DocumentsApiTests.Hits(before));
+        Assert.All(before.GetProperty("results").EnumerateArray(), h => Assert.NotEqual(JsonValueKind.Null, h.GetProperty("similarity").ValueKind));
+        Assert.Equal(1, await DocumentsTestData.CountAsync(factory.DataSource,
+            "SELECT count(*) FROM document_chunks WHERE document_id = $1 AND embedding_model = 'legacy-model-0' AND tsv @@ plainto_tsquery('english', $2)",
+            id, query));
 
         var workers = await DocumentsTestData.WorkersAsync();
         await RunJobAsync<ReembedHandler>(workers, DocumentJobs.Reembed);
@@ -159,7 +167,7 @@ public sealed class DocumentIngestionTests(ApiFactory factory) : IClassFixture<A
             "SELECT count(*) FROM document_chunks WHERE document_id = $1 AND embedding_model <> 'offline-embed-1'", id));
         Assert.Equal(1, await DocumentsTestData.CountAsync(factory.DataSource,
             "SELECT count(*) FROM documents WHERE id = $1 AND embedding_model = 'offline-embed-1' AND owner_user_id = $2", id, user.Id));
-        var after = await DocumentsApiTests.SearchAsync(client, $"vault password hint {code}");
+        var after = await DocumentsApiTests.SearchAsync(client, query);
         var found = after.GetProperty("results").EnumerateArray().First(h => h.GetProperty("documentId").GetGuid() == id);
         Assert.Equal(1, found.GetProperty("vectorRank").GetInt32());
         Assert.True(found.GetProperty("similarity").GetDouble() > 0.2);

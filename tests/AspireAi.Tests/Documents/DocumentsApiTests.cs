@@ -335,6 +335,119 @@ public sealed class DocumentsApiTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Theory]
+    [InlineData("txt", "Meeting notes for March\n\nWe agreed to move the launch.", "Meeting notes for March")]
+    [InlineData("md", "Some intro text.\n\n# Harbour *guide*\n\nThe tide turns at noon.", "Harbour guide")]
+    [InlineData("html", "<html><head><title>Rota &amp; shifts</title></head><body><p>Anna: Monday.</p></body></html>", "Rota & shifts")]
+    [InlineData("txt", "\n\n   The first line of this note goes on and on well past any sensible length for a title in a list view.\nSecond line.",
+        "The first line of this note goes on and on well past any sensible length for a…")]
+    public async Task A_json_upload_without_a_title_is_named_after_its_own_title_or_first_line(string format, string text, string title)
+    {
+        var (client, _) = await factory.CreateUserClientAsync();
+        var unique = $"{text}\n\nUnique {Guid.NewGuid():N}.";
+        using var response = await client.PostAsJsonAsync("/v1/documents", new { text = unique, format });
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var accepted = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(title, accepted.GetProperty("title").GetString());
+        Assert.True(title.Length <= 80);
+        var document = await DocumentsTestData.WaitUntilDoneAsync(client, accepted.GetProperty("id").GetGuid());
+        Assert.Equal(("ready", title), (document.GetProperty("status").GetString(), document.GetProperty("title").GetString()));
+    }
+
+    [Fact]
+    public async Task A_null_entry_in_a_json_bulk_upload_is_a_400_naming_it_and_nothing_is_written()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        using var response = await client.PostAsync("/v1/documents/bulk",
+            new StringContent("""{"documents":[{"title":"ok","text":"Fine text."},null]}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().ToList();
+        Assert.Equal(["documents[1]"], errors.Select(e => e.Name));
+        Assert.Contains("null", errors[0].Value[0].GetString(), StringComparison.Ordinal);
+        await AssertNothingWrittenAsync(user.Id);
+    }
+
+    [Fact]
+    public async Task Control_characters_in_a_file_name_are_cleaned_before_they_reach_the_database()
+    {
+        var (client, _) = await factory.CreateUserClientAsync();
+        // Written by hand: HttpClient would encode the name, and a browser or curl sends the bytes as they are.
+        const string boundary = "nul-boundary";
+        var body = Encoding.UTF8.GetBytes(
+            $"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bad\0na\u0001me.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+            + $"Text of a file with a strange name {Guid.NewGuid()}.\r\n--{boundary}--\r\n");
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
+
+        using var response = await client.PostAsync("/v1/documents", content);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var document = await DocumentsTestData.WaitUntilDoneAsync(client, id);
+        Assert.Equal(("ready", "badname.txt", "badname.txt"),
+            (document.GetProperty("status").GetString(), document.GetProperty("fileName").GetString(), document.GetProperty("title").GetString()));
+    }
+
+    [Fact]
+    public async Task Form_count_and_field_length_limits_are_400s_naming_the_limit_not_the_upload_size()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        using (var form = new MultipartFormDataContent())
+        {
+            // 164 = 64 fields around the files + Documents:MaxBulkDocuments (100).
+            for (var i = 0; i < 170; i++)
+            {
+                form.Add(new StringContent($"tag{i}"), "tags");
+            }
+
+            form.Add(new ByteArrayContent(Encoding.UTF8.GetBytes("Text.")), "file", "a.txt");
+            using var many = await client.PostAsync("/v1/documents", form);
+            Assert.Equal(HttpStatusCode.BadRequest, many.StatusCode);
+            var detail = (await many.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString();
+            Assert.Contains("more than 164 fields", detail, StringComparison.Ordinal);
+            Assert.DoesNotContain("upload limit", detail, StringComparison.Ordinal);
+        }
+
+        using (var form = new MultipartFormDataContent())
+        {
+            for (var i = 0; i < 170; i++)
+            {
+                form.Add(new ByteArrayContent(Encoding.UTF8.GetBytes($"File {i}.")), "files", $"f{i}.txt");
+            }
+
+            using var files = await client.PostAsync("/v1/documents/bulk", form);
+            Assert.Equal(HttpStatusCode.BadRequest, files.StatusCode);
+            Assert.DoesNotContain("upload limit", await files.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // The reader's structural limits (here 16 headers per part) are a malformed body, named by the framework.
+        const string boundary = "many-headers";
+        var headers = string.Concat(Enumerable.Range(0, 20).Select(i => $"X-Extra-{i}: {i}\r\n"));
+        using (var content = new ByteArrayContent(Encoding.UTF8.GetBytes(
+            $"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n{headers}\r\nText.\r\n--{boundary}--\r\n")))
+        {
+            content.Headers.ContentType = MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
+            using var manyHeaders = await client.PostAsync("/v1/documents", content);
+            Assert.Equal(HttpStatusCode.BadRequest, manyHeaders.StatusCode);
+            Assert.Contains("headers count limit", (await manyHeaders.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(),
+                StringComparison.Ordinal);
+        }
+
+        using (var longField = await DocumentsTestData.UploadFileAsync(client, "a.txt", Encoding.UTF8.GetBytes("Text."),
+            fields: new Dictionary<string, string> { ["title"] = new string('t', 20_000) }))
+        {
+            // A long field is within the multipart size limit: its own validation names it.
+            Assert.Equal(HttpStatusCode.BadRequest, longField.StatusCode);
+            var errors = (await longField.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+            Assert.Contains("300", errors.GetProperty("title")[0].GetString(), StringComparison.Ordinal);
+        }
+
+        await AssertNothingWrittenAsync(user.Id);
+    }
+
+    [Theory]
     [InlineData("report.pdf", "application/pdf")]
     [InlineData("photo.png", "image/png")]
     [InlineData("noextension", "application/octet-stream")]

@@ -87,14 +87,15 @@ public sealed class RagChatTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task The_search_documents_tool_returns_passages_and_every_tool_call_is_audited_without_its_arguments()
+    public async Task The_search_documents_tool_returns_passages_and_every_tool_call_is_audited_with_its_arguments_secrets_redacted()
     {
         var (client, user) = await factory.CreateUserClientAsync();
         var topic = DocumentsTestData.Unique("ZEB");
         var document = await DocumentsTestData.IngestTextAsync(client, "Zebra notes", $"The zebra enclosure {topic} is cleaned every Thursday.");
         var documentId = document.GetProperty("id").GetGuid();
+        const string apiKey = "sk-proj-Zx81kQw2Lm93Pn47Rt56";
 
-        var reply = await AskAsync(client, await ChatTestData.CreateConversationAsync(client), $"Search my documents for zebra enclosure {topic}");
+        var reply = await AskAsync(client, await ChatTestData.CreateConversationAsync(client), $"Search my documents for zebra enclosure {topic} {apiKey}");
 
         var call = Assert.Single(reply.GetProperty("toolCalls").EnumerateArray());
         Assert.Equal("search_documents", call.GetProperty("name").GetString());
@@ -103,16 +104,48 @@ public sealed class RagChatTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains(result.GetProperty("results").EnumerateArray(), passage =>
             passage.GetProperty("documentId").GetGuid() == documentId && passage.GetProperty("text").GetString()!.Contains(topic, StringComparison.Ordinal));
 
-        // Audited: who, which tool, sizes, duration, outcome; not what was searched for.
+        // Audited: who, which tool, what it was asked (the key the user pasted redacted), sizes, duration, outcome.
         await using var command = factory.DataSource.CreateCommand(
-            "SELECT details::text FROM audit_log WHERE actor_user_id = $1 AND action = 'tool.called' AND target_type = 'tool' AND target_id = 'search_documents'");
+            "SELECT details::text, arguments FROM audit_log WHERE actor_user_id = $1 AND action = 'tool.called' AND target_type = 'tool' AND target_id = 'search_documents'");
         command.Parameters.Add(new() { Value = user.Id });
-        var details = JsonElement.Parse((string)(await command.ExecuteScalarAsync())!);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        var details = JsonElement.Parse(reader.GetString(0));
+        var arguments = JsonElement.Parse(reader.GetString(1));
         Assert.True(int.Parse(details.GetProperty("argumentsSize").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.True(int.Parse(details.GetProperty("resultSize").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.Equal("Succeeded", details.GetProperty("outcome").GetString());
         Assert.True(details.TryGetProperty("durationMs", out _));
-        Assert.DoesNotContain(topic, details.GetRawText(), StringComparison.OrdinalIgnoreCase);
+        var query = arguments.GetProperty("query").GetString()!;
+        Assert.Contains(topic, query, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(AspireAi.Core.Memory.SecretDetector.Placeholder, query, StringComparison.Ordinal);
+        Assert.DoesNotContain("Zx81kQw2", reader.GetString(1), StringComparison.Ordinal);
+        Assert.DoesNotContain("Zx81kQw2", details.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"query":"tea","password":"hunter2"}""", "hunter2")]
+    [InlineData("""{"content":"my password is Tr0ub4dor&3 for the bank"}""", "Tr0ub4dor")]
+    [InlineData("""{"settings":{"api_key":"a1b2c3d4e5f6g7h8"},"tags":["AKIAABCDEFGHIJKLMNOP"]}""", "a1b2c3d4e5f6g7h8")]
+    [InlineData("""{"query": "unterminated sk-ant-Qw12Er34Ty56Ui78Op90""", "Qw12Er34")]
+    public void Audited_arguments_have_their_secrets_redacted(string arguments, string secret)
+    {
+        var audited = AspireAi.Core.Documents.Tools.ToolCallAudit.RedactArguments(arguments);
+
+        Assert.DoesNotContain(secret, audited, StringComparison.Ordinal);
+        Assert.DoesNotContain("AKIAABCDEFGHIJKLMNOP", audited, StringComparison.Ordinal);
+        Assert.Contains(AspireAi.Core.Memory.SecretDetector.Placeholder, audited, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Audited_arguments_are_truncated_and_keep_the_rest_of_the_call()
+    {
+        var audited = AspireAi.Core.Documents.Tools.ToolCallAudit.RedactArguments(
+            JsonSerializer.Serialize(new { query = "tea " + new string('x', 5000), top_k = 3 }));
+
+        Assert.Equal(AspireAi.Core.Documents.Tools.ToolCallAudit.MaxArgumentsChars + 1, audited.Length);
+        Assert.StartsWith("""{"query":"tea xxx""", audited, StringComparison.Ordinal);
+        Assert.Equal("""{"query":"tea","top_k":3}""", AspireAi.Core.Documents.Tools.ToolCallAudit.RedactArguments("""{"query":"tea","top_k":3}"""));
     }
 
     private static async Task<List<SseEvent>> AskStreamingAsync(HttpClient client, Guid conversation, string question)

@@ -1,4 +1,5 @@
 using AspireAi.Core.Llm.Pipeline;
+using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 
@@ -43,42 +44,5 @@ public sealed class LoggingChatClientTests
         Assert.DoesNotContain(key, logged, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter22", logged, StringComparison.Ordinal);
         Assert.Contains("[redacted]", logged, StringComparison.Ordinal);
-    }
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        private readonly List<(LogLevel Level, string Message)> _entries = [];
-
-        public IReadOnlyList<(LogLevel Level, string Message)> Entries
-        {
-            get
-            {
-                lock (_entries)
-                {
-                    return [.. _entries];
-                }
-            }
-        }
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                lock (owner._entries)
-                {
-                    owner._entries.Add((logLevel, formatter(state, exception)));
-                }
-            }
-        }
     }
 }

@@ -209,6 +209,7 @@ public sealed class ToolLoopTests
         Assert.Equal(2, records.Count);
         Assert.Equal(("user-7", "lookup", ToolCallOutcome.Succeeded, 1), (records[0].UserId, records[0].ToolName, records[0].Outcome, records[0].Round));
         Assert.Equal("""{"query":"tea"}""".Length, records[0].ArgumentsSize);
+        Assert.Equal("""{"query":"tea"}""", records[0].Arguments);
         Assert.Equal("found tea".Length, records[0].ResultSize);
         Assert.Equal(ToolCallOutcome.UnknownTool, records[1].Outcome);
         Assert.NotNull(records[1].Error);

@@ -44,6 +44,24 @@ public sealed class ApiRequestProblemsTests(ApiFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task An_endpoint_reading_its_own_body_names_fields_the_same_way_and_writes_nothing()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+
+        using var nul = await client.PostAsync("/v1/documents", Json("""{"title":"Notes","text":"a\u0000b"}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, nul.StatusCode);
+        var problem = await nul.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("NUL", problem.GetProperty("errors").GetProperty("text")[0].GetString(), StringComparison.Ordinal);
+
+        using var bulk = await client.PostAsync("/v1/documents/bulk", Json("""{"documents":[{"title":"t","text":["not","text"]}]}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, bulk.StatusCode);
+        problem = await bulk.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Expected a string.", problem.GetProperty("errors").GetProperty("documents[0].text")[0].GetString());
+
+        Assert.Equal(0, await ChatTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM documents WHERE owner_user_id = $1", user.Id));
+    }
+
+    [Fact]
     public async Task A_query_parameter_that_is_not_a_number_is_a_problem_naming_it()
     {
         var (client, _) = await factory.CreateUserClientAsync();
