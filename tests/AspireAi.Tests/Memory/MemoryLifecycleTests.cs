@@ -1,0 +1,78 @@
+using System.Net;
+using System.Text.Json;
+using AspireAi.Core.Memory;
+using AspireAi.Tests.Infrastructure;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AspireAi.Tests.Memory;
+
+/// <summary>Erasure, rollback and session end racing the pipeline: what is gone must stay gone, in Postgres and Redis.</summary>
+[Collection(MemoryCollection.Name)]
+public sealed class MemoryLifecycleTests(ApiFactory factory)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Erasure_while_an_extraction_waits_on_the_model_succeeds_and_the_job_writes_nothing_back()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        await MemoryTestData.PostMemoryAsync(client, new { text = "Speaks Icelandic", infer = false });
+        await MemoryTestData.PostMemoryAsync(client, new { text = "Is planning a trip", infer = false, scope = "session", sessionId = "trip" });
+        // A source with no job row, run below by hand: a Workers process of another test cannot pick it up first.
+        var sourceId = await InsertApiSourceAsync(user, "I work at Initech and I live in Lisbon.");
+
+        await using var scope = factory.Services.CreateAsyncScope();
+        using var gated = new GatedChatClient(scope.ServiceProvider.GetRequiredService<IChatClient>());
+        var model = ActivatorUtilities.CreateInstance<MemoryLanguageModel>(scope.ServiceProvider, (IChatClient)gated);
+        var job = Task.Run(() => MemoryTestData.RunJobAsync(factory.Services, factory.DataSource, JsonSerializer.SerializeToElement(new { sourceId }),
+            services => ActivatorUtilities.CreateInstance<MemoryExtractionJob>(services, model)));
+        await gated.Entered.Task.WaitAsync(Patience);
+
+        // The job is inside the model call: erasure must neither wait for it nor deadlock with it.
+        using var erased = await client.DeleteAsync("/v1/memories").WaitAsync(Patience);
+        Assert.True(erased.StatusCode == HttpStatusCode.OK, await erased.Content.ReadAsStringAsync());
+        gated.Release();
+        await job.WaitAsync(Patience);
+
+        Assert.Empty(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false));
+        Assert.Equal(0, await MemoryTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM memory_history WHERE owner_user_id = $1", user.Id));
+        Assert.Equal(0, await MemoryTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM memory_sources WHERE user_id = $1", user.Id));
+        Assert.Empty(await factory.Services.GetRequiredService<SessionMemoryStore>().KeysAsync(user.Id, CancellationToken.None));
+    }
+
+    private async Task<Guid> InsertApiSourceAsync(RegisteredUser user, string content, string scope = "user", string? sessionId = null)
+    {
+        var sourceId = Guid.CreateVersion7();
+        await using var insert = factory.DataSource.CreateCommand("""
+            INSERT INTO memory_sources (id, kind, org_id, user_id, session_id, scope, input, status)
+            VALUES ($1, 'api', $2, $3, $4, $5, $6::jsonb, 'queued')
+            """);
+        insert.Parameters.Add(new() { Value = sourceId });
+        insert.Parameters.Add(new() { Value = user.OrgId });
+        insert.Parameters.Add(new() { Value = user.Id });
+        insert.Parameters.Add(new() { Value = (object?)sessionId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        insert.Parameters.Add(new() { Value = scope });
+        insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(new[] { new { role = "user", content } }) });
+        await insert.ExecuteNonQueryAsync();
+        return sourceId;
+    }
+
+    /// <summary>The real model behind a gate: the first call reports that it started and waits until released.</summary>
+    private sealed class GatedChatClient(IChatClient inner) : DelegatingChatClient(inner)
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Release() => _gate.TrySetResult();
+
+        public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+            CancellationToken cancellationToken = default)
+        {
+            Entered.TrySetResult();
+            await _gate.Task.WaitAsync(cancellationToken);
+            return await base.GetResponseAsync(messages, options, cancellationToken);
+        }
+    }
+}
