@@ -74,6 +74,7 @@ public static partial class MemoryJobs
 public sealed partial class MemoryExtractionJob(
     MemoryLanguageModel model,
     MemoryConsolidator consolidator,
+    MemoryWriter writer,
     MemoryMetrics metrics,
     IOptions<MemoryOptions> options,
     IOptions<PricingSettings> pricing,
@@ -143,7 +144,9 @@ public sealed partial class MemoryExtractionJob(
         {
             return;
         }
-        var report = await consolidator.ConsolidateAsync(context.Connection, context.Transaction, facts, provenance, cancellationToken).ConfigureAwait(false);
+        var effects = new MemoryWriteEffects();
+        var report = await consolidator.ConsolidateAsync(context.Connection, context.Transaction, effects, facts, provenance, cancellationToken).ConfigureAwait(false);
+        context.OnCommitted(ct => writer.ApplyAsync(effects, ct));
 
         foreach (var usage in extraction.Usage.Concat(report.Usage))
         {

@@ -41,6 +41,48 @@ public sealed class MemoryLifecycleTests(ApiFactory factory)
         Assert.Empty(await factory.Services.GetRequiredService<SessionMemoryStore>().KeysAsync(user.Id, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task A_session_memory_whose_transaction_rolls_back_leaves_no_redis_key()
+    {
+        var (_, user) = await factory.CreateUserClientAsync();
+        var consolidator = factory.Services.GetRequiredService<MemoryConsolidator>();
+        var effects = new MemoryWriteEffects();
+        await using (var connection = await factory.DataSource.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var written = await consolidator.StoreVerbatimAsync(connection, transaction, effects, MemoryScopeRef.ForSession(user.OrgId, user.Id, "rollback"),
+                new NewMemory("Is testing rollbacks", MemoryType.Semantic, 0.5f, []), new MemoryProvenance(MemoryActor.User, user.Id, "test", null, []),
+                CancellationToken.None);
+            Assert.Equal(MemoryOperation.Add, written.Operation);
+            await transaction.RollbackAsync();
+        }
+
+        Assert.Empty(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false));
+        Assert.Empty(await factory.Services.GetRequiredService<SessionMemoryStore>().KeysAsync(user.Id, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task An_extraction_job_that_fails_after_consolidating_leaves_no_redis_key_and_its_retry_mirrors_with_a_ttl()
+    {
+        var (_, user) = await factory.CreateUserClientAsync();
+        var sourceId = await InsertApiSourceAsync(user, "I work at Initech.", scope: "session", sessionId: "failing");
+        var payload = JsonSerializer.SerializeToElement(new { sourceId });
+        var sessions = factory.Services.GetRequiredService<SessionMemoryStore>();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => MemoryTestData.RunJobAsync(factory.Services, factory.DataSource, payload,
+            services => new FailingAfter(ActivatorUtilities.CreateInstance<MemoryExtractionJob>(services))));
+        Assert.Empty(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false));
+        Assert.Empty(await sessions.KeysAsync(user.Id, CancellationToken.None));
+
+        await MemoryTestData.RunJobAsync<MemoryExtractionJob>(factory.Services, factory.DataSource, payload);
+        var memory = Assert.Single(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id));
+        Assert.Equal(("Works at Initech", "session"), (memory.Text, memory.Scope));
+        var entry = Assert.Single(await sessions.ReadAsync(user.Id, "failing", CancellationToken.None));
+        Assert.Equal(memory.Id, entry.Id);
+        var ttl = await factory.Services.GetRequiredService<AspireAi.Core.Redis.IRedisClient>().KeyTimeToLiveAsync(SessionMemoryStore.KeyOf(user.Id, "failing"));
+        Assert.True(ttl > TimeSpan.Zero, $"The session key has no TTL ({ttl}).");
+    }
+
     private async Task<Guid> InsertApiSourceAsync(RegisteredUser user, string content, string scope = "user", string? sessionId = null)
     {
         var sourceId = Guid.CreateVersion7();
@@ -56,6 +98,18 @@ public sealed class MemoryLifecycleTests(ApiFactory factory)
         insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(new[] { new { role = "user", content } }) });
         await insert.ExecuteNonQueryAsync();
         return sourceId;
+    }
+
+    /// <summary>Runs a handler and then fails, as a job whose commit is refused: its transaction rolls back.</summary>
+    private sealed class FailingAfter(AspireAi.Core.Jobs.IJobHandler inner) : AspireAi.Core.Jobs.IJobHandler
+    {
+        public string Type => inner.Type;
+
+        public async Task HandleAsync(AspireAi.Core.Jobs.JobContext context, CancellationToken cancellationToken)
+        {
+            await inner.HandleAsync(context, cancellationToken);
+            throw new InvalidOperationException("The job's transaction does not commit.");
+        }
     }
 
     /// <summary>The real model behind a gate: the first call reports that it started and waits until released.</summary>

@@ -117,6 +117,10 @@ internal static class MemoryTestData
             await complete.ExecuteNonQueryAsync();
         }
         await transaction.CommitAsync();
+        foreach (var action in context.CommittedActions)
+        {
+            await action(CancellationToken.None);
+        }
     }
 
     public static Task RunMaintenanceAsync<THandler>(ApiFactory factory) where THandler : class, IJobHandler =>
