@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
@@ -176,10 +177,18 @@ public sealed partial class MemoryService(
         {
             return new MemoryChange(MemoryChangeStatus.Duplicate, ConflictingId: duplicate.Id);
         }
+        var sameText = hash == MemoryText.Hash(memory.Text);
+        // The same text keeps its entities (possibly the model's); a new text gets the ones it names.
+        var edited = new NewMemory(text, type ?? memory.Type, importance ?? memory.Importance, sameText ? memory.Entities : OfflineFactExtractor.Entities(text),
+            memory.ExpiresAt, memory.Metadata);
+        // The history has no type or importance columns: a change of either is spelled out in the reason.
+        var reason = sameText && MemoryWriter.ChangesMetadata(memory, edited)
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"Edited by the user (type {MemoryNames.Of(memory.Type)} → {MemoryNames.Of(edited.Type)}, importance {memory.Importance:0.##} → {edited.Importance:0.##}).")
+            : "Edited by the user.";
         var effects = new MemoryWriteEffects();
-        var result = await writer.SupersedeAsync(connection, transaction, effects, memory,
-            new NewMemory(text, type ?? memory.Type, importance ?? memory.Importance, OfflineFactExtractor.Entities(text), memory.ExpiresAt, memory.Metadata),
-            vector, new MemoryProvenance(ActorFor(caller, memory), caller.UserId, "api", null, []), "Edited by the user.", cancellationToken).ConfigureAwait(false);
+        var result = await writer.SupersedeAsync(connection, transaction, effects, memory, edited,
+            vector, new MemoryProvenance(ActorFor(caller, memory), caller.UserId, "api", null, []), reason, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
         return new MemoryChange(MemoryChangeStatus.Done, result);

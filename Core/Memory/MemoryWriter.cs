@@ -169,15 +169,17 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
     }
 
     /// <summary>UPDATE: a new version replaces <paramref name="previous"/>, which is invalidated ("superseded") and kept;
-    /// both get a history row. When <paramref name="previous"/> is no longer current (a concurrent change), this is an ADD.</summary>
+    /// both get a history row. When <paramref name="previous"/> is no longer current (a concurrent change), this is an ADD.
+    /// The same text with another type or importance is a new version too (the history keeps both); only a change of
+    /// nothing is a NOOP.</summary>
     public async Task<MemoryWriteResult> SupersedeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects, MemoryRecord previous, NewMemory memory,
         MemoryVector vector, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(previous);
         ArgumentNullException.ThrowIfNull(memory);
-        if (MemoryText.Hash(previous.Text) == MemoryText.Hash(memory.Text))
+        if (MemoryText.Hash(previous.Text) == MemoryText.Hash(memory.Text) && !ChangesMetadata(previous, memory))
         {
-            return await NoopAsync(connection, transaction, effects, previous, memory.Text, provenance, "The text did not change.", cancellationToken).ConfigureAwait(false);
+            return await NoopAsync(connection, transaction, effects, previous, memory.Text, provenance, "Nothing changed.", cancellationToken).ConfigureAwait(false);
         }
         if (!await MarkInvalidAsync(connection, transaction, previous.Id, "superseded", cancellationToken).ConfigureAwait(false))
         {
@@ -205,6 +207,15 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         Mirror(effects, inserted, vector, MemoryText.Hash(previous.Text));
         effects.Operations.Add((MemoryOperation.Update, provenance.Actor));
         return new MemoryWriteResult(MemoryOperation.Update, inserted, previous, reason);
+    }
+
+    /// <summary>True when <paramref name="memory"/> gives <paramref name="previous"/> another type or importance.</summary>
+    public static bool ChangesMetadata(MemoryRecord previous, NewMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(memory);
+        // Importance is stored as real: compare at its precision, as clamped on insert.
+        return previous.Type != memory.Type || Math.Abs(previous.Importance - Math.Clamp(memory.Importance, 0f, 1f)) > 1e-6f;
     }
 
     /// <summary>DELETE: invalidates <paramref name="target"/> (kept for history until the retention purge).</summary>

@@ -129,6 +129,34 @@ public sealed class MemoriesApiTests(ApiFactory factory)
     }
 
     [Fact]
+    public async Task Put_with_the_same_text_and_another_type_or_importance_is_a_new_version_with_history()
+    {
+        var (client, _) = await factory.CreateUserClientAsync();
+        var id = (await MemoryTestData.PostMemoryAsync(client, new { text = "Reviews pull requests before lunch", infer = false, type = "semantic", importance = 0.4 }))
+            .GetProperty("memory").GetProperty("id").GetGuid();
+
+        using var updated = await client.PutAsJsonAsync($"/v1/memories/{id}", new { text = "Reviews pull requests before lunch", type = "procedural", importance = 0.9 });
+        Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+        var update = await updated.ReadJsonAsync();
+        Assert.Equal(("UPDATE", id), (update.GetProperty("operation").GetString(), update.GetProperty("previousId").GetGuid()));
+        var current = update.GetProperty("memory");
+        var newId = current.GetProperty("id").GetGuid();
+        Assert.NotEqual(id, newId);
+        Assert.Equal(("Reviews pull requests before lunch", "procedural", 0.9), (current.GetProperty("text").GetString(), current.GetProperty("type").GetString(),
+            Math.Round(current.GetProperty("importance").GetDouble(), 3)));
+        var old = await MemoryTestData.GetJsonAsync(client, $"/v1/memories/{id}");
+        Assert.Equal(("superseded", "semantic"), (old.GetProperty("invalidatedReason").GetString(), old.GetProperty("type").GetString()));
+        var items = (await MemoryTestData.GetJsonAsync(client, $"/v1/memories/{newId}/history")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(["ADD:api", "UPDATE:user", "UPDATE:user"], items.Select(h => $"{h.GetProperty("operation").GetString()}:{h.GetProperty("actor").GetString()}"));
+        Assert.Contains("type semantic → procedural, importance 0.4 → 0.9", items[^1].GetProperty("reason").GetString(), StringComparison.Ordinal);
+
+        // Nothing changed at all: still a NOOP on the current version.
+        using var same = await client.PutAsJsonAsync($"/v1/memories/{newId}", new { text = "Reviews pull requests before lunch", type = "procedural", importance = 0.9 });
+        var noop = await same.ReadJsonAsync();
+        Assert.Equal(("NOOP", newId), (noop.GetProperty("operation").GetString(), noop.GetProperty("memory").GetProperty("id").GetGuid()));
+    }
+
+    [Fact]
     public async Task Infer_true_answers_202_with_a_job_and_the_job_extracts_the_facts()
     {
         var (client, user) = await factory.CreateUserClientAsync();
