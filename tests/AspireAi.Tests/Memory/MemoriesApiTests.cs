@@ -425,6 +425,7 @@ public sealed class MemoriesApiTests(ApiFactory factory)
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("attachment", response.Content.Headers.ContentDisposition?.DispositionType);
+        Assert.True(response.Headers.CacheControl?.NoStore, "The export must not be cached.");
         var export = await response.ReadJsonAsync();
         Assert.Equal(user.Id, export.GetProperty("userId").GetGuid());
         Assert.Equal(["Drinks oat milk", "Drinks soy milk"], export.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("text").GetString()));
