@@ -97,7 +97,7 @@ public sealed partial class MemoryExtractionJob(
             : ReadInput(source.Input);
         if (exchange.Count == 0 || !exchange.Any(m => m.Role == "user"))
         {
-            if (await ClaimAsync(context, sourceId, source.UserId, cancellationToken).ConfigureAwait(false))
+            if (await ClaimAsync(context, sourceId, source, cancellationToken).ConfigureAwait(false))
             {
                 await FinishAsync(context, sourceId, "skipped", "nothing_to_extract", 0, null, cancellationToken).ConfigureAwait(false);
             }
@@ -105,7 +105,7 @@ public sealed partial class MemoryExtractionJob(
         }
         if (exchange.Any(m => m.Role == "user" && SecretDetector.IsOptOut(m.Content)))
         {
-            if (await ClaimAsync(context, sourceId, source.UserId, cancellationToken).ConfigureAwait(false))
+            if (await ClaimAsync(context, sourceId, source, cancellationToken).ConfigureAwait(false))
             {
                 metrics.FactRejected("opt_out");
                 await FinishAsync(context, sourceId, "skipped", "opt_out", 0, null, cancellationToken).ConfigureAwait(false);
@@ -140,7 +140,7 @@ public sealed partial class MemoryExtractionJob(
             source.Kind == "chat" ? [source.UserMessageId!.Value] : [sourceId]);
         // The claim holds until the job's commit; it also covers the consolidator's embedding call, which is short
         // next to the decision calls the consolidator makes under the same lock.
-        if (!await ClaimAsync(context, sourceId, source.UserId, cancellationToken).ConfigureAwait(false))
+        if (!await ClaimAsync(context, sourceId, source, cancellationToken).ConfigureAwait(false))
         {
             return;
         }
@@ -207,12 +207,31 @@ public sealed partial class MemoryExtractionJob(
         return true;
     }
 
-    // Takes the user's lock, then the source row, and checks again that there is still work: erasure (same lock) or
-    // another run of the same source may have finished while the model was answering.
-    private async Task<bool> ClaimAsync(JobContext context, Guid sourceId, Guid userId, CancellationToken cancellationToken)
+    // Takes the user's lock, then the source row, and checks again that there is still work: erasure or the deletion
+    // of the conversation (both under the same lock), or another run of the same source, may have happened while the
+    // model was answering.
+    private async Task<bool> ClaimAsync(JobContext context, Guid sourceId, SourceRow source, CancellationToken cancellationToken)
     {
-        await MemorySql.LockUserAsync(context.Connection, context.Transaction, userId, cancellationToken).ConfigureAwait(false);
-        return IsOpen(sourceId, await LoadSourceAsync(context, sourceId, forUpdate: true, cancellationToken).ConfigureAwait(false));
+        await MemorySql.LockUserAsync(context.Connection, context.Transaction, source.UserId, cancellationToken).ConfigureAwait(false);
+        if (!IsOpen(sourceId, await LoadSourceAsync(context, sourceId, forUpdate: true, cancellationToken).ConfigureAwait(false)))
+        {
+            return false;
+        }
+        if (source.Kind == "chat" && !await ConversationExistsAsync(context, source, cancellationToken).ConfigureAwait(false))
+        {
+            // Its session memory has ended with it; nothing of a deleted conversation is mined.
+            await FinishAsync(context, sourceId, "skipped", "conversation_deleted", 0, null, cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+        return true;
+    }
+
+    private static async Task<bool> ConversationExistsAsync(JobContext context, SourceRow source, CancellationToken cancellationToken)
+    {
+        await using var command = context.CreateCommand("SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
+        command.Parameters.Add(new() { Value = source.ConversationId ?? Guid.Empty });
+        command.Parameters.Add(new() { Value = source.UserId });
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
     }
 
     private static async Task<SourceRow?> LoadSourceAsync(JobContext context, Guid sourceId, bool forUpdate, CancellationToken cancellationToken)

@@ -267,6 +267,9 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
                 ["redisKeys"] = redisKeys.ToString(CultureInfo.InvariantCulture),
             }), cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        // Writers mirror session memories to Redis after their own commit: one that committed just before this
+        // erasure took the lock may have written its key after the pass above. Its rows are gone; so goes the key.
+        await sessions.EraseAsync(userId, CancellationToken.None).ConfigureAwait(false);
         return erasure;
     }
 

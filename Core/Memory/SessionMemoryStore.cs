@@ -57,6 +57,13 @@ public sealed class SessionMemoryStore(IRedisClient redis)
         return entries;
     }
 
+    /// <summary>Deletes one session's key (its conversation was deleted).</summary>
+    public async Task EndAsync(Guid userId, string sessionId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        await redis.KeyDeleteAsync(KeyOf(userId, sessionId)).ConfigureAwait(false);
+    }
+
     /// <summary>Deletes every session key of the user (erasure); returns how many keys existed.</summary>
     public async Task<long> EraseAsync(Guid userId, CancellationToken cancellationToken)
     {

@@ -83,6 +83,31 @@ public sealed class MemoryLifecycleTests(ApiFactory factory)
         Assert.True(ttl > TimeSpan.Zero, $"The session key has no TTL ({ttl}).");
     }
 
+    [Fact]
+    public async Task Deleting_a_conversation_ends_its_session_memories_and_nothing_else()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var conversation = await AspireAi.Tests.Chat.ChatTestData.CreateConversationAsync(client);
+        var other = await AspireAi.Tests.Chat.ChatTestData.CreateConversationAsync(client);
+        await MemoryTestData.ChatAsync(client, conversation, "For this conversation, call me Captain.");
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+        var ending = Assert.Single(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id));
+        Assert.Equal(("Prefers to be called Captain", "session"), (ending.Text, ending.Scope));
+        await MemoryTestData.PostMemoryAsync(client, new { text = "Prefers short answers", infer = false, scope = "session", sessionId = other.ToString("D") });
+        await MemoryTestData.PostMemoryAsync(client, new { text = "Speaks Icelandic", infer = false });
+        var sessions = factory.Services.GetRequiredService<SessionMemoryStore>();
+        Assert.Equal(2, (await sessions.KeysAsync(user.Id, CancellationToken.None)).Count);
+
+        using var deleted = await client.DeleteAsync($"/v1/conversations/{conversation}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+
+        Assert.Equal(["Prefers short answers", "Speaks Icelandic"],
+            (await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false)).Select(m => m.Text).Order(StringComparer.Ordinal));
+        Assert.Equal(0, await MemoryTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM memory_history WHERE memory_id = $1", ending.Id));
+        Assert.Equal([SessionMemoryStore.KeyOf(user.Id, other.ToString("D"))], await sessions.KeysAsync(user.Id, CancellationToken.None));
+        Assert.Empty(await sessions.ReadAsync(user.Id, conversation.ToString("D"), CancellationToken.None));
+    }
+
     private async Task<Guid> InsertApiSourceAsync(RegisteredUser user, string content, string scope = "user", string? sessionId = null)
     {
         var sourceId = Guid.CreateVersion7();
