@@ -343,6 +343,46 @@ public sealed class MemoriesApiTests(ApiFactory factory)
     }
 
     [Fact]
+    public async Task Search_scores_decay_by_0_95_per_day_since_the_last_update_or_use_and_weigh_each_type()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        async Task<Guid> Store(string text, string type) =>
+            (await MemoryTestData.PostMemoryAsync(client, new { text, infer = false, type })).GetProperty("memory").GetProperty("id").GetGuid();
+        var fresh = await Store("Uses Stripe for invoices", "semantic");
+        var stale = await Store("Moved the Stripe account to Dublin", "episodic");
+        var used = await Store("Always mention Stripe fees", "procedural");
+        // Ten days untouched; the third was used two days ago, which is what its age counts from.
+        await using (var age = factory.DataSource.CreateCommand("""
+            UPDATE memories SET updated_at = now() - interval '10 days',
+                                last_accessed_at = CASE WHEN id = $2 THEN now() - interval '2 days' END
+            WHERE user_id = $1 AND id = ANY($3)
+            """))
+        {
+            age.Parameters.Add(new() { Value = user.Id });
+            age.Parameters.Add(new() { Value = used });
+            age.Parameters.Add(new() { Value = new[] { stale, used } });
+            await age.ExecuteNonQueryAsync();
+        }
+
+        using var response = await client.PostAsJsonAsync("/v1/memories/search", new { query = "Stripe", topK = 10, explain = true });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var items = (await response.ReadJsonAsync()).GetProperty("items").EnumerateArray()
+            .ToDictionary(i => i.GetProperty("id").GetGuid(), i => (Score: i.GetProperty("score").GetDouble(), Explain: i.GetProperty("explain")));
+
+        foreach (var (id, days, typeWeight) in new[] { (fresh, 0.0, 1.0), (stale, 10.0, 0.8), (used, 2.0, 1.2) })
+        {
+            var (score, explain) = items[id];
+            var ageDays = explain.GetProperty("ageDays").GetDouble();
+            Assert.True(Math.Abs(ageDays - days) < 0.01, $"{id}: {ageDays} days, expected {days}");
+            Assert.Equal(Math.Pow(0.95, ageDays), explain.GetProperty("recency").GetDouble(), 1e-6);
+            Assert.Equal(typeWeight, explain.GetProperty("typeWeight").GetDouble(), 1e-9);
+            // The score is rounded to 6 decimals in the response.
+            Assert.Equal(explain.GetProperty("fused").GetDouble() * Math.Pow(0.95, ageDays) * typeWeight, score, 1e-5);
+        }
+        Assert.Equal(Math.Pow(0.95, 10), items[stale].Explain.GetProperty("recency").GetDouble(), 1e-3);
+    }
+
+    [Fact]
     public async Task Search_explains_each_score_and_honours_filters()
     {
         var (client, _) = await factory.CreateUserClientAsync();
