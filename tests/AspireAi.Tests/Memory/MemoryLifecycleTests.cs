@@ -30,9 +30,19 @@ public sealed class MemoryLifecycleTests(ApiFactory factory)
         await gated.Entered.Task.WaitAsync(Patience);
 
         // The job is inside the model call: erasure must neither wait for it nor deadlock with it.
-        using var erased = await client.DeleteAsync("/v1/memories").WaitAsync(Patience);
-        Assert.True(erased.StatusCode == HttpStatusCode.OK, await erased.Content.ReadAsStringAsync());
-        gated.Release();
+        HttpResponseMessage erased;
+        try
+        {
+            erased = await client.DeleteAsync("/v1/memories").WaitAsync(Patience);
+        }
+        finally
+        {
+            gated.Release(); // a failed wait must not leave the job (and its locks) hanging for the rest of the run
+        }
+        using (erased)
+        {
+            Assert.True(erased.StatusCode == HttpStatusCode.OK, await erased.Content.ReadAsStringAsync());
+        }
         await job.WaitAsync(Patience);
 
         Assert.Empty(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false));
