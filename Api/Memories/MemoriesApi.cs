@@ -189,7 +189,7 @@ public static class MemoriesApi
     }
 
     public static async Task<Results<Ok<MemorySearchResponse>, ValidationProblem>> SearchMemories(
-        SearchMemoriesRequest request, HttpContext http, MemoryRetriever retriever)
+        SearchMemoriesRequest request, HttpContext http, MemoryRetriever retriever, MemoryMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(request);
         var errors = new Dictionary<string, string[]>();
@@ -215,6 +215,7 @@ public static class MemoriesApi
         var user = http.User.GetCurrentUser();
         var result = await retriever.SearchAsync(new MemoryQuery(user.UserId, user.OrgId, request.Query!, topK, scopes, types,
             request.Filters?.AgentId ?? DefaultAgent, request.Filters?.SessionId), http.RequestAborted);
+        metrics.Retrieved(result.Elapsed, "search", result.Items.Count, 0);
         var explain = request.Explain == true;
         return TypedResults.Ok(new MemorySearchResponse(
             [.. result.Items.Select(i => new MemorySearchHit(i.Id, MemoryNames.Of(i.Scope), MemoryNames.Of(i.Type), i.Text, i.Importance, i.AgentId,
@@ -394,6 +395,8 @@ public static class MemoriesApi
     {
         var user = http.User.GetCurrentUser();
         var export = await store.ExportAsync(user.UserId, http.RequestAborted);
+        // Every memory and its history: no browser or proxy keeps a copy.
+        http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"memories-{export.ExportedAt.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}.json\"";
         return TypedResults.Ok(new MemoryExportResponse(export.UserId, export.ExportedAt, [.. export.Memories.Select(MemoryResponse.From)],
             [.. export.History.Select(MemoryHistoryItem.From)]));

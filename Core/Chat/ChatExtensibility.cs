@@ -57,3 +57,18 @@ public interface IChatExchangeObserver
 {
     Task OnCompletedAsync(ChatExchangeCompleted exchange, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken);
 }
+
+/// <summary>A conversation its owner deleted.</summary>
+public sealed record ConversationDeleted(Guid UserId, Guid ConversationId);
+
+/// <summary>
+/// Ends what lives only as long as a conversation (e.g. its session memory) when the conversation is deleted:
+/// <see cref="OnDeletingAsync"/> runs inside the transaction of the delete, so both commit or neither does;
+/// <see cref="OnDeletedAsync"/> runs after the commit, for stores outside Postgres.
+/// </summary>
+public interface IConversationDeletionObserver
+{
+    Task OnDeletingAsync(ConversationDeleted conversation, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken);
+
+    Task OnDeletedAsync(ConversationDeleted conversation, CancellationToken cancellationToken);
+}

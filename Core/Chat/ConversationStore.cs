@@ -17,7 +17,7 @@ public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
 /// <summary>Conversations and their messages. Every query is scoped by the owner's user id: a row that belongs
 /// to someone else is indistinguishable from one that does not exist.</summary>
-public sealed class ConversationStore(NpgsqlDataSource dataSource)
+public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<IConversationDeletionObserver> deletionObservers)
 {
     public const int MaxPageSize = 100;
 
@@ -98,16 +98,38 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource)
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadConversation(reader) : null;
     }
 
-    /// <summary>Soft delete: the conversation disappears from every read, its rows stay for audit and usage.</summary>
+    /// <summary>
+    /// Soft delete: the conversation disappears from every read, its rows stay for audit and usage. What lives only
+    /// as long as the conversation (its session memory) ends with it, through the deletion observers.
+    /// </summary>
     public async Task<bool> DeleteAsync(Guid userId, Guid conversationId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var command = new NpgsqlCommand("""
             UPDATE conversations SET deleted_at = now()
             WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
-            """);
-        command.Parameters.Add(new() { Value = conversationId });
-        command.Parameters.Add(new() { Value = userId });
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+            """, connection, transaction))
+        {
+            command.Parameters.Add(new() { Value = conversationId });
+            command.Parameters.Add(new() { Value = userId });
+            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            {
+                return false;
+            }
+        }
+        var deleted = new ConversationDeleted(userId, conversationId);
+        foreach (var observer in deletionObservers)
+        {
+            await observer.OnDeletingAsync(deleted, connection, transaction, cancellationToken).ConfigureAwait(false);
+        }
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var observer in deletionObservers)
+        {
+            // The delete has committed: the caller's cancellation no longer applies to finishing it.
+            await observer.OnDeletedAsync(deleted, CancellationToken.None).ConfigureAwait(false);
+        }
+        return true;
     }
 
     /// <summary>Messages newest first, keyset-paged by sequence; null when the conversation is not the caller's.</summary>

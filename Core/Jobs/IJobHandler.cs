@@ -65,6 +65,22 @@ public sealed class JobContext(JobInfo job, JsonElement payload, NpgsqlConnectio
     /// <summary>A command on the job's connection and transaction.</summary>
     public NpgsqlCommand CreateCommand(string sql) => new(sql, Connection, Transaction);
 
+    private readonly List<Func<CancellationToken, Task>> _afterCommit = [];
+
+    /// <summary>
+    /// Work outside Postgres (a cache, a counter) that must only happen if this attempt's transaction commits: the
+    /// worker runs it, in order, after the commit, and drops it when the attempt rolls back. The job has committed by
+    /// then, so a failure is logged and changes nothing about the job.
+    /// </summary>
+    public void OnCommitted(Func<CancellationToken, Task> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        _afterCommit.Add(action);
+    }
+
+    /// <summary>What <see cref="OnCommitted"/> registered; for the worker (and test runners) to run after the commit.</summary>
+    public IReadOnlyList<Func<CancellationToken, Task>> CommittedActions => _afterCommit;
+
     /// <summary>Enqueues a follow-up job in this job's transaction: it exists only if this attempt succeeds.</summary>
     public Task<JobEnqueueResult> EnqueueAsync(JobRequest request, CancellationToken cancellationToken = default) =>
         queue.EnqueueAsync(request, Connection, Transaction, cancellationToken);

@@ -93,7 +93,8 @@ public static partial class ConsolidationRules
     /// <summary>
     /// Keeps a model's decision within the rules the memory must never break (the bugs mem0 users reported):
     /// a repeated fact is a NOOP, never a DELETE; a contradiction never loses the new fact (DELETE of a non-retraction
-    /// becomes UPDATE); a retraction never adds; targets must be among the candidates.
+    /// becomes UPDATE, and so does a NOOP on another value of a single-valued attribute); a retraction never adds;
+    /// targets must be among the candidates.
     /// </summary>
     public static (MemoryDecision Decision, string? Correction) Guard(MemoryDecision decision, MemoryFact fact,
         IReadOnlyList<(string ShortId, string Text)> candidates)
@@ -130,8 +131,30 @@ public static partial class ConsolidationRules
             MemoryOperation.Update when !hasTarget => (new MemoryDecision(MemoryOperation.Add, null, decision.Text ?? fact.Text, decision.Reason), "UPDATE without a valid target is an ADD"),
             MemoryOperation.Update or MemoryOperation.Add when string.IsNullOrWhiteSpace(decision.Text) => (decision with { Text = fact.Text, TargetId = hasTarget ? target.ShortId : null }, null),
             MemoryOperation.Noop when !hasTarget && candidates.Count == 0 => (new MemoryDecision(MemoryOperation.Add, null, fact.Text, decision.Reason), "NOOP with nothing remembered would lose the fact"),
+            MemoryOperation.Noop when OtherValueOf(fact, hasTarget ? [target] : candidates) is { } replaced =>
+                (new MemoryDecision(MemoryOperation.Update, replaced, fact.Text, decision.Reason), "NOOP on another value of a single-valued attribute keeps the new fact (UPDATE)"),
             _ => (decision with { TargetId = hasTarget ? target.ShortId : null }, null),
         };
+    }
+
+    // The first memory holding another value of the fact's single-valued attribute ("Works at Acme" for "Works at
+    // Globex"). A restatement is not another value: "Works at Acme" is already said by "Works at Acme Corp in billing".
+    private static string? OtherValueOf(MemoryFact fact, IReadOnlyList<(string ShortId, string Text)> memories)
+    {
+        if (SingleValuedKey(fact.Text) is not { } key)
+        {
+            return null;
+        }
+        var words = MemoryText.ContentWords(fact.Text);
+        foreach (var (shortId, text) in memories)
+        {
+            var other = MemoryText.ContentWords(text);
+            if (SingleValuedKey(text) == key && MemoryText.Containment(words, other) < 1 && MemoryText.Jaccard(words, other) < NearIdentical)
+            {
+                return shortId;
+            }
+        }
+        return null;
     }
 
     /// <summary>

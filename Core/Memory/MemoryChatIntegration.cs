@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
+using AspireAi.Core.Redis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -146,4 +147,54 @@ public sealed class MemoryExchangeObserver(IJobQueue queue, MemoryMetrics metric
         }
         await MemoryJobs.TryEnqueueExtractionAsync(queue, exchange.UserMessageId, connection, transaction, metrics, logger, cancellationToken).ConfigureAwait(false);
     }
+}
+
+/// <summary>
+/// Session memory ends with its session: deleting a conversation deletes its session memories and their history
+/// (as memory.expire does for a session whose TTL passed) in the transaction of the delete, under the user's memory
+/// lock so that an extraction job claiming a source of the conversation runs entirely before or after; the Redis
+/// hash goes after the commit.
+/// </summary>
+public sealed partial class MemorySessionEnder(SessionMemoryStore sessions, ILogger<MemorySessionEnder> logger) : IConversationDeletionObserver
+{
+    public async Task OnDeletingAsync(ConversationDeleted conversation, NpgsqlConnection connection, NpgsqlTransaction transaction,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(conversation);
+        await MemorySql.LockUserAsync(connection, transaction, conversation.UserId, cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("""
+            WITH ended AS (
+                SELECT id FROM memories WHERE scope = 'session' AND user_id = $1 AND session_id = $2 FOR UPDATE
+            ),
+            history AS (DELETE FROM memory_history WHERE memory_id IN (SELECT id FROM ended))
+            DELETE FROM memories WHERE id IN (SELECT id FROM ended)
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = conversation.UserId });
+        command.Parameters.Add(new() { Value = MemoryContextProvider.SessionIdOf(conversation.ConversationId) });
+        var removed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (removed > 0)
+        {
+            LogEnded(conversation.ConversationId, removed);
+        }
+    }
+
+    public async Task OnDeletedAsync(ConversationDeleted conversation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(conversation);
+        try
+        {
+            await sessions.EndAsync(conversation.UserId, MemoryContextProvider.SessionIdOf(conversation.ConversationId), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
+        {
+            // Nothing reads a deleted conversation's session any more, and the key's TTL still ends it.
+            LogRedisFailed(ex, conversation.ConversationId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Conversation {ConversationId} deleted: {Count} session memories ended")]
+    private partial void LogEnded(Guid conversationId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {ConversationId} deleted, but its session memory key in Redis could not be deleted; it expires with its TTL")]
+    private partial void LogRedisFailed(Exception exception, Guid conversationId);
 }

@@ -24,8 +24,8 @@ public sealed record ConsolidationReport(IReadOnlyList<MemoryWriteResult> Result
 public sealed partial class MemoryConsolidator(
     MemoryWriter writer, MemoryLanguageModel model, MemoryEmbedder embedder, IOptions<MemoryOptions> options, ILogger<MemoryConsolidator> logger)
 {
-    public async Task<ConsolidationReport> ConsolidateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<ScopedFact> facts,
-        MemoryProvenance provenance, CancellationToken cancellationToken)
+    public async Task<ConsolidationReport> ConsolidateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects,
+        IReadOnlyList<ScopedFact> facts, MemoryProvenance provenance, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(facts);
         ArgumentNullException.ThrowIfNull(provenance);
@@ -46,7 +46,7 @@ public sealed partial class MemoryConsolidator(
                 options.Value.ConsolidationCandidates, cancellationToken).ConfigureAwait(false);
             var (decision, calls) = await model.DecideAsync(fact, candidates, scope.UserId ?? provenance.ActorUserId, cancellationToken).ConfigureAwait(false);
             usage.AddRange(calls);
-            var result = await ApplyAsync(connection, transaction, fact, scope, vectors[i], candidates, decision, provenance, cancellationToken).ConfigureAwait(false);
+            var result = await ApplyAsync(connection, transaction, effects, fact, scope, vectors[i], candidates, decision, provenance, cancellationToken).ConfigureAwait(false);
             LogDecision(result.Operation, scope.Scope, result.Memory?.Id);
             results.Add(result);
         }
@@ -54,16 +54,16 @@ public sealed partial class MemoryConsolidator(
     }
 
     /// <summary>Stores a text as it is (no model): ADD, or NOOP when the scope already holds the same text.</summary>
-    public async Task<MemoryWriteResult> StoreVerbatimAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryScopeRef scope, NewMemory memory,
-        MemoryProvenance provenance, CancellationToken cancellationToken)
+    public async Task<MemoryWriteResult> StoreVerbatimAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects,
+        MemoryScopeRef scope, NewMemory memory, MemoryProvenance provenance, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(memory);
         var vector = await embedder.EmbedAsync(memory.Text, cancellationToken).ConfigureAwait(false);
         await LockAsync(connection, transaction, [scope], cancellationToken).ConfigureAwait(false);
-        return await writer.AddAsync(connection, transaction, scope, memory, vector, provenance, "Stored as written.", cancellationToken).ConfigureAwait(false);
+        return await writer.AddAsync(connection, transaction, effects, scope, memory, vector, provenance, "Stored as written.", cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<MemoryWriteResult> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryFact fact, MemoryScopeRef scope,
+    private async Task<MemoryWriteResult> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects, MemoryFact fact, MemoryScopeRef scope,
         MemoryVector vector, IReadOnlyList<ConsolidationCandidate> candidates, MemoryDecision decision, MemoryProvenance provenance,
         CancellationToken cancellationToken)
     {
@@ -88,17 +88,17 @@ public sealed partial class MemoryConsolidator(
         switch (decision.Operation)
         {
             case MemoryOperation.Update when target is not null:
-                return await writer.SupersedeAsync(connection, transaction, target, memory, textVector, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
+                return await writer.SupersedeAsync(connection, transaction, effects, target, memory, textVector, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
             case MemoryOperation.Delete when target is not null:
-                return await writer.InvalidateAsync(connection, transaction, target, "retracted", provenance,
+                return await writer.InvalidateAsync(connection, transaction, effects, target, "retracted", provenance,
                     string.IsNullOrWhiteSpace(decision.Reason) ? "Retracted by the user." : decision.Reason, cancellationToken).ConfigureAwait(false);
             case MemoryOperation.Noop:
-                return await writer.NoopAsync(connection, transaction, target, fact.Text, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
+                return await MemoryWriter.NoopAsync(connection, transaction, effects, target, fact.Text, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
             case MemoryOperation.Delete:
                 // A retraction of nothing we know: nothing to do, and nothing to add.
-                return await writer.NoopAsync(connection, transaction, null, fact.Text, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
+                return await MemoryWriter.NoopAsync(connection, transaction, effects, null, fact.Text, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
             default:
-                return await writer.AddAsync(connection, transaction, scope, memory, textVector, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
+                return await writer.AddAsync(connection, transaction, effects, scope, memory, textVector, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -23,6 +23,7 @@ public static class MemoryExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatContextProvider, MemoryContextProvider>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatToolProvider, MemoryTools>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatExchangeObserver, MemoryExchangeObserver>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IConversationDeletionObserver, MemorySessionEnder>());
         return builder;
     }
 

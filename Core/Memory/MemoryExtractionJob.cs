@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Jobs;
@@ -64,9 +65,16 @@ public static partial class MemoryJobs
 /// secret, consolidate the rest, record the model usage, and mark the source done — all in the job's transaction, so
 /// a failure rolls everything back and the retry starts clean; a source already done is not processed again.
 /// </summary>
+/// <remarks>
+/// Lock order is the user's advisory lock, then the source row — the order erasure uses. The source is read without a
+/// lock for the model call and claimed (user lock, then <c>FOR UPDATE</c>) only once the slow calls are done: holding
+/// the row across the model call and then waiting for the user lock deadlocked with an erasure that held the user lock
+/// and waited for the row. A source erased meanwhile is gone at the claim, and nothing is written.
+/// </remarks>
 public sealed partial class MemoryExtractionJob(
     MemoryLanguageModel model,
     MemoryConsolidator consolidator,
+    MemoryWriter writer,
     MemoryMetrics metrics,
     IOptions<MemoryOptions> options,
     IOptions<PricingSettings> pricing,
@@ -78,15 +86,9 @@ public sealed partial class MemoryExtractionJob(
     {
         ArgumentNullException.ThrowIfNull(context);
         var sourceId = context.Payload.GetProperty("sourceId").GetGuid();
-        var source = await LoadSourceAsync(context, sourceId, cancellationToken).ConfigureAwait(false);
-        if (source is null)
+        var source = await LoadSourceAsync(context, sourceId, forUpdate: false, cancellationToken).ConfigureAwait(false);
+        if (!IsOpen(sourceId, source))
         {
-            LogSourceGone(sourceId);
-            return; // erased, or never committed
-        }
-        if (source.Status is "done" or "skipped")
-        {
-            LogAlreadyProcessed(sourceId, source.Status);
             return;
         }
 
@@ -95,13 +97,19 @@ public sealed partial class MemoryExtractionJob(
             : ReadInput(source.Input);
         if (exchange.Count == 0 || !exchange.Any(m => m.Role == "user"))
         {
-            await FinishAsync(context, sourceId, "skipped", "nothing_to_extract", 0, null, cancellationToken).ConfigureAwait(false);
+            if (await ClaimAsync(context, sourceId, source, cancellationToken).ConfigureAwait(false))
+            {
+                await FinishAsync(context, sourceId, "skipped", "nothing_to_extract", 0, null, cancellationToken).ConfigureAwait(false);
+            }
             return;
         }
         if (exchange.Any(m => m.Role == "user" && SecretDetector.IsOptOut(m.Content)))
         {
-            metrics.FactRejected("opt_out");
-            await FinishAsync(context, sourceId, "skipped", "opt_out", 0, null, cancellationToken).ConfigureAwait(false);
+            if (await ClaimAsync(context, sourceId, source, cancellationToken).ConfigureAwait(false))
+            {
+                metrics.FactRejected("opt_out");
+                await FinishAsync(context, sourceId, "skipped", "opt_out", 0, null, cancellationToken).ConfigureAwait(false);
+            }
             return;
         }
 
@@ -130,7 +138,15 @@ public sealed partial class MemoryExtractionJob(
 
         var provenance = new MemoryProvenance(MemoryActor.Extractor, source.UserId, source.Kind, sourceId,
             source.Kind == "chat" ? [source.UserMessageId!.Value] : [sourceId]);
-        var report = await consolidator.ConsolidateAsync(context.Connection, context.Transaction, facts, provenance, cancellationToken).ConfigureAwait(false);
+        // The claim holds until the job's commit; it also covers the consolidator's embedding call, which is short
+        // next to the decision calls the consolidator makes under the same lock.
+        if (!await ClaimAsync(context, sourceId, source, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+        var effects = new MemoryWriteEffects();
+        var report = await consolidator.ConsolidateAsync(context.Connection, context.Transaction, effects, facts, provenance, cancellationToken).ConfigureAwait(false);
+        context.OnCommitted(ct => writer.ApplyAsync(effects, ct));
 
         foreach (var usage in extraction.Usage.Concat(report.Usage))
         {
@@ -176,11 +192,53 @@ public sealed partial class MemoryExtractionJob(
         })];
     }
 
-    private static async Task<SourceRow?> LoadSourceAsync(JobContext context, Guid sourceId, CancellationToken cancellationToken)
+    private bool IsOpen(Guid sourceId, [NotNullWhen(true)] SourceRow? source)
     {
-        await using var command = context.CreateCommand("""
+        if (source is null)
+        {
+            LogSourceGone(sourceId);
+            return false; // erased, or never committed
+        }
+        if (source.Status is "done" or "skipped")
+        {
+            LogAlreadyProcessed(sourceId, source.Status);
+            return false;
+        }
+        return true;
+    }
+
+    // Takes the user's lock, then the source row, and checks again that there is still work: erasure or the deletion
+    // of the conversation (both under the same lock), or another run of the same source, may have happened while the
+    // model was answering.
+    private async Task<bool> ClaimAsync(JobContext context, Guid sourceId, SourceRow source, CancellationToken cancellationToken)
+    {
+        await MemorySql.LockUserAsync(context.Connection, context.Transaction, source.UserId, cancellationToken).ConfigureAwait(false);
+        if (!IsOpen(sourceId, await LoadSourceAsync(context, sourceId, forUpdate: true, cancellationToken).ConfigureAwait(false)))
+        {
+            return false;
+        }
+        if (source.Kind == "chat" && !await ConversationExistsAsync(context, source, cancellationToken).ConfigureAwait(false))
+        {
+            // Its session memory has ended with it; nothing of a deleted conversation is mined.
+            await FinishAsync(context, sourceId, "skipped", "conversation_deleted", 0, null, cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+        return true;
+    }
+
+    private static async Task<bool> ConversationExistsAsync(JobContext context, SourceRow source, CancellationToken cancellationToken)
+    {
+        await using var command = context.CreateCommand("SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
+        command.Parameters.Add(new() { Value = source.ConversationId ?? Guid.Empty });
+        command.Parameters.Add(new() { Value = source.UserId });
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
+    }
+
+    private static async Task<SourceRow?> LoadSourceAsync(JobContext context, Guid sourceId, bool forUpdate, CancellationToken cancellationToken)
+    {
+        await using var command = context.CreateCommand($"""
             SELECT kind, org_id, user_id, agent_id, session_id, scope, conversation_id, user_message_id, assistant_message_id, input, status
-            FROM memory_sources WHERE id = $1 FOR UPDATE
+            FROM memory_sources WHERE id = $1 {(forUpdate ? "FOR UPDATE" : "")}
             """);
         command.Parameters.Add(new() { Value = sourceId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
@@ -70,9 +71,11 @@ public sealed partial class MemoryService(
         ArgumentNullException.ThrowIfNull(caller);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var result = await consolidator.StoreVerbatimAsync(connection, transaction, scope, memory,
+        var effects = new MemoryWriteEffects();
+        var result = await consolidator.StoreVerbatimAsync(connection, transaction, effects, scope, memory,
             new MemoryProvenance(actor, caller.UserId, source, null, []), cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
         return result;
     }
 
@@ -174,10 +177,20 @@ public sealed partial class MemoryService(
         {
             return new MemoryChange(MemoryChangeStatus.Duplicate, ConflictingId: duplicate.Id);
         }
-        var result = await writer.SupersedeAsync(connection, transaction, memory,
-            new NewMemory(text, type ?? memory.Type, importance ?? memory.Importance, OfflineFactExtractor.Entities(text), memory.ExpiresAt, memory.Metadata),
-            vector, new MemoryProvenance(ActorFor(caller, memory), caller.UserId, "api", null, []), "Edited by the user.", cancellationToken).ConfigureAwait(false);
+        var sameText = hash == MemoryText.Hash(memory.Text);
+        // The same text keeps its entities (possibly the model's); a new text gets the ones it names.
+        var edited = new NewMemory(text, type ?? memory.Type, importance ?? memory.Importance, sameText ? memory.Entities : OfflineFactExtractor.Entities(text),
+            memory.ExpiresAt, memory.Metadata);
+        // The history has no type or importance columns: a change of either is spelled out in the reason.
+        var reason = sameText && MemoryWriter.ChangesMetadata(memory, edited)
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"Edited by the user (type {MemoryNames.Of(memory.Type)} → {MemoryNames.Of(edited.Type)}, importance {memory.Importance:0.##} → {edited.Importance:0.##}).")
+            : "Edited by the user.";
+        var effects = new MemoryWriteEffects();
+        var result = await writer.SupersedeAsync(connection, transaction, effects, memory, edited,
+            vector, new MemoryProvenance(ActorFor(caller, memory), caller.UserId, "api", null, []), reason, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
         return new MemoryChange(MemoryChangeStatus.Done, result);
     }
 
@@ -196,9 +209,11 @@ public sealed partial class MemoryService(
         {
             return new MemoryChange(status);
         }
-        var result = await writer.InvalidateAsync(connection, transaction, memory!, "deleted",
+        var effects = new MemoryWriteEffects();
+        var result = await writer.InvalidateAsync(connection, transaction, effects, memory!, "deleted",
             new MemoryProvenance(ActorFor(caller, memory!), caller.UserId, "api", null, []), "Deleted by the user.", cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
         return new MemoryChange(MemoryChangeStatus.Done, result);
     }
 
@@ -218,9 +233,11 @@ public sealed partial class MemoryService(
         var scoped = facts.Select(f => new ScopedFact(type is { } t ? f with { Type = t } : f, scope)).ToList();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var report = await consolidator.ConsolidateAsync(connection, transaction, scoped,
+        var effects = new MemoryWriteEffects();
+        var report = await consolidator.ConsolidateAsync(connection, transaction, effects, scoped,
             new MemoryProvenance(MemoryActor.User, userId, "tool", null, []), cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
         LogRemembered(userId, report.Results.Count);
         return report;
     }

@@ -187,8 +187,9 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
     /// <summary>
     /// Erases everything the user's memory holds: their memories (every version, with embeddings and entity links),
     /// the history rows with their texts, the extraction sources, entities no memory links any more, and the
-    /// session keys in Redis. The audit log keeps one row with counts and no content. Running extraction jobs of
-    /// the user finish first (same advisory lock); later ones find their source gone and do nothing.
+    /// session keys in Redis. The audit log keeps one row with counts and no content. An extraction job already
+    /// consolidating for the user finishes first (same advisory lock); one still waiting on the model holds no lock
+    /// and finds its source gone when it claims it, and writes nothing.
     /// </summary>
     public async Task<MemoryErasure> EraseAsync(Guid userId, CancellationToken cancellationToken)
     {
@@ -266,6 +267,9 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
                 ["redisKeys"] = redisKeys.ToString(CultureInfo.InvariantCulture),
             }), cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        // Writers mirror session memories to Redis after their own commit: one that committed just before this
+        // erasure took the lock may have written its key after the pass above. Its rows are gone; so goes the key.
+        await sessions.EraseAsync(userId, CancellationToken.None).ConfigureAwait(false);
         return erasure;
     }
 

@@ -12,7 +12,7 @@ namespace AspireAi.Core.Memory;
 /// explicit write, consolidated like an extracted fact). Both are bound to the turn's user, organisation, agent and
 /// session when the tools are built, so a model can never reach another user's memory through arguments.
 /// </summary>
-public sealed partial class MemoryTools(MemoryRetriever retriever, MemoryService service, IOptions<MemoryOptions> options) : IChatToolProvider
+public sealed partial class MemoryTools(MemoryRetriever retriever, MemoryService service, MemoryMetrics metrics, IOptions<MemoryOptions> options) : IChatToolProvider
 {
     public const string RecallName = "recall_memories";
     public const string RememberName = "remember";
@@ -73,6 +73,7 @@ public sealed partial class MemoryTools(MemoryRetriever retriever, MemoryService
         var result = await retriever.SearchAsync(new MemoryQuery(request.UserId, request.OrgId, query, limit, new HashSet<MemoryScope>(),
             new HashSet<MemoryType>(), request.AgentId, sessionId), cancellationToken).ConfigureAwait(false);
         var found = result.Items.Where(m => m.Score >= options.Value.MinScore / 2).ToList();
+        metrics.Retrieved(result.Elapsed, "recall", found.Count, 0);
         if (found.Count == 0)
         {
             return "No memories match.";

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using AspireAi.Core.Redis;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -10,13 +12,64 @@ public sealed record NewMemory(string Text, MemoryType Type, float Importance, I
     DateTimeOffset? ExpiresAt = null, JsonElement? Metadata = null);
 
 /// <summary>
+/// What memory writes do outside Postgres — the Redis mirror of session memories and the operation counts — kept
+/// until their transaction has committed and then applied with <see cref="MemoryWriter.ApplyAsync"/>. A transaction
+/// that rolls back takes them with it: Redis never holds a memory Postgres lacks, and a retried job is counted once.
+/// </summary>
+public sealed class MemoryWriteEffects
+{
+    internal List<SessionMirrorChange> Mirror { get; } = [];
+
+    internal List<(MemoryOperation Operation, MemoryActor Actor)> Operations { get; } = [];
+}
+
+/// <summary>One change to a session's Redis hash: remove <paramref name="RemovedHash"/>, then set <paramref name="Upsert"/>.</summary>
+internal sealed record SessionMirrorChange(Guid UserId, string SessionId, string? RemovedHash, (string Hash, SessionMemoryEntry Entry, DateTimeOffset ExpiresAt)? Upsert);
+
+/// <summary>
 /// The four write primitives (ADD, UPDATE = supersede, DELETE = invalidate, NOOP), each with its history row, on the
 /// caller's connection and transaction so that a decision and its history commit together — with the job that made
-/// them, when a job did. Session memories are mirrored to Redis in the same call: the Redis field is the content
-/// hash, so a job that rolls back and runs again rewrites the same field instead of adding a second one.
+/// them, when a job did. What a write does outside Postgres goes to the caller's <see cref="MemoryWriteEffects"/>, for
+/// after the commit; the Redis field is the content hash, so applying a change twice rewrites the same field.
 /// </summary>
-public sealed class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metrics, IOptions<MemoryOptions> options, TimeProvider time)
+public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metrics, IOptions<MemoryOptions> options, TimeProvider time,
+    ILogger<MemoryWriter> logger)
 {
+    /// <summary>
+    /// Applies what the writes of a committed transaction left for after the commit. Postgres is the record: a Redis
+    /// failure here is logged and the rest still applied (the session memory is then missing from chat retrieval),
+    /// rather than failing a write that has already happened.
+    /// </summary>
+    public async Task ApplyAsync(MemoryWriteEffects effects, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(effects);
+        foreach (var change in effects.Mirror)
+        {
+            try
+            {
+                if (change.Upsert is { } upsert)
+                {
+                    await sessions.UpsertAsync(change.UserId, change.SessionId, upsert.Hash, upsert.Entry, upsert.ExpiresAt, change.RemovedHash,
+                        cancellationToken).ConfigureAwait(false);
+                }
+                else if (change.RemovedHash is not null)
+                {
+                    await sessions.RemoveAsync(change.UserId, change.SessionId, change.RemovedHash, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
+            {
+                LogMirrorFailed(ex, change.UserId);
+            }
+        }
+        foreach (var (operation, actor) in effects.Operations)
+        {
+            metrics.Applied(operation, actor);
+        }
+        effects.Mirror.Clear();
+        effects.Operations.Clear();
+    }
+
     /// <summary>
     /// The current memories of <paramref name="scope"/> most similar to a new fact: the nearest by vector and the best
     /// full-text matches (so "works at Globex" meets "works at Acme" even when their vectors are far apart).
@@ -97,7 +150,7 @@ public sealed class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metr
 
     /// <summary>ADD. When the same text is already current in the scope (the unique index decides, even against a
     /// concurrent writer), this is a NOOP on that memory instead.</summary>
-    public async Task<MemoryWriteResult> AddAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryScopeRef scope, NewMemory memory,
+    public async Task<MemoryWriteResult> AddAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects, MemoryScopeRef scope, NewMemory memory,
         MemoryVector vector, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(memory);
@@ -107,28 +160,30 @@ public sealed class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metr
         {
             var existing = await GetCurrentByHashAsync(connection, transaction, scope.Key, MemoryText.Hash(memory.Text), cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("A memory with the same text was reported current but could not be read.");
-            return await NoopAsync(connection, transaction, existing, memory.Text, provenance, "The same memory already exists.", cancellationToken).ConfigureAwait(false);
+            return await NoopAsync(connection, transaction, effects, existing, memory.Text, provenance, "The same memory already exists.", cancellationToken).ConfigureAwait(false);
         }
         await HistoryAsync(connection, transaction, inserted, null, MemoryOperation.Add, null, inserted.Text, provenance, reason, cancellationToken).ConfigureAwait(false);
-        await MirrorAsync(inserted, vector, removedHash: null, cancellationToken).ConfigureAwait(false);
-        metrics.Applied(MemoryOperation.Add, provenance.Actor);
+        Mirror(effects, inserted, vector, removedHash: null);
+        effects.Operations.Add((MemoryOperation.Add, provenance.Actor));
         return new MemoryWriteResult(MemoryOperation.Add, inserted, null, reason);
     }
 
     /// <summary>UPDATE: a new version replaces <paramref name="previous"/>, which is invalidated ("superseded") and kept;
-    /// both get a history row. When <paramref name="previous"/> is no longer current (a concurrent change), this is an ADD.</summary>
-    public async Task<MemoryWriteResult> SupersedeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord previous, NewMemory memory,
+    /// both get a history row. When <paramref name="previous"/> is no longer current (a concurrent change), this is an ADD.
+    /// The same text with another type or importance is a new version too (the history keeps both); only a change of
+    /// nothing is a NOOP.</summary>
+    public async Task<MemoryWriteResult> SupersedeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects, MemoryRecord previous, NewMemory memory,
         MemoryVector vector, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(previous);
         ArgumentNullException.ThrowIfNull(memory);
-        if (MemoryText.Hash(previous.Text) == MemoryText.Hash(memory.Text))
+        if (MemoryText.Hash(previous.Text) == MemoryText.Hash(memory.Text) && !ChangesMetadata(previous, memory))
         {
-            return await NoopAsync(connection, transaction, previous, memory.Text, provenance, "The text did not change.", cancellationToken).ConfigureAwait(false);
+            return await NoopAsync(connection, transaction, effects, previous, memory.Text, provenance, "Nothing changed.", cancellationToken).ConfigureAwait(false);
         }
         if (!await MarkInvalidAsync(connection, transaction, previous.Id, "superseded", cancellationToken).ConfigureAwait(false))
         {
-            return await AddAsync(connection, transaction, previous.ScopeRef, memory, vector, provenance, reason, cancellationToken).ConfigureAwait(false);
+            return await AddAsync(connection, transaction, effects, previous.ScopeRef, memory, vector, provenance, reason, cancellationToken).ConfigureAwait(false);
         }
         var id = Guid.CreateVersion7();
         var scope = previous.ScopeRef;
@@ -141,21 +196,30 @@ public sealed class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metr
             await SetReasonAsync(connection, transaction, previous.Id, "merged", cancellationToken).ConfigureAwait(false);
             await HistoryAsync(connection, transaction, previous, existing.Id, MemoryOperation.Delete, previous.Text, existing.Text, provenance,
                 $"Merged into an identical memory. {reason}", cancellationToken).ConfigureAwait(false);
-            await MirrorRemoveAsync(previous, cancellationToken).ConfigureAwait(false);
-            metrics.Applied(MemoryOperation.Delete, provenance.Actor);
-            return await NoopAsync(connection, transaction, existing, memory.Text, provenance, "The same memory already exists.", cancellationToken).ConfigureAwait(false);
+            MirrorRemove(effects, previous);
+            effects.Operations.Add((MemoryOperation.Delete, provenance.Actor));
+            return await NoopAsync(connection, transaction, effects, existing, memory.Text, provenance, "The same memory already exists.", cancellationToken).ConfigureAwait(false);
         }
         await HistoryAsync(connection, transaction, previous, inserted.Id, MemoryOperation.Update, previous.Text, inserted.Text, provenance,
             $"Superseded. {reason}", cancellationToken).ConfigureAwait(false);
         await HistoryAsync(connection, transaction, inserted, previous.Id, MemoryOperation.Update, previous.Text, inserted.Text, provenance,
             reason, cancellationToken).ConfigureAwait(false);
-        await MirrorAsync(inserted, vector, MemoryText.Hash(previous.Text), cancellationToken).ConfigureAwait(false);
-        metrics.Applied(MemoryOperation.Update, provenance.Actor);
+        Mirror(effects, inserted, vector, MemoryText.Hash(previous.Text));
+        effects.Operations.Add((MemoryOperation.Update, provenance.Actor));
         return new MemoryWriteResult(MemoryOperation.Update, inserted, previous, reason);
     }
 
+    /// <summary>True when <paramref name="memory"/> gives <paramref name="previous"/> another type or importance.</summary>
+    public static bool ChangesMetadata(MemoryRecord previous, NewMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(memory);
+        // Importance is stored as real: compare at its precision, as clamped on insert.
+        return previous.Type != memory.Type || Math.Abs(previous.Importance - Math.Clamp(memory.Importance, 0f, 1f)) > 1e-6f;
+    }
+
     /// <summary>DELETE: invalidates <paramref name="target"/> (kept for history until the retention purge).</summary>
-    public async Task<MemoryWriteResult> InvalidateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord target,
+    public async Task<MemoryWriteResult> InvalidateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects, MemoryRecord target,
         string invalidationReason, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
@@ -165,14 +229,14 @@ public sealed class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metr
             return new MemoryWriteResult(MemoryOperation.Noop, target, null, "The memory was already invalidated.");
         }
         await HistoryAsync(connection, transaction, target, null, MemoryOperation.Delete, target.Text, null, provenance, reason, cancellationToken).ConfigureAwait(false);
-        await MirrorRemoveAsync(target, cancellationToken).ConfigureAwait(false);
-        metrics.Applied(MemoryOperation.Delete, provenance.Actor);
+        MirrorRemove(effects, target);
+        effects.Operations.Add((MemoryOperation.Delete, provenance.Actor));
         return new MemoryWriteResult(MemoryOperation.Delete, target with { InvalidatedAt = time.GetUtcNow(), InvalidatedReason = invalidationReason }, null, reason);
     }
 
     /// <summary>NOOP: the fact is already known as <paramref name="target"/>; the history says so and the memory's
     /// provenance gains the new source.</summary>
-    public async Task<MemoryWriteResult> NoopAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord? target, string factText,
+    public static async Task<MemoryWriteResult> NoopAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects, MemoryRecord? target, string factText,
         MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(provenance);
@@ -193,7 +257,7 @@ public sealed class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metr
             batch.BatchCommands.Add(HistoryCommand(target, null, MemoryOperation.Noop, target.Text, factText, provenance, reason));
             await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-        metrics.Applied(MemoryOperation.Noop, provenance.Actor);
+        effects.Operations.Add((MemoryOperation.Noop, provenance.Actor));
         return new MemoryWriteResult(MemoryOperation.Noop, target, null, reason);
     }
 
@@ -342,28 +406,26 @@ public sealed class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metr
         return command;
     }
 
-    private async Task MirrorAsync(MemoryRecord memory, MemoryVector vector, string? removedHash, CancellationToken cancellationToken)
+    private void Mirror(MemoryWriteEffects effects, MemoryRecord memory, MemoryVector vector, string? removedHash)
     {
         if (memory.Scope != MemoryScope.Session)
         {
             return;
         }
-        var userId = memory.UserId!.Value;
-        var sessionId = memory.SessionId!;
-        if (removedHash is not null)
-        {
-            await sessions.RemoveAsync(userId, sessionId, removedHash, cancellationToken).ConfigureAwait(false);
-        }
-        await sessions.UpsertAsync(userId, sessionId, MemoryText.Hash(memory.Text),
-            new SessionMemoryEntry(memory.Id, memory.Type, memory.Text, memory.Importance, memory.UpdatedAt, memory.LastAccessedAt, vector.Values, vector.Model),
-            memory.ExpiresAt ?? time.GetUtcNow() + options.Value.SessionTtl, cancellationToken).ConfigureAwait(false);
+        var entry = new SessionMemoryEntry(memory.Id, memory.Type, memory.Text, memory.Importance, memory.UpdatedAt, memory.LastAccessedAt,
+            vector.Values, vector.Model);
+        effects.Mirror.Add(new SessionMirrorChange(memory.UserId!.Value, memory.SessionId!, removedHash,
+            (MemoryText.Hash(memory.Text), entry, memory.ExpiresAt ?? time.GetUtcNow() + options.Value.SessionTtl)));
     }
 
-    private async Task MirrorRemoveAsync(MemoryRecord memory, CancellationToken cancellationToken)
+    private static void MirrorRemove(MemoryWriteEffects effects, MemoryRecord memory)
     {
         if (memory.Scope == MemoryScope.Session)
         {
-            await sessions.RemoveAsync(memory.UserId!.Value, memory.SessionId!, MemoryText.Hash(memory.Text), cancellationToken).ConfigureAwait(false);
+            effects.Mirror.Add(new SessionMirrorChange(memory.UserId!.Value, memory.SessionId!, MemoryText.Hash(memory.Text), null));
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mirroring a committed session memory of user {UserId} to Redis failed; chat retrieval misses it until the session ends")]
+    private partial void LogMirrorFailed(Exception exception, Guid userId);
 }

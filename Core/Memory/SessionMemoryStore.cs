@@ -20,14 +20,23 @@ public sealed class SessionMemoryStore(IRedisClient redis)
 
     public static string KeyOf(Guid userId, string sessionId) => $"{Prefix}{userId:N}:{sessionId}";
 
-    /// <summary>Adds or replaces an entry and sets the session's expiry.</summary>
+    // One script, so the field and the key's expiry are set together: a key is never left without a TTL (it would
+    // outlive its session), and a superseded version's field goes in the same step as its successor arrives.
+    private const string UpsertScript = """
+        if ARGV[4] ~= '' then redis.call('HDEL', KEYS[1], ARGV[4]) end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return 1
+        """;
+
+    /// <summary>Adds or replaces an entry (removing <paramref name="removedHash"/>, a superseded version) and sets the session's expiry, atomically.</summary>
     public async Task UpsertAsync(Guid userId, string sessionId, string contentHash, SessionMemoryEntry entry, DateTimeOffset expiresAt,
-        CancellationToken cancellationToken)
+        string? removedHash, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        var key = KeyOf(userId, sessionId);
-        await redis.HashSetAsync(key, contentHash, Serialize(entry), cancellationToken).ConfigureAwait(false);
-        await ExpireAtAsync(key, expiresAt).ConfigureAwait(false);
+        var milliseconds = Math.Max(1, (long)(expiresAt - DateTimeOffset.UtcNow).TotalMilliseconds);
+        await redis.ScriptEvaluateAsync(UpsertScript, [KeyOf(userId, sessionId)],
+            [contentHash, Serialize(entry), milliseconds, removedHash ?? ""], cancellationToken).ConfigureAwait(false);
     }
 
     public async Task RemoveAsync(Guid userId, string sessionId, string contentHash, CancellationToken cancellationToken) =>
@@ -46,6 +55,13 @@ public sealed class SessionMemoryStore(IRedisClient redis)
             }
         }
         return entries;
+    }
+
+    /// <summary>Deletes one session's key (its conversation was deleted).</summary>
+    public async Task EndAsync(Guid userId, string sessionId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        await redis.KeyDeleteAsync(KeyOf(userId, sessionId)).ConfigureAwait(false);
     }
 
     /// <summary>Deletes every session key of the user (erasure); returns how many keys existed.</summary>
@@ -73,12 +89,6 @@ public sealed class SessionMemoryStore(IRedisClient redis)
             keys.Add(key);
         }
         return [.. keys.Distinct(StringComparer.Ordinal)];
-    }
-
-    private async Task ExpireAtAsync(string key, DateTimeOffset expiresAt)
-    {
-        var milliseconds = Math.Max(1, (long)(expiresAt - DateTimeOffset.UtcNow).TotalMilliseconds);
-        await redis.ExecuteAsync("PEXPIRE", key, milliseconds).ConfigureAwait(false);
     }
 
     private static string Serialize(SessionMemoryEntry entry) => JsonSerializer.Serialize(new StoredEntry(

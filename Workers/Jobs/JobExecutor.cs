@@ -42,6 +42,9 @@ internal sealed partial class JobExecutor(
 
         /// <summary>The handler was started (the attempt counts in the metrics).</summary>
         public bool Ran { get; set; }
+
+        /// <summary>The handler's context: what it asked to run once the attempt has committed.</summary>
+        public JobContext? Context { get; set; }
     }
 
     /// <summary>Runs the unit and records every outcome. Returns the soonest retry it scheduled, if any.</summary>
@@ -72,6 +75,7 @@ internal sealed partial class JobExecutor(
                     if (commit)
                     {
                         await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                        await RunCommittedActionsAsync(attempts).ConfigureAwait(false);
                     }
                 }
             }
@@ -121,6 +125,25 @@ internal sealed partial class JobExecutor(
         return retryIn;
     }
 
+    // Only succeeded attempts: a job rolled back to its savepoint (failed, lease lost) committed none of its effects.
+    private async Task RunCommittedActionsAsync(IEnumerable<Attempt> attempts)
+    {
+        foreach (var attempt in attempts.Where(a => a.Outcome == Outcome.Succeeded && a.Context is not null))
+        {
+            foreach (var action in attempt.Context!.CommittedActions)
+            {
+                try
+                {
+                    await action(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    LogCommittedActionFailed(ex, attempt.Job.Id, attempt.Job.Type);
+                }
+            }
+        }
+    }
+
     /// <summary>
     /// Runs one job's handler and completes it. Returns whether the transaction now holds something to commit, and
     /// whether the next job's savepoint is already set.
@@ -155,7 +178,8 @@ internal sealed partial class JobExecutor(
             {
                 var handler = registry.Create(job.Type, scope.ServiceProvider);
                 var info = new JobInfo(job.Id, job.Type, job.Attempt, job.MaxAttempts, job.Priority, job.DedupeKey, job.CreatedAt, job.RunAt);
-                await handler.HandleAsync(new JobContext(info, job.Payload, connection, transaction, identity.Id, queue), cancellation).ConfigureAwait(false);
+                attempt.Context = new JobContext(info, job.Payload, connection, transaction, identity.Id, queue);
+                await handler.HandleAsync(attempt.Context, cancellation).ConfigureAwait(false);
             }
             var notify = options.Value.For(job.Type).MaxConcurrency is not null;
             if (await store.CompleteAsync(connection, transaction, job, identity.Id, notify, next, cancellation).ConfigureAwait(false))
@@ -305,6 +329,9 @@ internal sealed partial class JobExecutor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Recording the outcome of job {JobId} ({JobType}) failed; it runs again after its lease expires")]
     private partial void LogRecordFailed(Exception exception, long jobId, string jobType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} ({JobType}) committed, but work it left for after the commit failed")]
+    private partial void LogCommittedActionFailed(Exception exception, long jobId, string jobType);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The transaction of {Count} {JobType} jobs failed; none of it committed")]
     private partial void LogUnitFailed(Exception exception, int count, string jobType);

@@ -97,4 +97,27 @@ public sealed class ConsolidationRulesTests
     [InlineData("Favorite color is blue", "attr:favorite color")]
     [InlineData("Uses Stripe", null)]
     public void Single_valued_predicates(string text, string? key) => Assert.Equal(key, ConsolidationRules.SingleValuedKey(text));
+
+    [Theory]
+    [InlineData("m1")]
+    [InlineData(null)]
+    public void A_noop_on_another_value_of_a_single_valued_attribute_becomes_an_update_of_it(string? target)
+    {
+        var (decision, correction) = ConsolidationRules.Guard(new MemoryDecision(MemoryOperation.Noop, target, null, "Already known."),
+            Fact("Works at Globex"), [("m1", "Works at Acme"), ("m2", "Uses Stripe")]);
+
+        Assert.Equal((MemoryOperation.Update, "m1", "Works at Globex"), (decision.Operation, decision.TargetId, decision.Text));
+        Assert.NotNull(correction);
+    }
+
+    [Theory]
+    [InlineData("Works at Acme", "Works at Acme Corp in the billing team")]
+    [InlineData("Lives in Berlin", "Uses Stripe")]
+    public void A_noop_on_a_restatement_or_an_unrelated_memory_stays_a_noop(string fact, string existing)
+    {
+        var (decision, correction) = ConsolidationRules.Guard(new MemoryDecision(MemoryOperation.Noop, "m1", null, "Already known."), Fact(fact), [("m1", existing)]);
+
+        Assert.Equal((MemoryOperation.Noop, "m1"), (decision.Operation, decision.TargetId));
+        Assert.Null(correction);
+    }
 }

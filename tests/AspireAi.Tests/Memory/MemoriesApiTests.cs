@@ -129,6 +129,34 @@ public sealed class MemoriesApiTests(ApiFactory factory)
     }
 
     [Fact]
+    public async Task Put_with_the_same_text_and_another_type_or_importance_is_a_new_version_with_history()
+    {
+        var (client, _) = await factory.CreateUserClientAsync();
+        var id = (await MemoryTestData.PostMemoryAsync(client, new { text = "Reviews pull requests before lunch", infer = false, type = "semantic", importance = 0.4 }))
+            .GetProperty("memory").GetProperty("id").GetGuid();
+
+        using var updated = await client.PutAsJsonAsync($"/v1/memories/{id}", new { text = "Reviews pull requests before lunch", type = "procedural", importance = 0.9 });
+        Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+        var update = await updated.ReadJsonAsync();
+        Assert.Equal(("UPDATE", id), (update.GetProperty("operation").GetString(), update.GetProperty("previousId").GetGuid()));
+        var current = update.GetProperty("memory");
+        var newId = current.GetProperty("id").GetGuid();
+        Assert.NotEqual(id, newId);
+        Assert.Equal(("Reviews pull requests before lunch", "procedural", 0.9), (current.GetProperty("text").GetString(), current.GetProperty("type").GetString(),
+            Math.Round(current.GetProperty("importance").GetDouble(), 3)));
+        var old = await MemoryTestData.GetJsonAsync(client, $"/v1/memories/{id}");
+        Assert.Equal(("superseded", "semantic"), (old.GetProperty("invalidatedReason").GetString(), old.GetProperty("type").GetString()));
+        var items = (await MemoryTestData.GetJsonAsync(client, $"/v1/memories/{newId}/history")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(["ADD:api", "UPDATE:user", "UPDATE:user"], items.Select(h => $"{h.GetProperty("operation").GetString()}:{h.GetProperty("actor").GetString()}"));
+        Assert.Contains("type semantic → procedural, importance 0.4 → 0.9", items[^1].GetProperty("reason").GetString(), StringComparison.Ordinal);
+
+        // Nothing changed at all: still a NOOP on the current version.
+        using var same = await client.PutAsJsonAsync($"/v1/memories/{newId}", new { text = "Reviews pull requests before lunch", type = "procedural", importance = 0.9 });
+        var noop = await same.ReadJsonAsync();
+        Assert.Equal(("NOOP", newId), (noop.GetProperty("operation").GetString(), noop.GetProperty("memory").GetProperty("id").GetGuid()));
+    }
+
+    [Fact]
     public async Task Infer_true_answers_202_with_a_job_and_the_job_extracts_the_facts()
     {
         var (client, user) = await factory.CreateUserClientAsync();
@@ -315,6 +343,46 @@ public sealed class MemoriesApiTests(ApiFactory factory)
     }
 
     [Fact]
+    public async Task Search_scores_decay_by_0_95_per_day_since_the_last_update_or_use_and_weigh_each_type()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        async Task<Guid> Store(string text, string type) =>
+            (await MemoryTestData.PostMemoryAsync(client, new { text, infer = false, type })).GetProperty("memory").GetProperty("id").GetGuid();
+        var fresh = await Store("Uses Stripe for invoices", "semantic");
+        var stale = await Store("Moved the Stripe account to Dublin", "episodic");
+        var used = await Store("Always mention Stripe fees", "procedural");
+        // Ten days untouched; the third was used two days ago, which is what its age counts from.
+        await using (var age = factory.DataSource.CreateCommand("""
+            UPDATE memories SET updated_at = now() - interval '10 days',
+                                last_accessed_at = CASE WHEN id = $2 THEN now() - interval '2 days' END
+            WHERE user_id = $1 AND id = ANY($3)
+            """))
+        {
+            age.Parameters.Add(new() { Value = user.Id });
+            age.Parameters.Add(new() { Value = used });
+            age.Parameters.Add(new() { Value = new[] { stale, used } });
+            await age.ExecuteNonQueryAsync();
+        }
+
+        using var response = await client.PostAsJsonAsync("/v1/memories/search", new { query = "Stripe", topK = 10, explain = true });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var items = (await response.ReadJsonAsync()).GetProperty("items").EnumerateArray()
+            .ToDictionary(i => i.GetProperty("id").GetGuid(), i => (Score: i.GetProperty("score").GetDouble(), Explain: i.GetProperty("explain")));
+
+        foreach (var (id, days, typeWeight) in new[] { (fresh, 0.0, 1.0), (stale, 10.0, 0.8), (used, 2.0, 1.2) })
+        {
+            var (score, explain) = items[id];
+            var ageDays = explain.GetProperty("ageDays").GetDouble();
+            Assert.True(Math.Abs(ageDays - days) < 0.01, $"{id}: {ageDays} days, expected {days}");
+            Assert.Equal(Math.Pow(0.95, ageDays), explain.GetProperty("recency").GetDouble(), 1e-6);
+            Assert.Equal(typeWeight, explain.GetProperty("typeWeight").GetDouble(), 1e-9);
+            // The score is rounded to 6 decimals in the response.
+            Assert.Equal(explain.GetProperty("fused").GetDouble() * Math.Pow(0.95, ageDays) * typeWeight, score, 1e-5);
+        }
+        Assert.Equal(Math.Pow(0.95, 10), items[stale].Explain.GetProperty("recency").GetDouble(), 1e-3);
+    }
+
+    [Fact]
     public async Task Search_explains_each_score_and_honours_filters()
     {
         var (client, _) = await factory.CreateUserClientAsync();
@@ -397,6 +465,7 @@ public sealed class MemoriesApiTests(ApiFactory factory)
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("attachment", response.Content.Headers.ContentDisposition?.DispositionType);
+        Assert.True(response.Headers.CacheControl?.NoStore, "The export must not be cached.");
         var export = await response.ReadJsonAsync();
         Assert.Equal(user.Id, export.GetProperty("userId").GetGuid());
         Assert.Equal(["Drinks oat milk", "Drinks soy milk"], export.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("text").GetString()));

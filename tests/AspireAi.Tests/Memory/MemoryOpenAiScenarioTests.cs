@@ -44,6 +44,24 @@ public sealed class MemoryOpenAiScenarioTests(ApiFactory factory)
     }
 
     [Fact]
+    public async Task With_a_model_a_noop_on_another_value_of_a_single_valued_attribute_still_keeps_the_new_fact()
+    {
+        await using var fake = await FakeOpenAiServer.StartAsync();
+        fake.DefaultChatReply = ScriptedMemoryModel.Reply();
+        await using var api = factory.WithSettings(ChatFailureTests.OpenAiSettings(fake));
+        var (client, user) = await api.CreateUserClientAsync();
+
+        await MemoryTestData.SayAsync(api, client, user.Id, "I live in Lisbon.");
+        var lisbon = Assert.Single(await MemoryTestData.MemoriesAsync(api.DataSource, user.Id));
+        await MemoryTestData.SayAsync(api, client, user.Id, "I moved to Porto last month.");
+
+        // The model answered NOOP on the Lisbon memory; the guard made it an UPDATE.
+        Assert.Equal(["Lives in Porto"], (await MemoryTestData.MemoriesAsync(api.DataSource, user.Id)).Select(m => m.Text));
+        Assert.Equal(["ADD:extractor", "UPDATE:extractor", "UPDATE:extractor"], await MemoryTestData.HistoryAsync(api.DataSource, lisbon.Id));
+        Assert.Contains(fake.ChatRequests, r => ScriptedMemoryModel.SchemaOf(r) == "memory_decision");
+    }
+
+    [Fact]
     public async Task Scenario2_with_a_model_an_unparseable_answer_is_retried_and_the_instruction_is_injected()
     {
         await using var fake = await FakeOpenAiServer.StartAsync();
@@ -187,6 +205,14 @@ internal static class ScriptedMemoryModel
                 ? Json(("Always use TypeScript for code examples", "procedural", false, "TypeScript"))
                 : "Sure! The user wants TypeScript for code examples.";
         }
+        if (said.Contains("Lisbon", StringComparison.Ordinal))
+        {
+            return Json(("Lives in Lisbon", "semantic", false, "Lisbon"));
+        }
+        if (said.Contains("Porto", StringComparison.Ordinal))
+        {
+            return Json(("Lives in Porto", "semantic", false, "Porto"));
+        }
         if (said.Contains("Kubernetes", StringComparison.Ordinal))
         {
             return Json(("Uses Kubernetes at work", "semantic", false, "Kubernetes"));
@@ -238,6 +264,11 @@ internal static class ScriptedMemoryModel
         {
             // mem0's bug: the contradicted memory is deleted and the new fact is not added.
             return Answer("DELETE", employer.Id, "", "The user changed jobs.");
+        }
+        if (factText.StartsWith("Lives in", StringComparison.Ordinal) && candidates.FirstOrDefault(c => c.Text.StartsWith("Lives in", StringComparison.Ordinal)) is { Id: not null } home)
+        {
+            // The other way to lose a new fact: "already known" about a memory that says something else.
+            return Answer("NOOP", home.Id, "", "The user's home is already known.");
         }
         return Answer("ADD", null, factText, "New information.");
     }

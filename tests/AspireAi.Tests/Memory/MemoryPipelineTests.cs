@@ -216,10 +216,23 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
         var (client, user) = await factory.CreateUserClientAsync();
         await MemoryTestData.SayAsync(factory, client, user.Id, "I work at Vandelay Industries. My password is opensesame1.");
         await MemoryTestData.ChatAsync(client, await ChatTestData.CreateConversationAsync(client), "Where do I work?");
+        using (var search = await client.PostAsJsonAsync("/v1/memories/search", new { query = "Vandelay" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, search.StatusCode);
+        }
+        // A model whose answers are never usable JSON: the extraction fails after its retry, and that is counted.
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            using var prose = new AspireAi.Tests.Llm.ScriptedChatClient((_, _) => AspireAi.Tests.Llm.ScriptedChatClient.Reply("I could not find any facts, sorry."));
+            var model = ActivatorUtilities.CreateInstance<MemoryLanguageModel>(scope.ServiceProvider, (Microsoft.Extensions.AI.IChatClient)prose);
+            await Assert.ThrowsAsync<MemoryExtractionException>(() => model.ExtractAsync([("user", "I work at Vandelay Industries.")], user.Id, CancellationToken.None));
+        }
 
         lock (measurements)
         {
-            Assert.Contains(measurements, m => m.Name == "aspireai.memory.retrieval.duration" && m.Value > 0);
+            Assert.Contains(measurements, m => m.Name == "aspireai.memory.retrieval.duration" && m.Value > 0 && Equals(m.Tags["purpose"], "chat"));
+            Assert.Contains(measurements, m => m.Name == "aspireai.memory.retrieval.duration" && m.Value > 0 && Equals(m.Tags["purpose"], "search"));
+            Assert.Contains(measurements, m => m.Name == "aspireai.memory.extraction.failures" && Equals(m.Tags["stage"], "retry_failed"));
             Assert.Contains(measurements, m => m.Name == "aspireai.memory.retrievals" && Equals(m.Tags["hit"], true));
             Assert.Contains(measurements, m => m.Name == "aspireai.memory.tokens_injected" && m.Value is > 0 and <= 200);
             Assert.Contains(measurements, m => m.Name == "aspireai.memory.operations" && Equals(m.Tags["operation"], "ADD"));

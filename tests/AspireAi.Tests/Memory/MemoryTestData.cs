@@ -83,11 +83,16 @@ internal static class MemoryTestData
     /// Runs one job with <typeparamref name="THandler"/> inside a transaction that also completes it; a job another
     /// worker holds (row locked) is left alone. <paramref name="jobId"/> null runs a job that is not in the table.
     /// </summary>
-    public static async Task RunJobAsync<THandler>(IServiceProvider services, NpgsqlDataSource dataSource, JsonElement payload, long? jobId = null)
-        where THandler : class, IJobHandler
+    public static Task RunJobAsync<THandler>(IServiceProvider services, NpgsqlDataSource dataSource, JsonElement payload, long? jobId = null)
+        where THandler : class, IJobHandler =>
+        RunJobAsync(services, dataSource, payload, provider => ActivatorUtilities.CreateInstance<THandler>(provider), jobId);
+
+    /// <inheritdoc cref="RunJobAsync{THandler}(IServiceProvider, NpgsqlDataSource, JsonElement, long?)"/>
+    public static async Task RunJobAsync(IServiceProvider services, NpgsqlDataSource dataSource, JsonElement payload,
+        Func<IServiceProvider, IJobHandler> create, long? jobId = null)
     {
         await using var scope = services.CreateAsyncScope();
-        var handler = ActivatorUtilities.CreateInstance<THandler>(scope.ServiceProvider);
+        var handler = create(scope.ServiceProvider);
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         if (jobId is { } id)
@@ -112,6 +117,10 @@ internal static class MemoryTestData
             await complete.ExecuteNonQueryAsync();
         }
         await transaction.CommitAsync();
+        foreach (var action in context.CommittedActions)
+        {
+            await action(CancellationToken.None);
+        }
     }
 
     public static Task RunMaintenanceAsync<THandler>(ApiFactory factory) where THandler : class, IJobHandler =>
