@@ -78,7 +78,7 @@ public sealed partial class DocumentIngestionHandler(
                     }
 
                     await FailAsync(connection, tx, documentId,
-                        $"Ingestion failed after {context.Attempt} attempts: {ex.GetType().Name}: {Truncate(ex.Message, 300)}", CancellationToken.None).ConfigureAwait(false);
+                        $"Ingestion failed after {context.Attempt} {(context.Attempt == 1 ? "attempt" : "attempts")}: {ex.GetType().Name}: {Truncate(ex.Message, 300)}", CancellationToken.None).ConfigureAwait(false);
                     await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (PostgresException lockEx) when (lockEx.SqlState == PostgresErrorCodes.LockNotAvailable)

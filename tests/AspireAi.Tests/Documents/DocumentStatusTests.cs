@@ -77,7 +77,7 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
         var failed = await GetAsync(client, id);
         Assert.Equal("failed", failed.GetProperty("status").GetString());
         var reason = failed.GetProperty("failureReason").GetString();
-        Assert.StartsWith("Ingestion failed after 1 attempts: ", reason, StringComparison.Ordinal);
+        Assert.StartsWith("Ingestion failed after 1 attempt: ", reason, StringComparison.Ordinal);
         Assert.Contains("embedding provider unavailable (503)", reason, StringComparison.Ordinal);
         Assert.Equal(0, failed.GetProperty("embeddedChunks").GetInt32());
         Assert.Equal(0, await DocumentsTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM document_chunks WHERE document_id = $1", id));
