@@ -43,17 +43,41 @@ public sealed partial class MemoryContextProvider(
             var profile = await retriever.ProfileAsync(request.UserId, request.OrgId, settings.CandidatesPerRetriever, cancellationToken).ConfigureAwait(false);
             ranked = ranked.Concat(profile).DistinctBy(m => m.Id);
         }
-        var (text, chosen) = Select(ranked, settings.TokenBudget);
+        var (text, chosen) = await SelectCurrentAsync([.. ranked], settings.TokenBudget, cancellationToken).ConfigureAwait(false);
         var tokens = text is null ? 0 : TokenEstimator.Estimate(text);
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.Retrieved(elapsed, "chat", chosen.Count, tokens);
         LogRetrieved(chosen.Count, result.Candidates, tokens, elapsed.TotalMilliseconds);
-        if (text is null)
+        return text is null ? null : new ChatContextBlock(text, [.. chosen.Select(m => m.Id)], []);
+    }
+
+    // Selects under the budget and counts the uses in one statement, which also says which chosen memories are still
+    // current. Only a session memory from Redis can fail that (its row went while the mirror kept it): it is left out
+    // and the budget filled again from the rest, at most twice; on the usual path this costs no extra round trip.
+    private async Task<(string? Text, IReadOnlyList<ScoredMemory> Chosen)> SelectCurrentAsync(List<ScoredMemory> ranked, int tokenBudget,
+        CancellationToken cancellationToken)
+    {
+        var marked = new HashSet<Guid>();
+        var stale = new HashSet<Guid>();
+        for (var pass = 0; ; pass++)
         {
-            return null;
+            var (text, chosen) = Select(ranked.Where(m => !stale.Contains(m.Id)), tokenBudget);
+            var unmarked = chosen.Select(m => m.Id).Where(id => !marked.Contains(id)).ToArray();
+            var current = await store.MarkAccessedAsync(unmarked, cancellationToken).ConfigureAwait(false);
+            marked.UnionWith(current);
+            var gone = unmarked.Where(id => !current.Contains(id)).ToArray();
+            if (gone.Length == 0)
+            {
+                return (text, chosen);
+            }
+            LogStaleSkipped(gone.Length);
+            stale.UnionWith(gone);
+            if (pass == 2)
+            {
+                // Stop re-filling; what is left of this selection still fits the budget.
+                return Select(chosen.Where(m => !stale.Contains(m.Id)), tokenBudget);
+            }
         }
-        await store.MarkAccessedAsync([.. chosen.Select(m => m.Id)], cancellationToken).ConfigureAwait(false);
-        return new ChatContextBlock(text, [.. chosen.Select(m => m.Id)], []);
     }
 
     internal static bool AsksAboutTheUser(string query) => AboutTheUser().IsMatch(query);
@@ -98,6 +122,9 @@ public sealed partial class MemoryContextProvider(
         var shortId = "m-" + hex[^8..];
         return taken.Any(t => t.Id == shortId) ? "m-" + hex : shortId;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Left out {Count} session memories that Redis still held but Postgres no longer has as current")]
+    private partial void LogStaleSkipped(int count);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Injected {Count} memories of {Candidates} candidates ({Tokens} tokens) in {Milliseconds} ms")]
     private partial void LogRetrieved(int count, int candidates, int tokens, double milliseconds);

@@ -273,18 +273,30 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
         return erasure;
     }
 
-    /// <summary>Counts uses: last_accessed_at and access_count of the memories injected into a prompt.</summary>
-    public async Task MarkAccessedAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    /// <summary>
+    /// Counts uses (last_accessed_at, access_count) of the memories about to be injected into a prompt, and returns
+    /// those that are still current: a session memory read from Redis may have lost its row meanwhile (invalidated,
+    /// erased, or a mirror write that outlived a failed commit), and the caller leaves those out.
+    /// </summary>
+    public async Task<IReadOnlySet<Guid>> MarkAccessedAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
+        var current = new HashSet<Guid>();
         if (ids.Count == 0)
         {
-            return;
+            return current;
         }
         await using var command = dataSource.CreateCommand("""
-            UPDATE memories SET last_accessed_at = now(), access_count = access_count + 1 WHERE id = ANY($1)
+            UPDATE memories SET last_accessed_at = now(), access_count = access_count + 1
+            WHERE id = ANY($1) AND invalidated_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            RETURNING id
             """);
         command.Parameters.Add(new() { Value = ids.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            current.Add(reader.GetGuid(0));
+        }
+        return current;
     }
 
     internal const string HistoryColumns =

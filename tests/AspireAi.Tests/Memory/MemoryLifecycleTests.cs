@@ -118,6 +118,34 @@ public sealed class MemoryLifecycleTests(ApiFactory factory)
         Assert.Empty(await sessions.ReadAsync(user.Id, conversation.ToString("D"), CancellationToken.None));
     }
 
+    [Fact]
+    public async Task A_session_memory_redis_still_holds_but_postgres_no_longer_has_current_is_not_injected()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var conversation = await AspireAi.Tests.Chat.ChatTestData.CreateConversationAsync(client);
+        var session = conversation.ToString("D");
+        var trip = (await MemoryTestData.PostMemoryAsync(client, new { text = "Is planning a trip to Lisbon in May", infer = false, scope = "session", sessionId = session }))
+            .GetProperty("memory").GetProperty("id").GetGuid();
+        var hotel = (await MemoryTestData.PostMemoryAsync(client, new { text = "Wants a hotel in Lisbon near the river", infer = false, scope = "session", sessionId = session }))
+            .GetProperty("memory").GetProperty("id").GetGuid();
+        var before = await MemoryTestData.ChatAsync(client, conversation, "Any tips for my Lisbon trip and the hotel?");
+        Assert.Contains(trip, before.MemoryIds);
+        Assert.Contains(hotel, before.MemoryIds);
+
+        // The row is superseded in Postgres while the Redis mirror keeps the old entry (a mirror write that lagged or failed).
+        await using (var invalidate = factory.DataSource.CreateCommand(
+            "UPDATE memories SET invalidated_at = now(), invalidated_reason = 'superseded' WHERE id = $1"))
+        {
+            invalidate.Parameters.Add(new() { Value = trip });
+            await invalidate.ExecuteNonQueryAsync();
+        }
+        Assert.Equal(2, (await factory.Services.GetRequiredService<SessionMemoryStore>().ReadAsync(user.Id, session, CancellationToken.None)).Count);
+
+        var after = await MemoryTestData.ChatAsync(client, conversation, "Any tips for my Lisbon trip and the hotel?");
+        Assert.DoesNotContain(trip, after.MemoryIds);
+        Assert.Contains(hotel, after.MemoryIds);
+    }
+
     private async Task<Guid> InsertApiSourceAsync(RegisteredUser user, string content, string scope = "user", string? sessionId = null)
     {
         var sourceId = Guid.CreateVersion7();
