@@ -21,6 +21,9 @@ public static class DocumentJobs
 
     /// <summary>Recurring: HNSW versus exact search on sample queries, exported as recall@10.</summary>
     public const string RecallMonitor = "documents.recall-monitor";
+
+    /// <summary>Recurring: clears tool-call arguments from the audit log once they pass their retention period.</summary>
+    public const string ToolAuditRetention = "documents.tool-audit-retention";
 }
 
 /// <summary>How a delete ended.</summary>

@@ -19,6 +19,9 @@ public static class DocumentsExtensions
     /// <summary>Default schedule of the recall monitor (override: <c>Jobs:Recurring:documents.recall-monitor:Schedule</c>).</summary>
     public const string RecallMonitorSchedule = "@hourly";
 
+    /// <summary>Default schedule of the tool-argument retention sweep (override: <c>Jobs:Recurring:documents.tool-audit-retention:Schedule</c>).</summary>
+    public const string ToolAuditRetentionSchedule = "@daily";
+
     /// <summary>
     /// The Api side of documents: uploads and reads (<see cref="DocumentStore"/>), hybrid retrieval, the chat context
     /// provider that cites passages, the <c>search_documents</c> tool, and the audit of every tool call.
@@ -36,7 +39,7 @@ public static class DocumentsExtensions
     }
 
     /// <summary>
-    /// The Workers side: the ingestion, re-embedding and recall-monitor job handlers and their recurring schedules,
+    /// The Workers side: the ingestion, re-embedding, recall-monitor and tool-audit retention job handlers and their recurring schedules,
     /// and a start-up check that the vector column is as wide as the embeddings.
     /// </summary>
     public static IHostApplicationBuilder AddDocumentIngestion(this IHostApplicationBuilder builder)
@@ -48,6 +51,8 @@ public static class DocumentsExtensions
         services.AddJobHandler<RecallMonitorHandler>();
         services.AddRecurringJob(DocumentJobs.Reembed, ReembedSchedule);
         services.AddRecurringJob(DocumentJobs.RecallMonitor, RecallMonitorSchedule);
+        services.AddJobHandler<ToolAuditRetentionJob>();
+        services.AddRecurringJob(DocumentJobs.ToolAuditRetention, ToolAuditRetentionSchedule);
         services.AddHostedService<EmbeddingDimensionsCheck>();
         return builder;
     }

@@ -40,6 +40,17 @@ public sealed class DocumentsOptions : IValidatableObject
 
     public ReembedOptions Reembed { get; set; } = new();
 
+    /// <summary>
+    /// How long the audit log keeps what tools were called with (search queries are personal data); the rest of each
+    /// audit row stays. Default 30 days.
+    /// </summary>
+    [Range(typeof(TimeSpan), "01:00:00", "3650.00:00:00")]
+    public TimeSpan ToolArgumentsRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Audit rows the retention sweep clears per job; a full batch enqueues the next.</summary>
+    [Range(1, 1_000_000)]
+    public int RetentionBatchSize { get; set; } = 10_000;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         // DataAnnotations does not descend into nested objects; these are validated here with their paths.
