@@ -176,9 +176,16 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
         var id = (await MemoryTestData.PostMemoryAsync(client, new { text = "Drives a Volvo", infer = false })).GetProperty("memory").GetProperty("id").GetGuid();
         using var put = await client.PutAsJsonAsync($"/v1/memories/{id}", new { text = "Drives a Saab" });
         var newId = (await put.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("memory").GetProperty("id").GetGuid();
-        await using var immediate = factory.WithSettings(new Dictionary<string, string?> { ["Memory:InvalidatedRetention"] = "00:00:00" });
+        // Only this user's old version is aged past the (default, 90-day) retention: a purge with a zero retention
+        // would also take every other test's superseded versions in the shared database.
+        await using (var age = factory.DataSource.CreateCommand(
+            "UPDATE memories SET invalidated_at = invalidated_at - interval '91 days' WHERE user_id = $1 AND invalidated_at IS NOT NULL"))
+        {
+            age.Parameters.Add(new() { Value = user.Id });
+            Assert.Equal(1, await age.ExecuteNonQueryAsync());
+        }
 
-        await MemoryTestData.RunMaintenanceAsync<MemoryPurgeJob>(immediate);
+        await MemoryTestData.RunMaintenanceAsync<MemoryPurgeJob>(factory);
 
         Assert.Equal(["Drives a Saab"], (await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false)).Select(m => m.Text));
         Assert.Equal(0, await MemoryTestData.CountAsync(factory.DataSource,
