@@ -149,8 +149,16 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
     [Fact]
     public async Task Expired_memories_are_invalidated_and_the_episodic_cap_keeps_the_most_recent()
     {
-        await using var capped = factory.WithSettings(new Dictionary<string, string?> { ["Memory:EpisodicCapPerUser"] = "2" });
-        var (client, user) = await capped.CreateUserClientAsync();
+        // A private database: the cap (2 here) and the expiry sweep apply to every user, so on the shared database they
+        // would also cap and expire other tests' memories.
+        var postgres = await TestServers.StartPrivatePostgresAsync();
+        await using var capped = factory.WithSettings(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:postgres"] = postgres.ConnectionString,
+            ["Memory:EpisodicCapPerUser"] = "2",
+        });
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(postgres.ConnectionString);
+        var (client, userId) = await MemoryTestUsers.CreateUserOnAsync(capped, dataSource);
         var expiring = await MemoryTestData.PostMemoryAsync(client, new { text = "Is on vacation", infer = false, expiresAt = DateTimeOffset.UtcNow.AddSeconds(1) });
         var events = new List<Guid>();
         foreach (var text in new[] { "Ran a marathon in May", "Moved flats in June", "Adopted a cat in July" })
@@ -159,14 +167,14 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
         }
         await Task.Delay(1200);
 
-        await MemoryTestData.RunMaintenanceAsync<MemoryExpireJob>(capped);
-        await MemoryTestData.RunMaintenanceAsync<MemoryEpisodicCapJob>(capped);
+        await MemoryTestData.RunJobAsync<MemoryExpireJob>(capped.Services, dataSource, JsonElement.Parse("{}"));
+        await MemoryTestData.RunJobAsync<MemoryEpisodicCapJob>(capped.Services, dataSource, JsonElement.Parse("{}"));
 
-        var all = await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false);
+        var all = await MemoryTestData.MemoriesAsync(dataSource, userId, currentOnly: false);
         Assert.Equal("expired", all.Single(m => m.Id == expiring.GetProperty("memory").GetProperty("id").GetGuid()).InvalidatedReason);
         Assert.Equal("capped", all.Single(m => m.Id == events[0]).InvalidatedReason);
         Assert.All(events.Skip(1), id => Assert.Null(all.Single(m => m.Id == id).InvalidatedAt));
-        Assert.Equal(["ADD:api", "DELETE:system"], await MemoryTestData.HistoryAsync(factory.DataSource, events[0]));
+        Assert.Equal(["ADD:api", "DELETE:system"], await MemoryTestData.HistoryAsync(dataSource, events[0]));
     }
 
     [Fact]
