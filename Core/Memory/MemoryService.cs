@@ -74,8 +74,7 @@ public sealed partial class MemoryService(
         var effects = new MemoryWriteEffects();
         var result = await consolidator.StoreVerbatimAsync(connection, transaction, effects, scope, memory,
             new MemoryProvenance(actor, caller.UserId, source, null, []), cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
+        await writer.CommitAsync(transaction, effects, cancellationToken).ConfigureAwait(false);
         return result;
     }
 
@@ -189,8 +188,7 @@ public sealed partial class MemoryService(
         var effects = new MemoryWriteEffects();
         var result = await writer.SupersedeAsync(connection, transaction, effects, memory, edited,
             vector, new MemoryProvenance(ActorFor(caller, memory), caller.UserId, "api", null, []), reason, cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
+        await writer.CommitAsync(transaction, effects, cancellationToken).ConfigureAwait(false);
         return new MemoryChange(MemoryChangeStatus.Done, result);
     }
 
@@ -212,8 +210,7 @@ public sealed partial class MemoryService(
         var effects = new MemoryWriteEffects();
         var result = await writer.InvalidateAsync(connection, transaction, effects, memory!, "deleted",
             new MemoryProvenance(ActorFor(caller, memory!), caller.UserId, "api", null, []), "Deleted by the user.", cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
+        await writer.CommitAsync(transaction, effects, cancellationToken).ConfigureAwait(false);
         return new MemoryChange(MemoryChangeStatus.Done, result);
     }
 
@@ -236,8 +233,7 @@ public sealed partial class MemoryService(
         var effects = new MemoryWriteEffects();
         var report = await consolidator.ConsolidateAsync(connection, transaction, effects, scoped,
             new MemoryProvenance(MemoryActor.User, userId, "tool", null, []), cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        await writer.ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
+        await writer.CommitAsync(transaction, effects, cancellationToken).ConfigureAwait(false);
         LogRemembered(userId, report.Results.Count);
         return report;
     }

@@ -35,6 +35,15 @@ internal sealed record SessionMirrorChange(Guid UserId, string SessionId, string
 public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metrics, IOptions<MemoryOptions> options, TimeProvider time,
     ILogger<MemoryWriter> logger)
 {
+    /// <summary>Commits the writes' transaction, then applies what they left for after the commit.</summary>
+    public async Task CommitAsync(NpgsqlTransaction transaction, MemoryWriteEffects effects, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        // Committed: the caller's cancellation no longer applies to finishing it.
+        await ApplyAsync(effects, CancellationToken.None).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Applies what the writes of a committed transaction left for after the commit. Postgres is the record: a Redis
     /// failure here is logged and the rest still applied (the session memory is then missing from chat retrieval),

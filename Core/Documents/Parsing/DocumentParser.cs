@@ -70,10 +70,8 @@ public static class DocumentParser
     {
         var parsed = format switch
         {
-            DocumentFormats.Text => Plain(DecodeText(content)),
-            DocumentFormats.Markdown => MarkdownText.Extract(DecodeText(content)),
-            DocumentFormats.Html => HtmlText.Extract(DecodeText(content), maxChars),
             DocumentFormats.Docx => DocxText.Extract(content, maxChars),
+            DocumentFormats.Text or DocumentFormats.Markdown or DocumentFormats.Html => ExtractText(DecodeText(content), format, maxChars),
             _ => throw new DocumentParseException($"The format '{format}' is not supported. Supported formats: {DocumentFormats.Supported}."),
         };
         var text = TextCleaner.Clean(parsed.Text);
@@ -103,7 +101,13 @@ public static class DocumentParser
         return parsed with { Text = text, Metadata = metadata, Title = TextCleaner.OneLine(parsed.Title) };
     }
 
-    private static ParsedDocument Plain(string text) => new(text, null, new Dictionary<string, object>());
+    /// <summary>Text, title and metadata of decoded text in one of the text formats (txt, md, html), before cleaning.</summary>
+    internal static ParsedDocument ExtractText(string text, string format, int maxChars) => format switch
+    {
+        DocumentFormats.Markdown => MarkdownText.Extract(text),
+        DocumentFormats.Html => HtmlText.Extract(text, maxChars),
+        _ => new ParsedDocument(text, null, new Dictionary<string, object>()),
+    };
 
     /// <summary>
     /// Decodes text bytes: UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark, and otherwise

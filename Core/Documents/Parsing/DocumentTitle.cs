@@ -27,12 +27,7 @@ public static class DocumentTitle
             // Decoded whole (cheap next to reading the body): a byte cut could split a character and change the encoding guess.
             var text = DocumentParser.DecodeText(content);
             var head = text.Length <= HeadChars ? text : text[..HeadChars];
-            var parsed = format switch
-            {
-                DocumentFormats.Markdown => MarkdownText.Extract(head),
-                DocumentFormats.Html => HtmlText.Extract(head, HeadChars * 2),
-                _ => new ParsedDocument(head, null, new Dictionary<string, object>()),
-            };
+            var parsed = DocumentParser.ExtractText(head, format, HeadChars * 2);
             var firstLine = TextCleaner.Clean(parsed.Text).Split('\n').Select(l => l.TrimStart('#').Trim()).FirstOrDefault(l => l.Length > 0);
             return Cap(TextCleaner.OneLine(parsed.Title) ?? TextCleaner.OneLine(firstLine));
         }
