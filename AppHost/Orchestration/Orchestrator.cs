@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 using AspireAi.Core.Data;
 using AspireAi.Core.Identity;
 using AspireAi.ServiceDefaults;

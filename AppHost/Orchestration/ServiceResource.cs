@@ -1,4 +1,4 @@
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 
 namespace AspireAi.AppHost.Orchestration;
 

@@ -4,7 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 using AspireAi.ChatBench;
 using AspireAi.Core.Data;
 using AspireAi.Core.Identity;

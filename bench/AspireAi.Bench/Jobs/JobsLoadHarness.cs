@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 using AspireAi.Core.Data;
 using AspireAi.Core.Jobs;
 using AspireAi.Workers.Jobs;

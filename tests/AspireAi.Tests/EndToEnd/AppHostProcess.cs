@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 using AspireAi.Tests.Infrastructure;
 
 namespace AspireAi.Tests.EndToEnd;

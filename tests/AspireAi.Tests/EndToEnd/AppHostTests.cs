@@ -1,5 +1,5 @@
 using System.Net;
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 
 namespace AspireAi.Tests.EndToEnd;
 

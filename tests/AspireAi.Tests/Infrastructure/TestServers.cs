@@ -1,4 +1,4 @@
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 using AspireAi.Core.Data;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;

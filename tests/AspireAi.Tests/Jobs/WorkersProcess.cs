@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 using AspireAi.Tests.Infrastructure;
 
 namespace AspireAi.Tests.Jobs;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using AspireAi.AppHost.Infrastructure;
+using AspireAi.LocalServers;
 using AspireAi.Core.Redis;
 using AspireAi.Tests.Infrastructure;
 

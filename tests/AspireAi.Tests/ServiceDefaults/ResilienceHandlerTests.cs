@@ -55,7 +55,7 @@ public sealed class ResilienceHandlerTests
     [Fact]
     public async Task Retries_a_POST_that_never_reached_the_server()
     {
-        var port = AspireAi.AppHost.Infrastructure.NativeProcess.FreeTcpPort();
+        var port = AspireAi.LocalServers.NativeProcess.FreeTcpPort();
         var attempts = new AttemptCounter();
         using var host = ClientHost.Create(FastProfile("Standard", ("MaxRetryAttempts", "2")),
             services => services.AddHttpClient(ClientName).AddHttpMessageHandler(() => attempts));

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace AspireAi.AppHost.Infrastructure;
+namespace AspireAi.LocalServers;
 
 /// <summary>What to start: the executable, its arguments, environment and the user it runs as.</summary>
 public sealed record ChildProcessSpec(string FileName, IReadOnlyList<string> Arguments)

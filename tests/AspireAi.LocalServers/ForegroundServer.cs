@@ -1,4 +1,4 @@
-namespace AspireAi.AppHost.Infrastructure;
+namespace AspireAi.LocalServers;
 
 /// <summary>
 /// A server (Postgres, Redis) run as a foreground child of this process: the parts of its lifetime that do not

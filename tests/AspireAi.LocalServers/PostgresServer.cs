@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace AspireAi.AppHost.Infrastructure;
+namespace AspireAi.LocalServers;
 
 public sealed record PostgresServerOptions
 {

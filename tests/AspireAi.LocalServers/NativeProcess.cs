@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace AspireAi.AppHost.Infrastructure;
+namespace AspireAi.LocalServers;
 
 /// <summary>POSIX process primitives that System.Diagnostics.Process does not expose (signals, uid).</summary>
 public static partial class NativeProcess

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 
-namespace AspireAi.AppHost.Infrastructure;
+namespace AspireAi.LocalServers;
 
 public sealed record RedisServerOptions
 {
