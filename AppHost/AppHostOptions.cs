@@ -1,29 +1,40 @@
+using Microsoft.Extensions.Configuration;
 using System.ComponentModel.DataAnnotations;
 
 namespace AspireAi.AppHost;
 
-/// <summary>How the AppHost runs the stack. Every value can be set in appsettings, as AppHost__X environment
-/// variables, or with the command-line switches listed in <see cref="SwitchMappings"/>.</summary>
+/// <summary>Where Postgres and Redis come from.</summary>
+public enum InfrastructureMode
+{
+    /// <summary>Local processes from the Debian packages (no container runtime needed).</summary>
+    Local,
+
+    /// <summary>Aspire's AddPostgres (a pgvector image) and AddRedis, for machines with a container runtime.</summary>
+    Containers,
+}
+
+/// <summary>
+/// The <c>AppHost</c> section: appsettings, <c>AppHost__X</c> environment variables, or the switches in
+/// <see cref="SwitchMappings"/>. Fixed, non-proxied ports keep the addresses stable across restarts.
+/// </summary>
 public sealed class AppHostOptions
 {
     public const string SectionName = "AppHost";
 
     public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.Ordinal)
     {
-        ["--non-interactive"] = "AppHost:NonInteractive",
         ["--data-dir"] = "AppHost:DataDirectory",
+        ["--infrastructure"] = "AppHost:Infrastructure",
         ["--api-port"] = "AppHost:ApiPort",
         ["--workers-port"] = "AppHost:WorkersPort",
         ["--web-port"] = "AppHost:WebPort",
         ["--postgres-port"] = "AppHost:PostgresPort",
         ["--redis-port"] = "AppHost:RedisPort",
-        ["--startup-timeout"] = "AppHost:StartupTimeoutSeconds",
     };
 
-    /// <summary>No live table; exit non-zero when a resource does not become healthy in time. For scripts and tests.</summary>
-    public bool NonInteractive { get; set; }
+    public InfrastructureMode Infrastructure { get; set; } = InfrastructureMode.Local;
 
-    /// <summary>Where Postgres and Redis keep their data, plus the generated secrets and run state.
+    /// <summary>Where local Postgres and Redis keep their data and the generated secrets are kept.
     /// Empty means <c>.aspireai/</c> at the repository root (git-ignored).</summary>
     public string DataDirectory { get; set; } = "";
 
@@ -33,10 +44,16 @@ public sealed class AppHostOptions
     [Range(1, 65535)] public int PostgresPort { get; set; } = 55432;
     [Range(1, 65535)] public int RedisPort { get; set; } = 56379;
 
-    [Range(5, 3600)] public int StartupTimeoutSeconds { get; set; } = 180;
-
     /// <summary>False makes the local Postgres and Redis skip fsync: faster, and fine for throw-away test stacks.</summary>
     public bool Durable { get; set; } = true;
 
-    [Range(1, 3600)] public int MaxRestartDelaySeconds { get; set; } = 30;
+    public static AppHostOptions Read(IDistributedApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(SectionName).Get<AppHostOptions>() ?? new AppHostOptions();
+        Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);
+        options.DataDirectory = Path.GetFullPath(string.IsNullOrWhiteSpace(options.DataDirectory)
+            ? Path.Combine(builder.AppHostDirectory, "..", ".aspireai")
+            : options.DataDirectory);
+        return options;
+    }
 }

@@ -1,29 +1,36 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using Microsoft.Extensions.Configuration;
 
 namespace AspireAi.AppHost;
 
 /// <summary>
-/// Secret parameters in Aspire's style: taken from configuration (<c>Parameters:name</c>) when given, otherwise
-/// generated once and kept in the data directory (mode 0600), because the Postgres cluster is initialised with
-/// the first password and must get the same one on every later start.
+/// Secret parameters generated on the first run and kept in the data directory (mode 0600), because the local
+/// Postgres cluster is initialised with the first password and must get the same one on every later start.
+/// <c>Parameters:name</c> in configuration (e.g. <c>Parameters__postgres-password</c>) wins over the stored value.
 /// </summary>
-public sealed class Parameters(IConfiguration configuration, string dataDirectory)
+public static class Parameters
 {
-    private readonly Lock _gate = new();
+    private static readonly Lock Gate = new();
 
-    // Hex by default: it stays safe inside connection strings and command lines.
-    public string Get(string name) => Get(name, static () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24)));
-
-    /// <summary>Like <see cref="Get(string)"/>, with a generator for values that need a particular shape (e.g. a base64 key).</summary>
-    public string Get(string name, Func<string> generate)
+    /// <summary>
+    /// A secret Aspire parameter whose value is configured, or generated once and kept; the value is returned too,
+    /// for the AppHost's own use (health checks, a server's configuration file).
+    /// </summary>
+    public static GeneratedSecret AddGeneratedSecret(this IDistributedApplicationBuilder builder,
+        string name, string dataDirectory, Func<string>? generate = null)
     {
-        if (configuration[$"Parameters:{name}"] is { Length: > 0 } configured)
-        {
-            return configured;
-        }
-        lock (_gate)
+        var value = builder.Configuration[$"Parameters:{name}"] is { Length: > 0 } configured
+            ? configured
+            : Stored(name, dataDirectory, generate ?? Hex);
+        return new(builder.AddParameter(name, value, secret: true), value);
+    }
+
+    // Hex by default: it stays safe inside connection strings, configuration files and command lines.
+    private static string Hex() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+
+    private static string Stored(string name, string dataDirectory, Func<string> generate)
+    {
+        lock (Gate)
         {
             var path = Path.Combine(dataDirectory, "parameters.json");
             var stored = File.Exists(path)
@@ -35,9 +42,14 @@ public sealed class Parameters(IConfiguration configuration, string dataDirector
                 stored[name] = value;
                 Directory.CreateDirectory(dataDirectory);
                 File.WriteAllText(path, JsonSerializer.Serialize(stored));
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                }
             }
             return value;
         }
     }
 }
+
+public sealed record GeneratedSecret(IResourceBuilder<ParameterResource> Parameter, string Value);

@@ -1,15 +1,40 @@
+using Microsoft.Extensions.Configuration;
 using AspireAi.AppHost;
-using Microsoft.Extensions.Hosting;
+using AspireAi.ServiceDefaults;
 
-// The F5 experience: starts Postgres, Redis, the migrations, then Api, Workers and Web, and stops them all on Ctrl+C.
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
-{
-    Args = args,
-    // appsettings*.json are copied next to the AppHost, so it behaves the same from any working directory.
-    ContentRootPath = AppContext.BaseDirectory,
-});
-builder.AddAppHost(args);
+// The architecture diagram: Postgres and Redis, the migrator, then Api, Workers and Web, with the Aspire dashboard.
+var builder = DistributedApplication.CreateBuilder(args);
+builder.Configuration.AddCommandLine(args, AppHostOptions.SwitchMappings);
+var options = AppHostOptions.Read(builder);
 
-using var host = builder.Build();
-await host.RunAsync();
-return Environment.ExitCode;
+var postgres = builder.AddAspireAiPostgres(ResourceNames.Postgres, options);
+var redis = builder.AddAspireAiRedis(ResourceNames.Redis, options);
+var signingKey = builder.AddSigningKey(options);
+
+// The schema is current and the first administrator exists before any service starts.
+var migrator = builder.AddProject<Projects.AspireAi_Migrator>(ResourceNames.Migrator)
+    .WithReference(postgres).WaitFor(postgres)
+    .WithAppSettings(builder.Configuration, "Admin");
+
+var api = builder.AddProject<Projects.AspireAi_Api>(ResourceNames.Api)
+    .WithFixedHttpPort(options.ApiPort)
+    .WithReference(postgres).WithReference(redis)
+    .WaitFor(postgres).WaitFor(redis).WaitForCompletion(migrator)
+    .WithEnvironment("Auth__SigningKey", signingKey)
+    .WithBackendSettings(builder.Configuration)
+    .WithHttpHealthCheck("/health");
+
+builder.AddProject<Projects.AspireAi_Workers>(ResourceNames.Workers)
+    .WithFixedHttpPort(options.WorkersPort)
+    .WithReference(postgres).WithReference(redis)
+    .WaitFor(postgres).WaitFor(redis).WaitForCompletion(migrator)
+    .WithEnvironment("Auth__SigningKey", signingKey)
+    .WithBackendSettings(builder.Configuration)
+    .WithHttpHealthCheck("/health");
+
+builder.AddProject<Projects.AspireAi_Web>(ResourceNames.Web)
+    .WithFixedHttpPort(options.WebPort)
+    .WithReference(api).WaitFor(api)
+    .WithHttpHealthCheck("/health");
+
+builder.Build().Run();

@@ -9,5 +9,5 @@ public static class ResourceNames
     public const string Api = "api";
     public const string Workers = "workers";
     public const string Web = "web";
-    public const string Migrations = "migrations";
+    public const string Migrator = "migrator";
 }
