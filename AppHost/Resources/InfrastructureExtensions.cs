@@ -35,7 +35,7 @@ public static class InfrastructureExtensions
         var dataDir = Path.Combine(options.DataDirectory, "postgres");
         // initdb once, as its own resource, so the dashboard shows it finish (or fail, with its log).
         var init = builder.AddExecutable($"{name}-init", "bash", options.DataDirectory,
-                Path.Combine(AppContext.BaseDirectory, "Resources", "postgres-init.sh"), dataDir, PostgresBin)
+                Path.Combine(builder.AppHostDirectory, "Resources", "postgres-init.sh"), dataDir, PostgresBin)
             .WithEnvironment("POSTGRES_PASSWORD", password.Parameter)
             .ExcludeFromManifest();
 

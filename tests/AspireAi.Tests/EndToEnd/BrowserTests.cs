@@ -1,28 +1,33 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Playwright;
 
 namespace AspireAi.Tests.EndToEnd;
 
-/// <summary>The whole stack from a browser: Debian's Chromium driven by Playwright against the AppHost's Web.</summary>
+/// <summary>
+/// The whole stack from a browser: Debian's Chromium driven by Playwright against the Web of the real app model,
+/// started once for these tests with Aspire.Hosting.Testing.
+/// </summary>
 [Collection(EndToEndCollection.Name)]
-public sealed class BrowserTests
+public sealed class BrowserTests(AspireStackFixture fixture) : IClassFixture<AspireStackFixture>
 {
     // Flags that let Chromium run headless as root on a machine without outside network.
-    private static readonly string[] ChromiumArgs =
+    internal static readonly string[] ChromiumArgs =
     [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
     ];
 
     [Fact]
-    public async Task A_user_signs_in_sees_an_answer_stream_in_and_stops_a_long_one()
+    public async Task A_new_user_registers_chats_through_the_Web_sees_the_answer_stream_stops_a_long_one_and_is_remembered()
     {
-        // Slow the offline model down so streaming is visible and a long answer can be stopped midway.
-        await using var host = AppHostProcess.Start(environment: new Dictionary<string, string> { ["Llm__Offline__TokenDelayMs"] = "60" });
-        await host.WaitUntilAsync(h => h.Output.Contains("all resources healthy", StringComparison.Ordinal), TimeSpan.FromMinutes(3), "all resources healthy");
+        var host = fixture.Stack;
+        var (email, password, token) = await RegisterAsync(host);
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await LaunchAsync(playwright);
-        var page = await SignInAsAdminAsync(browser, host);
+        var page = await SignInAsync(browser, host, email, password);
         var console = new List<string>();
         page.Console += (_, m) => { lock (console) { console.Add($"{m.Type}: {m.Text}"); } };
         page.PageError += (_, e) => { lock (console) { console.Add($"pageerror: {e}"); } };
@@ -77,14 +82,27 @@ public sealed class BrowserTests
         await Assertions.Expect(stored).ToHaveCountAsync(2);
         await Assertions.Expect(stored.First).ToHaveAttributeAsync("data-status", "complete");
         await Assertions.Expect(stored.Last).ToHaveAttributeAsync("data-status", "cancelled");
+
+        // Something about themselves: the Workers extract it, and the Api then lists it among the user's memories.
+        await page.GetByTestId("message-input").FillAsync("I just joined Initech as a site reliability engineer.");
+        await page.GetByTestId("send").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("assistant-message").Last).ToHaveAttributeAsync("data-status", "complete");
+        using var api = new HttpClient { BaseAddress = host.ApiUrl };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var texts = new List<string>();
+        for (var attempt = 0; attempt < 60 && !texts.Any(t => t.Contains("Initech", StringComparison.Ordinal)); attempt++)
+        {
+            await Task.Delay(500);
+            using var memories = JsonDocument.Parse(await api.GetStringAsync("/v1/memories"));
+            texts = [.. memories.RootElement.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("text").GetString() ?? "")];
+        }
+        Assert.Contains(texts, t => t.Contains("Initech", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task An_admin_uploads_a_document_follows_a_cited_answer_to_the_passage_sees_what_is_remembered_and_the_jobs_behind_it()
     {
-        await using var host = AppHostProcess.Start();
-        await host.WaitUntilAsync(h => h.Output.Contains("all resources healthy", StringComparison.Ordinal), TimeSpan.FromMinutes(3), "all resources healthy");
-
+        var host = fixture.Stack;
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await LaunchAsync(playwright);
         var page = await SignInAsAdminAsync(browser, host);
@@ -142,23 +160,69 @@ public sealed class BrowserTests
         await Assertions.Expect(page.GetByText("memory.extract").First).ToBeVisibleAsync();
     }
 
-    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    internal static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
     {
         ExecutablePath = "/usr/bin/chromium",
         Headless = true,
         Args = ChromiumArgs,
     });
 
-    // Signs in with the development administrator the AppHost seeds, and waits for the signed-in header.
-    private static async Task<IPage> SignInAsAdminAsync(IBrowser browser, AppHostProcess host)
+    // The development administrator the migrator seeds.
+    private static Task<IPage> SignInAsAdminAsync(IBrowser browser, AspireStack host) =>
+        SignInAsync(browser, host, "admin@aspireai.local", "aspireai-admin-dev");
+
+    // Registration is open in Development; returns the new user's credentials and an access token for the Api.
+    private static async Task<(string Email, string Password, string AccessToken)> RegisterAsync(AspireStack host)
     {
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = host.Endpoints.WebUrl.ToString() });
+        using var api = new HttpClient { BaseAddress = host.ApiUrl };
+        var email = $"e2e-{Guid.NewGuid():N}@example.com";
+        const string password = "correct horse battery staple";
+        using (var registered = await api.PostAsJsonAsync("/v1/auth/register", new { email, password, displayName = "End To End" }))
+        {
+            Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+        }
+        using var token = await api.PostAsJsonAsync("/v1/auth/token", new { email, password });
+        Assert.True(token.IsSuccessStatusCode, await token.Content.ReadAsStringAsync());
+        using var body = JsonDocument.Parse(await token.Content.ReadAsStringAsync());
+        return (email, password, body.RootElement.GetProperty("accessToken").GetString()!);
+    }
+
+    // Signs in through the Web's form and waits for the signed-in header.
+    private static async Task<IPage> SignInAsync(IBrowser browser, AspireStack host, string email, string password)
+    {
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = host.WebUrl.ToString() });
         page.SetDefaultTimeout(30_000);
         await page.GotoAsync("/signin");
-        await page.GetByTestId("signin-email").FillAsync("admin@aspireai.local");
-        await page.GetByTestId("signin-password").FillAsync("aspireai-admin-dev");
+        await page.GetByTestId("signin-email").FillAsync(email);
+        await page.GetByTestId("signin-password").FillAsync(password);
         await page.GetByTestId("signin-submit").ClickAsync();
         await page.GetByTestId("nav-documents").WaitForAsync();
         return page;
     }
+}
+
+/// <summary>One app model for the browser tests; slowed down so streaming is visible and a long answer can be stopped.</summary>
+public sealed class AspireStackFixture : IAsyncLifetime
+{
+    private AspireStack? _stack;
+
+    public AspireStack Stack => _stack ?? throw new InvalidOperationException("The stack is not started.");
+
+    public async Task InitializeAsync() =>
+        _stack = await AspireStack.StartAsync(new Dictionary<string, string> { ["Llm:Offline:TokenDelayMs"] = "60" });
+
+    public async Task DisposeAsync()
+    {
+        if (_stack is not null)
+        {
+            await _stack.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Stacks of whole processes are heavy on two cores: their tests run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EndToEndCollection
+{
+    public const string Name = "end-to-end";
 }
