@@ -23,7 +23,7 @@ internal static class TestTokens
     /// </summary>
     public static string Create(string signingKey, CurrentUser user, DateTimeOffset? issuedAt = null,
         string issuer = "aspireai", string audience = "aspireai-api", string algorithm = SecurityAlgorithms.HmacSha256,
-        string? role = null, Guid? sessionId = null, bool withSession = true)
+        string? role = null, bool withSession = true)
     {
         var at = issuedAt ?? DateTimeOffset.UtcNow;
         var claims = new Dictionary<string, object>
@@ -36,7 +36,7 @@ internal static class TestTokens
         };
         if (withSession)
         {
-            claims[AspireAiClaims.SessionId] = (sessionId ?? Guid.NewGuid()).ToString();
+            claims[AspireAiClaims.SessionId] = Guid.NewGuid().ToString();
         }
         return Handler.CreateToken(new SecurityTokenDescriptor
         {
