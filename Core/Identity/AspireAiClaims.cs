@@ -44,7 +44,10 @@ public static class AspireAiRoles
 /// <summary>Names of the authorization policies and of the authentication scheme the Api registers.</summary>
 public static class AspireAiPolicies
 {
-    /// <summary>The one authentication scheme: <c>Authorization: Bearer &lt;access token or API key&gt;</c>.</summary>
+    /// <summary>
+    /// The authentication scheme endpoints and policies name: <c>Authorization: Bearer &lt;access token or API key&gt;</c>,
+    /// handed on to the access-token (JwtBearer) or API-key scheme by the credential's form.
+    /// </summary>
     public const string BearerScheme = "Bearer";
 
     /// <summary>Requires an authenticated user with the <see cref="AspireAiRoles.Admin"/> role.</summary>

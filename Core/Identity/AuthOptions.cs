@@ -20,6 +20,10 @@ public sealed class AuthOptions : IValidatableObject
     [Required]
     public string Issuer { get; set; } = "aspireai";
 
+    /// <summary>The <c>aud</c> claim written into and required from access tokens: the Api they are meant for.</summary>
+    [Required]
+    public string Audience { get; set; } = "aspireai-api";
+
     /// <summary>Access-token lifetime.</summary>
     [Range(1, 24 * 60)]
     public int AccessTokenMinutes { get; set; } = 15;
@@ -43,7 +47,7 @@ public sealed class AuthOptions : IValidatableObject
     [Range(1, 24 * 60)]
     public int LoginWindowMinutes { get; set; } = 15;
 
-    /// <summary>Tolerance for clock differences when checking <c>exp</c> and <c>iat</c>.</summary>
+    /// <summary>Tolerance for clock differences when checking <c>exp</c> and <c>nbf</c>.</summary>
     [Range(0, 300)]
     public int ClockSkewSeconds { get; set; } = 30;
 

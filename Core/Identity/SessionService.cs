@@ -49,7 +49,7 @@ public sealed partial class SessionService(
     NpgsqlDataSource dataSource,
     UserAccounts accounts,
     LoginThrottle throttle,
-    IAccessTokenService accessTokens,
+    AccessTokenIssuer accessTokens,
     SessionRevocations revocations,
     IOptions<AuthOptions> options,
     ILogger<SessionService> logger)

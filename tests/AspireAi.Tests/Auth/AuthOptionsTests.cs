@@ -24,11 +24,29 @@ public sealed class AuthOptionsTests(ApiFactory factory) : IClassFixture<ApiFact
         Assert.Contains(message, validation.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(nameof(AuthOptions.Issuer))]
+    [InlineData(nameof(AuthOptions.Audience))]
+    public void An_empty_issuer_or_audience_fails_validation(string property)
+    {
+        var services = new ServiceCollection();
+        services.AddOptions<AuthOptions>().Configure(o =>
+        {
+            o.SigningKey = Convert.ToBase64String(new byte[32]);
+            typeof(AuthOptions).GetProperty(property)!.SetValue(o, "");
+        }).ValidateDataAnnotations();
+        using var provider = services.BuildServiceProvider();
+
+        var validation = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<AuthOptions>>().Value);
+        Assert.Contains(property, validation.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Code_defaults_match_the_documented_ones()
     {
         var options = new AuthOptions();
 
+        Assert.Equal(("aspireai", "aspireai-api", 30), (options.Issuer, options.Audience, options.ClockSkewSeconds));
         Assert.Equal(("aspireai", 15, 30, 5, 20, 15), (options.Issuer, options.AccessTokenMinutes, options.RefreshTokenDays,
             options.MaxLoginFailuresPerAccount, options.MaxLoginFailuresPerIp, options.LoginWindowMinutes));
         Assert.Null(options.AllowRegistration);

@@ -1,10 +1,6 @@
-using System.Buffers.Text;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using AspireAi.Core.Identity;
-using AspireAi.Core.Identity.Tokens;
-using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 
 namespace AspireAi.Tests.Auth;
 
@@ -16,44 +12,55 @@ internal sealed class ManualTimeProvider(DateTimeOffset now) : TimeProvider
     public override DateTimeOffset GetUtcNow() => Now;
 }
 
-/// <summary>Builds access tokens by hand: forged, tampered, or issued at another time.</summary>
+/// <summary>Builds access tokens the Api did not issue: forged, tampered, or issued at another time.</summary>
 internal static class TestTokens
 {
-    public static HmacAccessTokenService Service(string signingKey, TimeProvider? time = null) =>
-        new(Options.Create(new AuthOptions { SigningKey = signingKey }), time ?? TimeProvider.System);
+    private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
 
-    public static string Encode(string json) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(json));
-
-    public static string Decode(string part) => Encoding.UTF8.GetString(Base64Url.DecodeFromChars(part));
-
-    public static string Sign(string signingKey, string header, string payload)
+    /// <summary>
+    /// A token shaped like the ones the Api issues (a 15-minute lifetime from <paramref name="issuedAt"/>, by default
+    /// now), signed with <paramref name="signingKey"/>; every other argument changes one thing about it.
+    /// </summary>
+    public static string Create(string signingKey, CurrentUser user, DateTimeOffset? issuedAt = null,
+        string issuer = "aspireai", string audience = "aspireai-api", string algorithm = SecurityAlgorithms.HmacSha256,
+        string? role = null, bool withSession = true)
     {
-        var input = $"{Encode(header)}.{Encode(payload)}";
-        var signature = HMACSHA256.HashData(Convert.FromBase64String(signingKey), Encoding.ASCII.GetBytes(input));
-        return $"{input}.{Base64Url.EncodeToString(signature)}";
-    }
-
-    /// <summary>A payload like the ones we issue, for <paramref name="user"/>, valid now.</summary>
-    public static string Payload(CurrentUser user, string issuer = "aspireai", DateTimeOffset? now = null, string? role = null)
-    {
-        var at = (now ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
-        return JsonSerializer.Serialize(new Dictionary<string, object>
+        var at = issuedAt ?? DateTimeOffset.UtcNow;
+        var claims = new Dictionary<string, object>
         {
-            ["iss"] = issuer,
-            ["sub"] = user.UserId,
-            ["org"] = user.OrgId,
-            ["role"] = role ?? user.Role,
-            ["email"] = user.Email,
-            ["jti"] = Guid.NewGuid().ToString("N"),
-            ["iat"] = at,
-            ["exp"] = at + 900,
+            [AspireAiClaims.UserId] = user.UserId.ToString(),
+            [AspireAiClaims.OrgId] = user.OrgId.ToString(),
+            [AspireAiClaims.Role] = role ?? user.Role,
+            [AspireAiClaims.Email] = user.Email,
+            [AspireAiClaims.TokenId] = Guid.NewGuid().ToString("N"),
+        };
+        if (withSession)
+        {
+            claims[AspireAiClaims.SessionId] = Guid.NewGuid().ToString();
+        }
+        return Handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = audience,
+            IssuedAt = at.UtcDateTime,
+            NotBefore = at.UtcDateTime,
+            Expires = at.AddMinutes(15).UtcDateTime,
+            Claims = claims,
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Convert.FromBase64String(signingKey)), algorithm),
         });
     }
+
+    /// <summary>The same token with <paramref name="header"/> instead of its own and no signature at all.</summary>
+    public static string Unsigned(string token, string header) =>
+        $"{Base64UrlEncoder.Encode(header)}.{token.Split('.')[1]}.";
 
     /// <summary>The same token with its payload replaced but the original signature kept.</summary>
     public static string ReplacePayload(string token, Func<string, string> change)
     {
         var parts = token.Split('.');
-        return $"{parts[0]}.{Encode(change(Decode(parts[1])))}.{parts[2]}";
+        return $"{parts[0]}.{Base64UrlEncoder.Encode(change(Base64UrlEncoder.Decode(parts[1])))}.{parts[2]}";
     }
+
+    /// <summary>The token's <c>sid</c>, read without validation.</summary>
+    public static Guid SessionId(string token) => Guid.Parse(new JsonWebToken(token).GetClaim(AspireAiClaims.SessionId).Value);
 }
