@@ -14,13 +14,18 @@ public static class RedisConnectionDefaults
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Installs the defaults as the options' <see cref="ConfigurationOptions.Defaults"/>, so values set explicitly in
+    /// Installs the timeouts as the options' <see cref="ConfigurationOptions.Defaults"/>, so values set explicitly in
     /// <c>ConnectionStrings:redis</c> or <c>Aspire:StackExchange:Redis:ConfigurationOptions</c> still win.
     /// </summary>
     public static void Apply(ConfigurationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Defaults = new Provider();
+        // Without a connection a command fails at once instead of queueing for a reconnect: the caller falls back
+        // straight away, and a command its caller gave up on is never sent later (it would count a rate-limit or
+        // sign-in unit twice, once in process and once in Redis). Set here because ConfigurationOptions does not
+        // read it from Defaults, and no connection string can set it.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
     }
 
     private sealed class Provider : DefaultOptionsProvider
@@ -30,8 +35,7 @@ public static class RedisConnectionDefaults
 
         public override TimeSpan? ConnectTimeout => Timeout;
 
-        // The async timeout follows the sync one unless set; it also bounds how long a command waits in the backlog
-        // for a reconnect, which rides out a blip without making callers wait long during an outage.
+        // The async timeout follows the sync one unless set.
         public override TimeSpan SyncTimeout => Timeout;
     }
 }

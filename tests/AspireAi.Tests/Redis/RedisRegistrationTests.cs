@@ -6,6 +6,7 @@ using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace AspireAi.Tests.Redis;
@@ -24,8 +25,9 @@ public sealed class RedisRegistrationTests
         Assert.Same(redis, services.GetRequiredService<IConnectionMultiplexer>());
         Assert.True(redis.IsConnected);
         Assert.True(await redis.GetDatabase().PingAsync() < TimeSpan.FromSeconds(2));
-        var options = ConfigurationOptions.Parse(redis.Configuration);
-        Assert.Equal((false, 2000, 2000), (options.AbortOnConnectFail, redis.TimeoutMilliseconds, options.ConnectTimeout));
+        var options = services.GetRequiredService<IOptions<ConfigurationOptions>>().Value;
+        Assert.Equal((false, 2000, 2000, 2000), (options.AbortOnConnectFail, options.ConnectTimeout, options.SyncTimeout, options.AsyncTimeout));
+        Assert.Same(BacklogPolicy.FailFast, options.BacklogPolicy);
     }
 
     [Fact]
