@@ -155,6 +155,8 @@ public sealed class ChatFailureTests(ApiFactory factory) : IClassFixture<ApiFact
         });
         var (client, _) = await isolated.CreateUserClientAsync();
         var id = await ChatTestData.CreateConversationAsync(client);
+        // The override reached Aspire's registration: the Api talks to the private server killed below.
+        Assert.Contains($":{redis.Options.Port}", isolated.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().Configuration, StringComparison.Ordinal);
         await redis.KillAsync();
 
         using var answered = await client.SendAsync(ChatTestData.SendRequest(id, new { content = "is anyone there?" }, stream: false));
