@@ -5,6 +5,7 @@ using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
 using AspireAi.Core.Redis;
+using AspireAi.ServiceDefaults;
 
 namespace AspireAi.Api.Extensions;
 
@@ -16,7 +17,7 @@ internal static class Extensions
         // by default (KnownNetworks 127.0.0.0/8, KnownProxies ::1): set ForwardedHeaders options for other topologies.
         builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor);
         builder.AddNpgsqlDataSource();
-        builder.AddRedisClient();
+        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddAuth();
         builder.Services.AddValidation();
         builder.AddLlm();

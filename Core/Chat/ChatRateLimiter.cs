@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using AspireAi.Core.Redis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AspireAi.Core.Chat;
 
@@ -10,7 +11,7 @@ namespace AspireAi.Core.Chat;
 /// shares one bucket per user. When Redis is unreachable the limit is counted in this process for a while:
 /// chat keeps working, still limited, just per instance.
 /// </summary>
-public sealed partial class ChatRateLimiter(IRedisClient redis, IOptions<ChatSettings> settings, TimeProvider time, ILogger<ChatRateLimiter> logger)
+public sealed partial class ChatRateLimiter(IConnectionMultiplexer redis, IOptions<ChatSettings> settings, TimeProvider time, ILogger<ChatRateLimiter> logger)
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
@@ -35,12 +36,12 @@ public sealed partial class ChatRateLimiter(IRedisClient redis, IOptions<ChatSet
             return null;
         }
         var (counted, result) = await _redis.TryAsync(
-            async token => (await redis.ScriptEvaluateAsync(CountScript, [Key(userId)], [(long)Window.TotalMilliseconds], token)
-                .ConfigureAwait(false)).AsArray() ?? throw new RedisException("The rate-limit script returned no array."),
+            async token => (RedisResult[]?)await redis.GetDatabase().ScriptEvaluateAsync(CountScript, [Key(userId)], [(long)Window.TotalMilliseconds])
+                .WaitAsync(token).ConfigureAwait(false) ?? throw new RedisException("The rate-limit script returned no array."),
             error => LogRedisUnavailable(error, (int)_redis.Pause.TotalSeconds), cancellationToken).ConfigureAwait(false);
         if (counted)
         {
-            return result[0].AsInt64() > limit ? TimeSpan.FromMilliseconds(result[1].AsInt64()) : null;
+            return (long)result[0] > limit ? TimeSpan.FromMilliseconds((long)result[1]) : null;
         }
         return CountLocally(userId, limit);
     }

@@ -5,6 +5,7 @@ using System.Text;
 using AspireAi.Core.Redis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AspireAi.Core.Identity;
 
@@ -37,7 +38,7 @@ public sealed class LoginThrottleLease
 /// concurrent attempts cannot overshoot; a successful sign-in gives its unit back, so only failures count.
 /// When Redis is unreachable the same rules run in process (per instance) and Redis is retried after a pause.
 /// </summary>
-public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptions> options, TimeProvider time, ILogger<LoginThrottle> logger)
+public sealed partial class LoginThrottle(IConnectionMultiplexer redis, IOptions<AuthOptions> options, TimeProvider time, ILogger<LoginThrottle> logger)
 {
 
     // KEYS: account, address. ARGV: account limit, address limit, window (ms). Returns 0 when reserved, otherwise
@@ -73,7 +74,7 @@ public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptio
 
     private readonly LocalCounters _local = new(time);
 
-    // A login must not wait out the client's 5 s command timeout when Redis is gone.
+    // A login must not wait out the multiplexer's command timeout when Redis is gone.
     private readonly RedisFallback _redis = new(time, timeout: TimeSpan.FromSeconds(1), pause: TimeSpan.FromSeconds(15));
 
     /// <summary>Reserves one failure from the account's and the address's budgets, or says how long to wait.</summary>
@@ -86,8 +87,8 @@ public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptio
         var window = TimeSpan.FromMinutes(settings.LoginWindowMinutes);
 
         var (reserved, wait) = await _redis.TryAsync(
-            async token => (await redis.ScriptEvaluateAsync(AcquireScript, keys,
-                [limits[0], limits[1], (long)window.TotalMilliseconds], token).ConfigureAwait(false)).AsInt64(),
+            async token => (long)await redis.GetDatabase().ScriptEvaluateAsync(AcquireScript, RedisKeys(keys),
+                [limits[0], limits[1], (long)window.TotalMilliseconds]).WaitAsync(token).ConfigureAwait(false),
             LogRedisUnavailable, cancellationToken).ConfigureAwait(false);
         if (reserved)
         {
@@ -113,9 +114,11 @@ public sealed partial class LoginThrottle(IRedisClient redis, IOptions<AuthOptio
         }
         // When Redis fails the unit stays counted until the window ends: it errs on the strict side, which is acceptable.
         await _redis.TryAsync(
-            token => redis.ScriptEvaluateAsync(RefundScript, lease.Keys, [], token),
+            token => redis.GetDatabase().ScriptEvaluateAsync(RefundScript, RedisKeys(lease.Keys)).WaitAsync(token),
             LogRedisUnavailable, cancellationToken).ConfigureAwait(false);
     }
+
+    private static RedisKey[] RedisKeys(string[] keys) => Array.ConvertAll(keys, key => (RedisKey)key);
 
     /// <summary>Per account: a hash of the normalised email, so Redis never holds the address itself.</summary>
     internal static string AccountKey(string email)

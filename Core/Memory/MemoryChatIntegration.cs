@@ -3,10 +3,10 @@ using System.Text.RegularExpressions;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
-using AspireAi.Core.Redis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace AspireAi.Core.Memory;
 

@@ -13,7 +13,7 @@ public static class MemoryExtensions
     /// <summary>
     /// Long-term memory for a host that serves chat (the Api): retrieval before every completion, the memory tools,
     /// extraction enqueued with every completed exchange, and the services behind <c>/v1/memories</c>. Needs a
-    /// registered <c>NpgsqlDataSource</c> and <c>IRedisClient</c>; adds the model pipeline and the job queue if they
+    /// registered <c>NpgsqlDataSource</c> and <c>IConnectionMultiplexer</c> (Aspire's <c>AddRedisClient</c>); adds the model pipeline and the job queue if they
     /// are not there yet. Options: section "Memory" (<see cref="MemoryOptions"/>), validated on start.
     /// </summary>
     public static IHostApplicationBuilder AddMemory(this IHostApplicationBuilder builder)

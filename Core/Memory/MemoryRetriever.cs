@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using StackExchange.Redis;
 
 namespace AspireAi.Core.Memory;
 
@@ -281,7 +282,7 @@ public sealed partial class MemoryRetriever(
         {
             entries = await sessions.ReadAsync(userId, sessionId, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is Redis.RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             LogSessionUnavailable(ex);
             return [];

@@ -1,9 +1,9 @@
 using System.Text.Json;
-using AspireAi.Core.Redis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using StackExchange.Redis;
 
 namespace AspireAi.Core.Memory;
 

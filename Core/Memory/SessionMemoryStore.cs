@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using AspireAi.Core.Redis;
+using StackExchange.Redis;
 
 namespace AspireAi.Core.Memory;
 
@@ -14,7 +14,7 @@ public sealed record SessionMemoryEntry(Guid Id, MemoryType Type, string Text, f
 /// (<see cref="MemoryOptions.SessionTtl"/> after the session's last memory write), which is when the memory stops
 /// being retrieved; Postgres keeps the same expiry in <c>expires_at</c> for the API and the history.
 /// </summary>
-public sealed class SessionMemoryStore(IRedisClient redis)
+public sealed class SessionMemoryStore(IConnectionMultiplexer redis)
 {
     private const string Prefix = "aspireai:memory:session:";
 
@@ -35,21 +35,21 @@ public sealed class SessionMemoryStore(IRedisClient redis)
     {
         ArgumentNullException.ThrowIfNull(entry);
         var milliseconds = Math.Max(1, (long)(expiresAt - DateTimeOffset.UtcNow).TotalMilliseconds);
-        await redis.ScriptEvaluateAsync(UpsertScript, [KeyOf(userId, sessionId)],
-            [contentHash, Serialize(entry), milliseconds, removedHash ?? ""], cancellationToken).ConfigureAwait(false);
+        await redis.GetDatabase().ScriptEvaluateAsync(UpsertScript, [KeyOf(userId, sessionId)],
+            [contentHash, Serialize(entry), milliseconds, removedHash ?? ""]).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task RemoveAsync(Guid userId, string sessionId, string contentHash, CancellationToken cancellationToken) =>
-        await redis.HashDeleteAsync(KeyOf(userId, sessionId), contentHash, cancellationToken).ConfigureAwait(false);
+        await redis.GetDatabase().HashDeleteAsync(KeyOf(userId, sessionId), contentHash).WaitAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>The session's current memories; empty when it has none or has ended.</summary>
     public async Task<IReadOnlyList<SessionMemoryEntry>> ReadAsync(Guid userId, string sessionId, CancellationToken cancellationToken)
     {
-        var fields = await redis.HashGetAllAsync(KeyOf(userId, sessionId), cancellationToken).ConfigureAwait(false);
-        var entries = new List<SessionMemoryEntry>(fields.Count);
-        foreach (var value in fields.Values)
+        var fields = await redis.GetDatabase().HashGetAllAsync(KeyOf(userId, sessionId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var entries = new List<SessionMemoryEntry>(fields.Length);
+        foreach (var field in fields)
         {
-            if (Deserialize(value) is { } entry)
+            if (Deserialize(field.Value.ToString()) is { } entry)
             {
                 entries.Add(entry);
             }
@@ -60,22 +60,17 @@ public sealed class SessionMemoryStore(IRedisClient redis)
     /// <summary>Deletes one session's key (its conversation was deleted).</summary>
     public async Task EndAsync(Guid userId, string sessionId, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        await redis.KeyDeleteAsync(KeyOf(userId, sessionId)).ConfigureAwait(false);
+        await redis.GetDatabase().KeyDeleteAsync(KeyOf(userId, sessionId)).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Deletes every session key of the user (erasure); returns how many keys existed.</summary>
     public async Task<long> EraseAsync(Guid userId, CancellationToken cancellationToken)
     {
-        var keys = new List<string>();
-        await foreach (var key in redis.ScanKeysAsync($"{Prefix}{userId:N}:*", cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            keys.Add(key);
-        }
+        var database = redis.GetDatabase();
         long deleted = 0;
-        foreach (var batch in keys.Distinct(StringComparer.Ordinal).Chunk(200))
+        foreach (var batch in (await KeysAsync(userId, cancellationToken).ConfigureAwait(false)).Chunk(200))
         {
-            deleted += await redis.KeyDeleteAsync(batch).ConfigureAwait(false);
+            deleted += await database.KeyDeleteAsync(Array.ConvertAll(batch, key => (RedisKey)key)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         return deleted;
     }
@@ -83,12 +78,16 @@ public sealed class SessionMemoryStore(IRedisClient redis)
     /// <summary>Keys left for the user (tests and diagnostics).</summary>
     public async Task<IReadOnlyList<string>> KeysAsync(Guid userId, CancellationToken cancellationToken)
     {
-        var keys = new List<string>();
-        await foreach (var key in redis.ScanKeysAsync($"{Prefix}{userId:N}:*", cancellationToken: cancellationToken).ConfigureAwait(false))
+        // SCAN (never KEYS, which blocks the server) on every primary; SCAN may return a key twice.
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var server in redis.GetServers().Where(s => !s.IsReplica))
         {
-            keys.Add(key);
+            await foreach (var key in server.KeysAsync(pattern: $"{Prefix}{userId:N}:*", pageSize: 250).WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                keys.Add(key.ToString());
+            }
         }
-        return [.. keys.Distinct(StringComparer.Ordinal)];
+        return [.. keys];
     }
 
     private static string Serialize(SessionMemoryEntry entry) => JsonSerializer.Serialize(new StoredEntry(

@@ -1,9 +1,12 @@
+using StackExchange.Redis;
+
 namespace AspireAi.Core.Redis;
 
 /// <summary>
 /// For features that keep working in process when Redis is down (rate limits, sign-in throttling): runs one Redis
 /// call under a short timeout, and after a failure stops trying for a pause, so every request does not wait out a
 /// timeout during an outage. The caller falls back to its in-process path whenever <see cref="TryAsync{T}"/> fails.
+/// StackExchange.Redis commands take no cancellation token: operations bound them with <c>WaitAsync(token)</c>.
 /// </summary>
 public sealed class RedisFallback(TimeProvider time, TimeSpan timeout, TimeSpan pause)
 {
@@ -33,6 +36,7 @@ public sealed class RedisFallback(TimeProvider time, TimeSpan timeout, TimeSpan 
             deadline.CancelAfter(timeout);
             return (true, await operation(deadline.Token).ConfigureAwait(false));
         }
+        // RedisConnectionException and RedisServerException are RedisExceptions; RedisTimeoutException is a TimeoutException.
         catch (Exception ex) when (ex is RedisException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             var now = time.GetUtcNow();

@@ -2,6 +2,7 @@ using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
 using AspireAi.Core.Memory;
 using AspireAi.Core.Redis;
+using AspireAi.ServiceDefaults;
 using AspireAi.Workers.Jobs;
 
 namespace AspireAi.Workers.Extensions;
@@ -11,7 +12,7 @@ internal static class Extensions
     public static void AddWorkerServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDataSource();
-        builder.AddRedisClient();
+        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddJobWorkers();
         builder.AddDocumentIngestion();
         builder.AddMemoryJobs();

@@ -1,6 +1,7 @@
 using AspireAi.Core.Redis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AspireAi.Core.Identity.Tokens;
 
@@ -15,7 +16,7 @@ namespace AspireAi.Core.Identity.Tokens;
 /// in Postgres, still cannot renew them), logged once per outage: refusing every request while Redis is away would
 /// turn a cache outage into a full one.
 /// </remarks>
-public sealed partial class SessionRevocations(IRedisClient redis, IOptions<AuthOptions> options, TimeProvider time, ILogger<SessionRevocations> logger)
+public sealed partial class SessionRevocations(IConnectionMultiplexer redis, IOptions<AuthOptions> options, TimeProvider time, ILogger<SessionRevocations> logger)
 {
     // Checked on every authenticated request: it must never hold one up for long.
     private readonly RedisFallback _redis = new(time, timeout: TimeSpan.FromMilliseconds(250), pause: TimeSpan.FromSeconds(15));
@@ -28,7 +29,7 @@ public sealed partial class SessionRevocations(IRedisClient redis, IOptions<Auth
         // An access token issued just now, accepted up to the clock skew after it expires.
         var lifetime = TimeSpan.FromMinutes(options.Value.AccessTokenMinutes) + TimeSpan.FromSeconds(options.Value.ClockSkewSeconds);
         var (recorded, _) = await _redis.TryAsync(
-            token => redis.StringSetAsync(Key(sessionId), "1", lifetime, When.Always, token), LogUnavailable, cancellationToken).ConfigureAwait(false);
+            token => redis.GetDatabase().StringSetAsync(Key(sessionId), "1", lifetime).WaitAsync(token), LogUnavailable, cancellationToken).ConfigureAwait(false);
         if (!recorded)
         {
             LogNotRecorded(sessionId, options.Value.AccessTokenMinutes);
@@ -40,7 +41,7 @@ public sealed partial class SessionRevocations(IRedisClient redis, IOptions<Auth
     public async Task<bool> IsRevokedAsync(Guid sessionId, CancellationToken cancellationToken = default)
     {
         var (answered, revoked) = await _redis.TryAsync(
-            token => redis.KeyExistsAsync(Key(sessionId), token), LogUnavailable, cancellationToken).ConfigureAwait(false);
+            token => redis.GetDatabase().KeyExistsAsync(Key(sessionId)).WaitAsync(token), LogUnavailable, cancellationToken).ConfigureAwait(false);
         return answered && revoked;
     }
 

@@ -2,6 +2,7 @@ using AspireAi.LocalServers;
 using AspireAi.Core.Data;
 using AspireAi.Core.Memory;
 using AspireAi.Core.Redis;
+using AspireAi.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -95,7 +96,7 @@ internal sealed class MemoryBenchStack : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddProblemDetails();
         builder.AddNpgsqlDataSource();
-        builder.AddRedisClient();
+        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddMemoryJobs();
         var host = builder.Build();
         return new MemoryBenchStack(root, keep || directory is not null, postgres, redis, host);

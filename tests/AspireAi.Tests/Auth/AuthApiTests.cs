@@ -3,12 +3,12 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Identity.Tokens;
-using AspireAi.Core.Redis;
 using AspireAi.Tests.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace AspireAi.Tests.Auth;
 
@@ -410,7 +410,7 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
 
         // The revocation lives in Redis only as long as an access token of that session could.
         var session = TestTokens.SessionId(user.AccessToken);
-        var redis = factory.Services.GetRequiredService<IRedisClient>();
+        var redis = factory.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
         var ttl = await redis.KeyTimeToLiveAsync(SessionRevocations.Key(session));
         Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(15.5));
     }

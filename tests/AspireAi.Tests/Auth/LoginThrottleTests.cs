@@ -1,6 +1,7 @@
 using System.Net;
-using AspireAi.Core.Redis;
+using AspireAi.Core.Identity;
 using AspireAi.Tests.Infrastructure;
+using AspireAi.Tests.Redis;
 
 namespace AspireAi.Tests.Auth;
 
@@ -30,11 +31,10 @@ public sealed class LoginThrottleTests(ApiFactory factory) : IClassFixture<ApiFa
         await otherCase.ReadProblemAsync(HttpStatusCode.TooManyRequests);
 
         // Redis holds a hash of the account, never the email itself.
-        await using var redis = new RedisClient(RedisOptions.Parse(factory.Servers.RedisConnectionString));
-        await foreach (var key in redis.ScanKeysAsync("auth:login:*"))
-        {
-            Assert.DoesNotContain("@", key, StringComparison.Ordinal);
-        }
+        await using var redis = await RedisTestClients.ConnectAsync(factory.Servers.RedisConnectionString);
+        var keys = await RedisTestClients.KeysAsync(redis, "auth:login:*");
+        Assert.Contains(LoginThrottle.AccountKey(user.Email), keys);
+        Assert.All(keys, key => Assert.DoesNotContain("@", key, StringComparison.Ordinal));
         Assert.Equal(5L, await factory.ScalarAsync<long>(
             "SELECT count(*) FROM audit_log WHERE action = 'auth.login_failed' AND target_id = $1 AND details->>'reason' = 'wrong_password'",
             user.Id.ToString()));

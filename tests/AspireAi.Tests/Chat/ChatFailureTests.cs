@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using AspireAi.Tests.Infrastructure;
 using AspireAi.Tests.Llm;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AspireAi.Tests.Chat;
 
@@ -138,8 +139,9 @@ public sealed class ChatFailureTests(ApiFactory factory) : IClassFixture<ApiFact
         Assert.InRange(refused.Headers.RetryAfter!.Delta!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
         Assert.Equal(4, await ChatTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM messages WHERE conversation_id = $1", id));
         // The bucket lives in Redis, shared by every Api instance.
-        await using var redis = new AspireAi.Core.Redis.RedisClient(AspireAi.Core.Redis.RedisOptions.Parse(factory.Servers.RedisConnectionString));
+        var redis = limited.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetDatabase();
         Assert.Equal("3", await redis.StringGetAsync(AspireAi.Core.Chat.ChatRateLimiter.Key(user.Id)));
+        Assert.InRange((await redis.KeyTimeToLiveAsync(AspireAi.Core.Chat.ChatRateLimiter.Key(user.Id)))!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
     }
 
     [Fact]
@@ -153,6 +155,8 @@ public sealed class ChatFailureTests(ApiFactory factory) : IClassFixture<ApiFact
         });
         var (client, _) = await isolated.CreateUserClientAsync();
         var id = await ChatTestData.CreateConversationAsync(client);
+        // The override reached Aspire's registration: the Api talks to the private server killed below.
+        Assert.Contains($":{redis.Options.Port}", isolated.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().Configuration, StringComparison.Ordinal);
         await redis.KillAsync();
 
         using var answered = await client.SendAsync(ChatTestData.SendRequest(id, new { content = "is anyone there?" }, stream: false));

@@ -68,12 +68,38 @@ public sealed class AspireStack : IAsyncDisposable
         }
     }
 
-    /// <summary>The process id DCP reports for an executable or project resource.</summary>
+    /// <summary>
+    /// The process that does the resource's work: the executable DCP started, or for a project the service
+    /// process under the <c>dotnet run</c> DCP starts it with.
+    /// </summary>
     public int Pid(string resource)
     {
         Assert.True(App.ResourceNotifications.TryGetCurrentState(resource, out var current), $"no state for {resource}");
-        var pid = current.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value;
-        return Assert.IsType<int>(pid is long l ? (int)l : pid);
+        var value = current.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value;
+        var pid = Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture);
+        return ChildOf(pid) ?? pid;
+    }
+
+    private static int? ChildOf(int parent)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == parent)
+                {
+                    return int.Parse(Path.GetFileName(dir), System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+            {
+                // Not a process directory, or the process ended meanwhile.
+            }
+        }
+        return null;
     }
 
     /// <summary>Runs a resource command, as the dashboard's buttons do (e.g. start a stopped Redis).</summary>

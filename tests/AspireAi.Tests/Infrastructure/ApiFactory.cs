@@ -67,7 +67,15 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
 
     /// <summary>A new factory (same servers and signing key) with extra configuration; dispose it.</summary>
     public ApiFactory WithSettings(IReadOnlyDictionary<string, string?> settings) =>
-        WithHost(builder => builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings)));
+        WithHost(builder =>
+        {
+            builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
+            // Also as host settings, for what is read while Program registers services (see ConfigureWebHost).
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+        });
 
     /// <summary>A new factory (same servers and signing key) with extra host configuration, e.g. replaced services; dispose it.</summary>
     public ApiFactory WithHost(Action<IWebHostBuilder> configure) => new(Servers, SigningKey, [.. _configure, configure]);
@@ -83,6 +91,9 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
             ["ConnectionStrings:redis"] = servers.RedisConnectionString,
             ["Auth:SigningKey"] = SigningKey,
         }));
+        // Aspire's AddRedisClient reads its connection string while Program registers services, before the app
+        // configuration above is added; host settings are there from the start.
+        builder.UseSetting("ConnectionStrings:redis", servers.RedisConnectionString);
         builder.ConfigureServices(services => services.AddSingleton<IStartupFilter, ClientAddressStartupFilter>());
         foreach (var configure in _configure)
         {

@@ -89,7 +89,7 @@ public sealed class MemoryLifecycleTests(ApiFactory factory)
         Assert.Equal(("Works at Initech", "session"), (memory.Text, memory.Scope));
         var entry = Assert.Single(await sessions.ReadAsync(user.Id, "failing", CancellationToken.None));
         Assert.Equal(memory.Id, entry.Id);
-        var ttl = await factory.Services.GetRequiredService<AspireAi.Core.Redis.IRedisClient>().KeyTimeToLiveAsync(SessionMemoryStore.KeyOf(user.Id, "failing"));
+        var ttl = await factory.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetDatabase().KeyTimeToLiveAsync(SessionMemoryStore.KeyOf(user.Id, "failing"));
         Assert.True(ttl > TimeSpan.Zero, $"The session key has no TTL ({ttl}).");
     }
 

@@ -1,6 +1,7 @@
 using AspireAi.Core.Data;
 using AspireAi.Core.Memory;
 using AspireAi.Core.Redis;
+using AspireAi.ServiceDefaults;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
 using AspireAi.Workers.Jobs;
@@ -29,7 +30,7 @@ public sealed class MemoryWorkerTests(ApiFactory factory)
         });
         builder.Services.AddProblemDetails();
         builder.AddNpgsqlDataSource();
-        builder.AddRedisClient();
+        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddJobWorkers();
         builder.AddMemoryJobs();
         using var workers = builder.Build();

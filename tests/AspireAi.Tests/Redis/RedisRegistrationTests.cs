@@ -1,14 +1,58 @@
 using System.Diagnostics;
 using AspireAi.Core.Redis;
+using AspireAi.LocalServers;
+using AspireAi.ServiceDefaults;
 using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AspireAi.Tests.Redis;
 
+/// <summary>Aspire's AddRedisClient as Api and Workers call it.</summary>
 public sealed class RedisRegistrationTests
 {
+    [Fact]
+    public async Task The_multiplexer_comes_from_ConnectionStrings_redis_with_our_outage_defaults()
+    {
+        var servers = await TestServers.GetAsync();
+        await using var services = BuildServices(servers.RedisConnectionString);
+
+        var redis = services.GetRequiredService<IConnectionMultiplexer>();
+
+        Assert.Same(redis, services.GetRequiredService<IConnectionMultiplexer>());
+        Assert.True(redis.IsConnected);
+        Assert.True(await redis.GetDatabase().PingAsync() < TimeSpan.FromSeconds(2));
+        var options = services.GetRequiredService<IOptions<ConfigurationOptions>>().Value;
+        Assert.Equal((false, 2000, 2000, 2000), (options.AbortOnConnectFail, options.ConnectTimeout, options.SyncTimeout, options.AsyncTimeout));
+        Assert.Same(BacklogPolicy.FailFast, options.BacklogPolicy);
+    }
+
+    [Fact]
+    public async Task A_value_in_the_connection_string_overrides_our_defaults()
+    {
+        var servers = await TestServers.GetAsync();
+        await using var services = BuildServices(servers.RedisConnectionString + ",syncTimeout=5000");
+
+        Assert.Equal(5000, services.GetRequiredService<IConnectionMultiplexer>().TimeoutMilliseconds);
+    }
+
+    [Fact]
+    public async Task With_redis_down_at_start_the_multiplexer_still_resolves_and_commands_fail_within_the_timeout()
+    {
+        await using var services = BuildServices($"127.0.0.1:{NativeProcess.FreeTcpPort()},password=unused");
+        var watch = Stopwatch.StartNew();
+
+        var redis = services.GetRequiredService<IConnectionMultiplexer>();
+        var error = await Record.ExceptionAsync(() => redis.GetDatabase().StringGetAsync("k"));
+
+        Assert.False(redis.IsConnected);
+        Assert.True(error is RedisException or TimeoutException, $"Unexpected {error?.GetType()}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(8), $"Resolving and one command took {watch.Elapsed} with Redis down.");
+    }
+
     [Fact]
     public async Task The_health_check_is_unhealthy_while_redis_is_down_and_healthy_again_after_restart()
     {
@@ -22,8 +66,9 @@ public sealed class RedisRegistrationTests
         await server.StartAsync();
         var watch = Stopwatch.StartNew();
         var recovered = await CheckAsync(health);
-        while (recovered.Status != HealthStatus.Healthy && watch.Elapsed < TimeSpan.FromSeconds(10))
+        while (recovered.Status != HealthStatus.Healthy && watch.Elapsed < TimeSpan.FromSeconds(15))
         {
+            await Task.Delay(100);
             recovered = await CheckAsync(health);
         }
 
@@ -33,38 +78,13 @@ public sealed class RedisRegistrationTests
     }
 
     [Fact]
-    public async Task The_client_reads_the_aspire_connection_string_and_works()
-    {
-        var servers = await TestServers.GetAsync();
-        await using var services = BuildServices(servers.RedisConnectionString);
-
-        var redis = services.GetRequiredService<IRedisClient>();
-
-        Assert.Same(redis, services.GetRequiredService<IRedisClient>());
-        Assert.Equal("PONG", (await redis.ExecuteAsync("PING")).AsString());
-    }
-
-    [Fact]
     public async Task A_missing_connection_string_is_reported_by_its_configuration_key()
     {
         await using var services = BuildServices(connectionString: null);
 
-        var error = Assert.Throws<InvalidOperationException>(() => services.GetRequiredService<IRedisClient>());
+        var error = Assert.Throws<InvalidOperationException>(() => services.GetRequiredService<IConnectionMultiplexer>());
 
         Assert.Contains("ConnectionStrings:redis", error.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task A_synchronously_disposed_container_disposes_the_client()
-    {
-        var servers = await TestServers.GetAsync();
-        var services = BuildServices(servers.RedisConnectionString);
-        var redis = services.GetRequiredService<IRedisClient>();
-        await redis.PingAsync();
-
-        services.Dispose();
-
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => redis.PingAsync());
     }
 
     private static ServiceProvider BuildServices(string? connectionString)
@@ -72,15 +92,12 @@ public sealed class RedisRegistrationTests
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         if (connectionString is not null)
         {
-            builder.Configuration["ConnectionStrings:redis"] = connectionString;
+            builder.Configuration[$"ConnectionStrings:{ResourceNames.Redis}"] = connectionString;
         }
-        builder.AddRedisClient(configure: options => options.ReconnectBackoffMax = TimeSpan.FromMilliseconds(250));
+        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         return builder.Services.BuildServiceProvider();
     }
 
-    private static async Task<HealthReportEntry> CheckAsync(HealthCheckService health)
-    {
-        var report = await health.CheckHealthAsync(registration => registration.Tags.Contains("ready"));
-        return report.Entries["redis"];
-    }
+    private static async Task<HealthReportEntry> CheckAsync(HealthCheckService health) =>
+        Assert.Single((await health.CheckHealthAsync()).Entries).Value;
 }

@@ -1,93 +1,111 @@
-using AspireAi.Core.Redis;
+using System.Net;
+using AspireAi.Core.Chat;
+using AspireAi.Core.Identity;
+using AspireAi.Core.Memory;
 using AspireAi.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AspireAi.Tests.Redis;
 
+/// <summary>Our Lua scripts against real Redis: the keys they leave behind, their values and TTLs.</summary>
 public sealed class RedisScriptTests
 {
-    // A token-bucket style script: the shape rate limiting uses.
-    private const string TakeToken = """
-        local left = redis.call('DECRBY', KEYS[1], ARGV[1])
-        if left < 0 then redis.call('INCRBY', KEYS[1], ARGV[1]) return {0, left + tonumber(ARGV[1])} end
-        return {1, left}
-        """;
-
     [Fact]
-    public async Task Scripts_run_by_sha_after_the_first_call_and_recover_from_a_script_flush()
+    public async Task The_login_throttle_reserves_both_budgets_for_the_window_and_refunds_give_them_back()
     {
-        await using var server = await TestServers.StartPrivateRedisAsync();
-        await using var redis = RedisTestClients.Create(server.ConnectionString);
-        await redis.StringSetAsync("bucket", "3");
-        await redis.ExecuteAsync("CONFIG", "RESETSTAT");
+        await using var redis = await RedisTestClients.SharedAsync();
+        var db = redis.GetDatabase();
+        var throttle = new LoginThrottle(redis, Options.Create(new AuthOptions { MaxLoginFailuresPerAccount = 2, MaxLoginFailuresPerIp = 5 }),
+            TimeProvider.System, NullLogger<LoginThrottle>.Instance);
+        var email = $"{Guid.NewGuid():N}@example.com";
+        var address = new IPAddress(Random.Shared.NextInt64(0x0A000000, 0x0AFFFFFF));
+        RedisKey account = LoginThrottle.AccountKey(email), ip = LoginThrottle.AddressKey(address);
 
-        var first = await redis.ScriptEvaluateAsync(TakeToken, ["bucket"], [2]);
-        var second = await redis.ScriptEvaluateAsync(TakeToken, ["bucket"], [2]);
-        Assert.Equal([1L, 1L], first.AsArray()!.Select(r => r.AsInt64()));
-        Assert.Equal([0L, 1L], second.AsArray()!.Select(r => r.AsInt64()));
-        // First call: EVALSHA misses (NOSCRIPT), EVAL loads it; second call: EVALSHA hits.
-        Assert.Equal((2, 1, 1), await CallCountsAsync(redis));
+        var first = await throttle.AcquireAsync(email, address);
+        var second = await throttle.AcquireAsync(email, address);
+        var third = await throttle.AcquireAsync(email, address);
 
-        await redis.ExecuteAsync("SCRIPT", "FLUSH");
-        var third = await redis.ScriptEvaluateAsync(TakeToken, ["bucket"], [1]);
+        Assert.True(first.Allowed && second.Allowed);
+        Assert.False(third.Allowed);
+        Assert.InRange(third.RetryAfter, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(15));
+        Assert.Equal(("2", "2"), ((string?)await db.StringGetAsync(account), (string?)await db.StringGetAsync(ip)));
+        Assert.InRange((await db.KeyTimeToLiveAsync(ip))!.Value, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(15));
 
-        Assert.Equal([1L, 0L], third.AsArray()!.Select(r => r.AsInt64()));
-        Assert.Equal((3, 2, 2), await CallCountsAsync(redis));
+        await throttle.RefundAsync(first);
+        Assert.Equal("1", await db.StringGetAsync(account));
+        await throttle.RefundAsync(second);
+        Assert.False(await db.KeyExistsAsync(account));
+        Assert.False(await db.KeyExistsAsync(ip));
     }
 
     [Fact]
-    public async Task The_script_cache_recovers_after_a_server_restart()
+    public async Task The_chat_rate_limit_counts_in_one_key_per_user_that_expires_with_the_minute()
+    {
+        await using var redis = await RedisTestClients.SharedAsync();
+        var limiter = new ChatRateLimiter(redis, Options.Create(new ChatSettings { RequestsPerMinute = 2 }), TimeProvider.System,
+            NullLogger<ChatRateLimiter>.Instance);
+        var user = Guid.NewGuid();
+
+        Assert.Null(await limiter.TryAcquireAsync(user, CancellationToken.None));
+        Assert.Null(await limiter.TryAcquireAsync(user, CancellationToken.None));
+        var refused = await limiter.TryAcquireAsync(user, CancellationToken.None);
+
+        Assert.InRange(refused!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+        var db = redis.GetDatabase();
+        Assert.Equal("3", await db.StringGetAsync(ChatRateLimiter.Key(user)));
+        Assert.InRange((await db.KeyTimeToLiveAsync(ChatRateLimiter.Key(user)))!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public async Task A_session_memory_upsert_replaces_the_superseded_field_and_moves_the_session_expiry_in_one_step()
+    {
+        await using var redis = await RedisTestClients.SharedAsync();
+        var store = new SessionMemoryStore(redis);
+        var user = Guid.NewGuid();
+        var key = SessionMemoryStore.KeyOf(user, "s1");
+        var now = DateTimeOffset.UtcNow;
+        var first = new SessionMemoryEntry(Guid.NewGuid(), MemoryType.Semantic, "Likes tea", 0.5f, now, null, [0.25f, -1f], "test-model");
+        var second = first with { Id = Guid.NewGuid(), Text = "Likes green tea" };
+
+        await store.UpsertAsync(user, "s1", "hash-a", first, now.AddMinutes(10), removedHash: null, CancellationToken.None);
+        await store.UpsertAsync(user, "s1", "hash-b", second, now.AddMinutes(20), removedHash: "hash-a", CancellationToken.None);
+
+        var db = redis.GetDatabase();
+        Assert.Equal(["hash-b"], (await db.HashKeysAsync(key)).Select(f => f.ToString()));
+        Assert.InRange((await db.KeyTimeToLiveAsync(key))!.Value, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20));
+        var read = Assert.Single(await store.ReadAsync(user, "s1", CancellationToken.None));
+        Assert.Equal((second.Id, "Likes green tea"), (read.Id, read.Text));
+        Assert.Equal([0.25f, -1f], read.Embedding);
+
+        await store.UpsertAsync(user, "s2", "hash-c", first, now.AddMinutes(10), removedHash: null, CancellationToken.None);
+        Assert.Equal(2, await store.EraseAsync(user, CancellationToken.None));
+        Assert.Empty(await store.KeysAsync(user, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Our_scripts_still_run_after_a_script_flush_and_after_a_server_restart()
     {
         await using var server = await TestServers.StartPrivateRedisAsync();
-        await using var redis = RedisTestClients.Create(server.ConnectionString);
-        Assert.Equal("a", (await redis.ScriptEvaluateAsync("return ARGV[1]", args: ["a"])).AsString());
+        await using var redis = await RedisTestClients.ConnectAsync(server.ConnectionString);
+        var limiter = new ChatRateLimiter(redis, Options.Create(new ChatSettings { RequestsPerMinute = 100 }), TimeProvider.System,
+            NullLogger<ChatRateLimiter>.Instance);
+        var user = Guid.NewGuid();
+        var db = redis.GetDatabase();
 
+        await limiter.TryAcquireAsync(user, CancellationToken.None);
+        // The server forgets every script; StackExchange.Redis answers NOSCRIPT by sending the script again.
+        await redis.GetServers().Single().ScriptFlushAsync();
+        await limiter.TryAcquireAsync(user, CancellationToken.None);
+        Assert.Equal("2", await db.StringGetAsync(ChatRateLimiter.Key(user)));
+
+        // A clean stop writes the append-only file, so the count survives; the script cache does not.
         await server.StopAsync();
         await server.StartAsync();
+        await RedisTestClients.WaitUntilConnectedAsync(redis);
+        await limiter.TryAcquireAsync(user, CancellationToken.None);
 
-        Assert.Equal("b", (await redis.ScriptEvaluateAsync("return ARGV[1]", args: ["b"])).AsString());
-    }
-
-    [Fact]
-    public async Task Script_replies_of_every_type_are_converted()
-    {
-        await using var redis = await RedisTestClients.SharedAsync();
-
-        var result = await redis.ScriptEvaluateAsync(
-            "return {1, 'two', false, {redis.status_reply('FINE'), redis.error_reply('BAD inner')}, KEYS[1]}", ["k"]);
-
-        var items = result.AsArray()!;
-        Assert.Equal(1, items[0].AsInt64());
-        Assert.Equal("two", items[1].AsString());
-        Assert.True(items[2].IsNull);
-        Assert.Equal(RedisResultType.SimpleString, items[3].AsArray()![0].Type);
-        Assert.Equal("BAD inner", items[3].AsArray()![1].ErrorMessage);
-        Assert.Equal("k", items[4].AsString());
-    }
-
-    [Fact]
-    public async Task An_error_raised_by_a_script_is_a_server_exception()
-    {
-        await using var redis = await RedisTestClients.SharedAsync();
-
-        var error = await Assert.ThrowsAsync<RedisServerException>(() => redis.ScriptEvaluateAsync("return redis.error_reply('LIMIT exceeded')"));
-
-        Assert.Equal("LIMIT exceeded", error.Message);
-    }
-
-    private static async Task<(long EvalSha, long EvalShaFailed, long Eval)> CallCountsAsync(RedisClient redis)
-    {
-        var stats = (await redis.ExecuteAsync("INFO", "commandstats")).AsString()!;
-        return (Stat(stats, "evalsha", "calls"), Stat(stats, "evalsha", "failed_calls"), Stat(stats, "eval", "calls"));
-    }
-
-    private static long Stat(string info, string command, string field)
-    {
-        var line = info.Split("\r\n").FirstOrDefault(l => l.StartsWith($"cmdstat_{command}:", StringComparison.Ordinal));
-        if (line is null)
-        {
-            return 0;
-        }
-        var pair = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Split(',').Single(p => p.StartsWith(field + "=", StringComparison.Ordinal));
-        return long.Parse(pair[(field.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal("3", await db.StringGetAsync(ChatRateLimiter.Key(user)));
     }
 }

@@ -1,37 +1,41 @@
 using AspireAi.Core.Redis;
 using AspireAi.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace AspireAi.Tests.Redis;
 
-/// <summary>Clients for the shared and private test servers, with timings short enough for failure tests.</summary>
+/// <summary>Multiplexers for the shared and private test servers, configured the way the services configure theirs.</summary>
 internal static class RedisTestClients
 {
-    public static async Task<RedisClient> SharedAsync()
+    public static async Task<ConnectionMultiplexer> SharedAsync() => await ConnectAsync((await TestServers.GetAsync()).RedisConnectionString);
+
+    public static async Task<ConnectionMultiplexer> ConnectAsync(string connectionString)
     {
-        var servers = await TestServers.GetAsync();
-        return Create(servers.RedisConnectionString);
+        var options = ConfigurationOptions.Parse(connectionString);
+        RedisConnectionDefaults.Apply(options);
+        // Tests flush the script cache; the services never need admin commands.
+        options.AllowAdmin = true;
+        return await ConnectionMultiplexer.ConnectAsync(options);
     }
 
-    public static RedisClient Create(string connectionString, Action<RedisOptions>? configure = null)
+    /// <summary>The keys matching a pattern, by SCAN.</summary>
+    public static async Task<List<string>> KeysAsync(IConnectionMultiplexer redis, string pattern)
     {
-        var options = RedisOptions.Parse(connectionString);
-        options.ReconnectBackoffBase = TimeSpan.FromMilliseconds(20);
-        options.ReconnectBackoffMax = TimeSpan.FromMilliseconds(250);
-        configure?.Invoke(options);
-        return new RedisClient(options);
+        var keys = new List<string>();
+        await foreach (var key in redis.GetServers().Single().KeysAsync(pattern: pattern))
+        {
+            keys.Add(key.ToString());
+        }
+        return keys;
     }
 
-    /// <summary>A prefix no other test uses, so tests can share one server without seeing each other's keys.</summary>
-    public static string UniquePrefix() => $"test:{Guid.NewGuid():N}";
-
-    /// <summary>Busy-waits inside Redis for the given time: a real way to hold up every command behind it.</summary>
-    public const string BusyScript = """
-        local start = redis.call('TIME')
-        local began = start[1] * 1000000 + start[2]
-        while true do
-          local now = redis.call('TIME')
-          if now[1] * 1000000 + now[2] - began > tonumber(ARGV[1]) * 1000 then break end
-        end
-        return 'done'
-        """;
+    /// <summary>Waits for the multiplexer to reconnect by itself after a restart.</summary>
+    public static async Task WaitUntilConnectedAsync(IConnectionMultiplexer redis)
+    {
+        for (var waited = TimeSpan.Zero; !redis.IsConnected; waited += TimeSpan.FromMilliseconds(50))
+        {
+            Assert.True(waited < TimeSpan.FromSeconds(20), "The multiplexer did not reconnect within 20 s.");
+            await Task.Delay(50);
+        }
+    }
 }
