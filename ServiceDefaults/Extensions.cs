@@ -8,6 +8,11 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -15,6 +20,11 @@ namespace Microsoft.Extensions.Hosting;
 // ProblemDetails errors. Program.cs calls AddServiceDefaults() and, for web apps, MapDefaultEndpoints().
 public static class Extensions
 {
+    // The app's own ActivitySources and Meters are all named "AspireAi.<Feature>" (Chat, Documents, Jobs, Llm,
+    // Memory); Microsoft.Extensions.AI still names its GenAI spans and metrics experimental. Npgsql and Redis
+    // register theirs through their Aspire client integrations.
+    private static readonly string[] TelemetrySources = ["AspireAi.*", "Experimental.Microsoft.Extensions.AI"];
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -26,7 +36,9 @@ public static class Extensions
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
             // Resilience outside discovery: each attempt resolves the logical address again.
-            http.AddStandardResilienceHandler();
+            http.AddStandardResilienceHandler()
+                .Configure(builder.Configuration.GetSection(HttpResilience.StandardSection))
+                .Configure(HttpResilience.ReplayOnlyWhenSafe);
             http.AddServiceDiscovery();
         });
 
@@ -44,7 +56,32 @@ public static class Extensions
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddServiceDefaultsTelemetry();
+
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(TelemetrySources))
+            .WithTracing(tracing => tracing
+                // The orchestrator polls /health and /alive every few seconds; tracing them buries real requests
+                // (a filtered request is unsampled, so the checks' own database spans go too).
+                .AddAspNetCoreInstrumentation(o => o.Filter = context => !HealthEndpoints.IsHealthRequest(context.Request.Path))
+                .AddHttpClientInstrumentation()
+                .AddSource(TelemetrySources));
+
+        // Aspire sets the endpoint; without one (tests, a plain `dotnet run`) nothing is exported.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+
         return builder;
     }
 

@@ -10,7 +10,7 @@ internal static class Extensions
 {
     public static void AddWorkerServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddRedisClient();
         builder.AddJobWorkers();
         builder.AddDocumentIngestion();

@@ -94,7 +94,7 @@ internal sealed class MemoryBenchStack : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddProblemDetails();
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddRedisClient();
         builder.AddMemoryJobs();
         var host = builder.Build();

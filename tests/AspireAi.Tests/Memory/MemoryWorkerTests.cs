@@ -28,7 +28,7 @@ public sealed class MemoryWorkerTests(ApiFactory factory)
             ["Jobs:Recurring:memory.cap-episodic:Enabled"] = "false",
         });
         builder.Services.AddProblemDetails();
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddRedisClient();
         builder.AddJobWorkers();
         builder.AddMemoryJobs();
