@@ -68,7 +68,8 @@ public sealed class TestServers
         var redisTask = StartPrivateRedisAsync();
         var postgres = await postgresTask;
         var redis = await redisTask;
-        var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
+        // Tests run the retrievers and ingestion handlers on it, which pass vectors as Pgvector.Vector.
+        var dataSource = new NpgsqlDataSourceBuilder(postgres.ConnectionString).UseVector().Build();
         return new TestServers(postgres, redis, dataSource);
     }
 
