@@ -69,8 +69,9 @@ public sealed class TestServers
         var postgres = await postgresTask;
         var redis = await redisTask;
         // Tests run the retrievers and ingestion handlers on it, which pass vectors as Pgvector.Vector.
-        var dataSource = new NpgsqlDataSourceBuilder(postgres.ConnectionString).UseVector().Build();
-        return new TestServers(postgres, redis, dataSource);
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(postgres.ConnectionString);
+        dataSourceBuilder.UseVector();
+        return new TestServers(postgres, redis, dataSourceBuilder.Build());
     }
 
     private static readonly List<Func<ValueTask>> Cleanups = [];

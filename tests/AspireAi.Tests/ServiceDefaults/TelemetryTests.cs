@@ -2,10 +2,13 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using AspireAi.ServiceDefaults;
+using AspireAi.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Resources;
@@ -23,7 +26,7 @@ public sealed partial class TelemetryTests
             builder =>
             {
                 builder.Configuration["OTEL_SERVICE_NAME"] = "telemetry-test";
-                builder.Services.Configure<ServiceDefaultsTelemetryOptions>(o => o.ConfigureTracing += b => b.AddProcessor(collector));
+                builder.Services.ConfigureOpenTelemetryTracerProvider(b => b.AddProcessor(collector));
             },
             app => app.MapGet("/ping", () => "pong"));
 
@@ -42,6 +45,34 @@ public sealed partial class TelemetryTests
         var resource = collector.ParentProvider!.GetResource().Attributes.ToDictionary(a => a.Key, a => a.Value);
         Assert.Equal("telemetry-test", resource["service.name"]);
         Assert.False(string.IsNullOrEmpty(resource["service.instance.id"] as string));
+    }
+
+    [Fact]
+    public async Task A_request_and_the_Npgsql_command_it_runs_are_traced_together()
+    {
+        var servers = await TestServers.GetAsync();
+        var collector = new CollectingProcessor();
+        var app = await ServiceApp.StartAsync(
+            builder =>
+            {
+                builder.Configuration[$"ConnectionStrings:{ResourceNames.Postgres}"] = servers.PostgresConnectionString;
+                builder.AddNpgsqlDataSource(ResourceNames.Postgres);
+                builder.Services.ConfigureOpenTelemetryTracerProvider(b => b.AddProcessor(collector));
+            },
+            app => app.MapGet("/db", async (NpgsqlDataSource dataSource) =>
+            {
+                await using var command = dataSource.CreateCommand("SELECT 42");
+                return (int)(await command.ExecuteScalarAsync())!;
+            }));
+
+        using var client = CreateNonPropagatingClient(app);
+        var traceId = await SendTracedAsync(client, "/db");
+        await app.DisposeAsync();
+
+        var spans = collector.Ended.Where(activity => activity.TraceId == traceId).ToList();
+        var request = Assert.Single(spans, activity => activity.Source.Name == "Microsoft.AspNetCore");
+        var query = Assert.Single(spans, activity => activity.Source.Name == "Npgsql");
+        Assert.Equal(request.SpanId, query.ParentSpanId);
     }
 
     [Fact]
