@@ -35,10 +35,12 @@ public static class Extensions
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
-            // Resilience outside discovery: each attempt resolves the logical address again.
+            // Resilience outside discovery: each attempt resolves the logical address again, and the pipeline (so the
+            // circuit breaker) is chosen by the logical authority, one per downstream service rather than one shared
+            // by every client, which is what a handler added for all clients gets otherwise.
             http.AddStandardResilienceHandler()
-                .Configure(builder.Configuration.GetSection(HttpResilience.StandardSection))
-                .Configure(HttpResilience.ReplayOnlyWhenSafe);
+                .Configure(HttpResilience.ConfigureStandard)
+                .SelectPipelineByAuthority();
             http.AddServiceDiscovery();
         });
 

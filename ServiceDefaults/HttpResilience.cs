@@ -34,16 +34,22 @@ public static class HttpResilience
             {
                 ApplyLlmDefaults(options);
                 services.GetRequiredService<IConfiguration>().GetSection(LlmSection).Bind(options);
-            })
-            .Configure(ReplayOnlyWhenSafe);
+                ReplayOnlyWhenSafe(options);
+            });
 #pragma warning restore EXTEXP0001
         return builder;
+    }
+
+    internal static void ConfigureStandard(HttpStandardResilienceOptions options, IServiceProvider services)
+    {
+        services.GetRequiredService<IConfiguration>().GetSection(StandardSection).Bind(options);
+        ReplayOnlyWhenSafe(options);
     }
 
     // A POST that reached the server may have done its work even if the answer was a 503 or never came: resending
     // it could, say, post a chat message twice. Idempotent methods, requests carrying an Idempotency-Key the server
     // deduplicates on, and requests that failed to connect (so were never sent) are retried; nothing else is.
-    internal static void ReplayOnlyWhenSafe(HttpStandardResilienceOptions options)
+    private static void ReplayOnlyWhenSafe(HttpStandardResilienceOptions options)
     {
         options.Retry.ShouldRetryAfterHeader = true;
         options.Retry.ShouldHandle = args => ValueTask.FromResult(

@@ -67,7 +67,21 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
 
     /// <summary>A new factory (same servers and signing key) with extra configuration; dispose it.</summary>
     public ApiFactory WithSettings(IReadOnlyDictionary<string, string?> settings) =>
-        WithHost(builder => builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings)));
+        WithHost(builder =>
+        {
+            builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
+            UseEarlySettings(builder, settings);
+        });
+
+    // Aspire's client integrations read their connection string while Program.cs registers services, before app
+    // configuration from here is applied; host settings are there from the start.
+    private static void UseEarlySettings(IWebHostBuilder builder, IReadOnlyDictionary<string, string?> settings)
+    {
+        foreach (var (key, value) in settings.Where(s => s.Key.StartsWith("ConnectionStrings:", StringComparison.OrdinalIgnoreCase)))
+        {
+            builder.UseSetting(key, value);
+        }
+    }
 
     /// <summary>A new factory (same servers and signing key) with extra host configuration, e.g. replaced services; dispose it.</summary>
     public ApiFactory WithHost(Action<IWebHostBuilder> configure) => new(Servers, SigningKey, [.. _configure, configure]);
@@ -83,6 +97,7 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
             ["ConnectionStrings:redis"] = servers.RedisConnectionString,
             ["Auth:SigningKey"] = SigningKey,
         }));
+        UseEarlySettings(builder, new Dictionary<string, string?> { ["ConnectionStrings:postgres"] = servers.PostgresConnectionString });
         builder.ConfigureServices(services => services.AddSingleton<IStartupFilter, ClientAddressStartupFilter>());
         foreach (var configure in _configure)
         {
