@@ -8,6 +8,11 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -15,6 +20,11 @@ namespace Microsoft.Extensions.Hosting;
 // ProblemDetails errors. Program.cs calls AddServiceDefaults() and, for web apps, MapDefaultEndpoints().
 public static class Extensions
 {
+    // The app's own ActivitySources and Meters are all named "AspireAi.<Feature>" (Chat, Documents, Jobs, Llm,
+    // Memory); Microsoft.Extensions.AI still names its GenAI spans and metrics experimental. Npgsql and Redis
+    // register theirs through their Aspire client integrations.
+    private static readonly string[] TelemetrySources = ["AspireAi.*", "Experimental.Microsoft.Extensions.AI"];
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -25,8 +35,12 @@ public static class Extensions
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
-            // Resilience outside discovery: each attempt resolves the logical address again.
-            http.AddStandardResilienceHandler();
+            // Resilience outside discovery: each attempt resolves the logical address again, and the pipeline (so the
+            // circuit breaker) is chosen by the logical authority, one per downstream service rather than one shared
+            // by every client, which is what a handler added for all clients gets otherwise.
+            http.AddStandardResilienceHandler()
+                .Configure(HttpResilience.ConfigureStandard)
+                .SelectPipelineByAuthority();
             http.AddServiceDiscovery();
         });
 
@@ -44,7 +58,32 @@ public static class Extensions
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddServiceDefaultsTelemetry();
+
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(TelemetrySources))
+            .WithTracing(tracing => tracing
+                // The orchestrator polls /health and /alive every few seconds; tracing them buries real requests
+                // (a filtered request is unsampled, so the checks' own database spans go too).
+                .AddAspNetCoreInstrumentation(o => o.Filter = context => !HealthEndpoints.IsHealthRequest(context.Request.Path))
+                .AddHttpClientInstrumentation()
+                .AddSource(TelemetrySources));
+
+        // Aspire sets the endpoint; without one (tests, a plain `dotnet run`) nothing is exported.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+
         return builder;
     }
 

@@ -16,7 +16,7 @@ internal static class Extensions
         // Web calls the Api on the browser's behalf and says so in X-Forwarded-For; only loopback proxies are trusted
         // by default (KnownNetworks 127.0.0.0/8, KnownProxies ::1): set ForwardedHeaders options for other topologies.
         builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor);
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddAuth();
         builder.Services.AddValidation();

@@ -237,7 +237,7 @@ public sealed partial class MemoryReembedJob(MemoryEmbedder embedder, IOptions<M
         await using var batch = new NpgsqlBatch(context.Connection, context.Transaction);
         for (var i = 0; i < stale.Count; i++)
         {
-            var update = new NpgsqlBatchCommand("UPDATE memories SET embedding = $2::real[]::vector, embedding_model = $3 WHERE id = $1");
+            var update = new NpgsqlBatchCommand("UPDATE memories SET embedding = $2, embedding_model = $3 WHERE id = $1");
             update.Parameters.Add(new() { Value = stale[i].Id });
             update.Parameters.Add(MemorySql.Vector(vectors[i].Values));
             update.Parameters.Add(new() { Value = vectors[i].Model });

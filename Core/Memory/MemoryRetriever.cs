@@ -195,10 +195,10 @@ public sealed partial class MemoryRetriever(
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL hnsw.ef_search = {options.Value.HnswEfSearch:D}"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
         var select = new NpgsqlBatchCommand($"""
-            SELECT {CandidateColumns}, 1 - (m.embedding <=> $1::real[]::vector) AS similarity, 0::real, 0, 0
+            SELECT {CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0
             FROM memories m
             WHERE m.scope_key = ANY($2) AND {MemorySql.Current} AND m.embedding_model = $3 AND m.type = ANY($4)
-            ORDER BY m.embedding <=> $1::real[]::vector
+            ORDER BY m.embedding <=> $1
             LIMIT $5
             """);
         select.Parameters.Add(MemorySql.Vector(vector.Values));
@@ -220,7 +220,7 @@ public sealed partial class MemoryRetriever(
         await using var batch = dataSource.CreateBatch();
         var select = new NpgsqlBatchCommand($"""
             SELECT {CandidateColumns},
-                   CASE WHEN m.embedding_model = $3 THEN 1 - (m.embedding <=> $2::real[]::vector) END AS similarity,
+                   CASE WHEN m.embedding_model = $3 THEN 1 - (m.embedding <=> $2) END AS similarity,
                    ts_rank_cd(m.tsv, m.query)::real AS rank, 0, 0
             FROM (
                 SELECT m.*, q AS query FROM memories m, to_tsquery('english', $1) q
@@ -254,7 +254,7 @@ public sealed partial class MemoryRetriever(
             ),
             hits AS (SELECT memory_id, count(*)::int AS matches FROM links GROUP BY memory_id)
             SELECT {CandidateColumns},
-                   CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $3::real[]::vector) END AS similarity,
+                   CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $3) END AS similarity,
                    0::real, hits.matches, (SELECT count(*)::int FROM ent)
             FROM hits JOIN memories m ON m.id = hits.memory_id
             WHERE {MemorySql.Current} AND m.type = ANY($5)

@@ -84,7 +84,7 @@ internal static class MemorySql
         return entities;
     }
 
-    public static NpgsqlParameter Vector(float[] values) => new() { Value = values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real };
+    public static NpgsqlParameter Vector(float[] values) => new() { Value = new Pgvector.Vector(values) };
 
     public static NpgsqlParameter Nullable(object? value, NpgsqlDbType type) => new() { Value = value ?? DBNull.Value, NpgsqlDbType = type };
 

@@ -92,10 +92,10 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         // As in retrieval: in a large scope the HNSW scan keeps walking until the scope filter has let enough rows through.
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
         var semantic = new NpgsqlBatchCommand($"""
-            SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2::real[]::vector) AS similarity
+            SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2) AS similarity
             FROM memories m
             WHERE m.scope_key = $1 AND {MemorySql.Current} AND m.embedding_model = $3
-            ORDER BY m.embedding <=> $2::real[]::vector
+            ORDER BY m.embedding <=> $2
             LIMIT $4
             """);
         semantic.Parameters.Add(new() { Value = scope.Key });
@@ -107,7 +107,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         if (query.Length > 0)
         {
             var keyword = new NpgsqlBatchCommand($"""
-                SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2::real[]::vector) AS similarity
+                SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2) AS similarity
                 FROM memories m, to_tsquery('english', $3) q
                 WHERE m.scope_key = $1 AND {MemorySql.Current} AND m.tsv @@ q
                 ORDER BY ts_rank_cd(m.tsv, q) DESC, m.created_at DESC
@@ -287,7 +287,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         var insert = new NpgsqlBatchCommand("""
             INSERT INTO memories (id, lineage_id, supersedes_id, org_id, user_id, agent_id, session_id, scope, type, text, importance,
                                   embedding, embedding_model, expires_at, source_message_ids, content_hash, created_by, metadata)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::real[]::vector, $13, $14, $15, $16, $17, $18::jsonb)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::jsonb)
             ON CONFLICT (scope_key, content_hash) WHERE invalidated_at IS NULL DO NOTHING
             """);
         insert.Parameters.Add(new() { Value = id });

@@ -1,5 +1,6 @@
 using AspireAi.Web.Account;
 using AspireAi.Web.ApiClients;
+using Microsoft.Extensions.Options;
 
 namespace AspireAi.Web.Documents;
 
@@ -15,7 +16,16 @@ internal static class DocumentsUi
 
         builder.Services.AddUserApiClient<DocumentsClient>();
 
-        builder.Services.AddSingleton<DocumentUploadClient>();
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: experimental, but the documented way to drop the default handler
+        builder.Services.AddHttpClient<DocumentUploadClient>((services, client) =>
+            {
+                client.BaseAddress = ApiClientExtensions.ApiBaseAddress;
+                client.Timeout = services.GetRequiredService<IOptions<DocumentsUiOptions>>().Value.UploadTimeout;
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => ApiClientExtensions.CreateHandler(drainResponses: true))
+            // Not retried and not cut off after the standard 10 s attempt: the file streams through only once.
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         builder.Services.AddSingleton<DocumentsFlash>();
         return builder;
     }

@@ -11,7 +11,7 @@ internal static class Extensions
 {
     public static void AddWorkerServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddJobWorkers();
         builder.AddDocumentIngestion();

@@ -49,7 +49,7 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
     ["Logging:LogLevel:Default"] = "Warning",
 });
 builder.Services.AddProblemDetails();
-builder.AddNpgsqlDataSource();
+builder.AddDatabase();
 builder.AddDocuments();
 builder.AddDocumentIngestion();
 using var host = builder.Build();

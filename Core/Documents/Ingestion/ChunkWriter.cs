@@ -1,7 +1,7 @@
-using System.Buffers.Binary;
 using AspireAi.Core.Llm;
 using Npgsql;
 using NpgsqlTypes;
+using Pgvector;
 
 namespace AspireAi.Core.Documents.Ingestion;
 
@@ -32,7 +32,6 @@ public static class ChunkWriter
                                   metadata, embedding, embedding_model)
             FROM STDIN (FORMAT BINARY)
             """, cancellationToken).ConfigureAwait(false);
-        var vector = new byte[VectorWireSize];
         await foreach (var chunk in chunks.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             written++;
@@ -55,10 +54,7 @@ public static class ChunkWriter
             await importer.WriteAsync(chunk.StartOffset, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
             await importer.WriteAsync(chunk.EndOffset, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
             await importer.WriteAsync(chunk.MetadataJson, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-            EncodeVector(chunk.Embedding, vector);
-            // Binary COPY sends each field in its type's wire format; Npgsql has no pgvector type, so the bytes are
-            // written as they are and the server's vector_recv reads them.
-            await importer.WriteAsync(vector, NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(ToVector(chunk.Embedding), "vector", cancellationToken).ConfigureAwait(false);
             await importer.WriteAsync(model, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
         }
 
@@ -66,21 +62,9 @@ public static class ChunkWriter
         return written;
     }
 
-    private const int VectorWireSize = 4 + (4 * EmbeddingDefaults.Dimensions);
-
-    /// <summary>pgvector's binary format: int16 dimensions, int16 unused (0), then float4 values, all big-endian.</summary>
-    internal static void EncodeVector(float[] values, byte[] destination)
-    {
-        if (values.Length != EmbeddingDefaults.Dimensions)
-        {
-            throw new InvalidOperationException($"A vector of {values.Length} dimensions cannot be stored in vector({EmbeddingDefaults.Dimensions}).");
-        }
-
-        BinaryPrimitives.WriteInt16BigEndian(destination, (short)values.Length);
-        BinaryPrimitives.WriteInt16BigEndian(destination.AsSpan(2), 0);
-        for (var i = 0; i < values.Length; i++)
-        {
-            BinaryPrimitives.WriteSingleBigEndian(destination.AsSpan(4 + (4 * i)), values[i]);
-        }
-    }
+    // The column's error would name neither the model nor the expected size.
+    internal static Vector ToVector(float[] values) =>
+        values.Length == EmbeddingDefaults.Dimensions
+            ? new Vector(values)
+            : throw new InvalidOperationException($"A vector of {values.Length} dimensions cannot be stored in vector({EmbeddingDefaults.Dimensions}).");
 }

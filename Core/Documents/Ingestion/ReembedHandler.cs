@@ -61,13 +61,11 @@ public sealed partial class ReembedHandler(
 
             await using (var importer = await context.Connection.BeginBinaryImportAsync("COPY reembedded (id, embedding) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
             {
-                var buffer = new byte[4 + (4 * Llm.EmbeddingDefaults.Dimensions)];
                 for (var i = 0; i < chunks.Count; i++)
                 {
                     await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
                     await importer.WriteAsync(chunks[i].Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                    ChunkWriter.EncodeVector(vectors[i], buffer);
-                    await importer.WriteAsync(buffer, NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(ChunkWriter.ToVector(vectors[i]), "vector", cancellationToken).ConfigureAwait(false);
                 }
 
                 await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Pgvector;
 
 namespace AspireAi.Core.Documents.Retrieval;
 
@@ -55,10 +56,10 @@ public sealed partial class DocumentRetriever(
     // $8 document ids or null, $9 tags or null, $10 the query as typed (full_match: the chunk holds every query term).
     // The vector leg is materialised so that its ORDER BY ... LIMIT is planned as an index scan; relaxed iterative
     // scans can return rows slightly out of order, hence the row_number.
-    internal static readonly string HybridSql = HybridSqlTemplate.Replace("{vector_order}", "c.embedding <#> $1::vector", StringComparison.Ordinal);
+    internal static readonly string HybridSql = HybridSqlTemplate.Replace("{vector_order}", "c.embedding <#> $1", StringComparison.Ordinal);
 
     // The same ranking the index cannot serve ("+ 0"): every chunk in scope is compared with the query, exactly.
-    internal static readonly string ExactHybridSql = HybridSqlTemplate.Replace("{vector_order}", "(c.embedding <#> $1::vector) + 0", StringComparison.Ordinal);
+    internal static readonly string ExactHybridSql = HybridSqlTemplate.Replace("{vector_order}", "(c.embedding <#> $1) + 0", StringComparison.Ordinal);
 
     private const string HybridSqlTemplate = """
         WITH allowed AS (
@@ -66,7 +67,7 @@ public sealed partial class DocumentRetriever(
             WHERE scope_key = ANY($3) AND ($8::uuid[] IS NULL OR id = ANY($8)) AND ($9::text[] IS NULL OR tags && $9)
         ),
         vec AS MATERIALIZED (
-            SELECT c.id, c.embedding <#> $1::vector AS distance
+            SELECT c.id, c.embedding <#> $1 AS distance
             FROM document_chunks c
             WHERE c.embedding_model = $2 AND c.scope_key = ANY($3)
               AND ($8::uuid[] IS NULL AND $9::text[] IS NULL OR c.document_id IN (SELECT id FROM allowed))
@@ -112,7 +113,7 @@ public sealed partial class DocumentRetriever(
             FROM vec_ranked v FULL OUTER JOIN fts_ranked f ON f.id = v.id
         )
         SELECT fu.id, c.document_id, d.title, c.ordinal, c.heading, c.content,
-               coalesce(fu.similarity, -(c.embedding <#> $1::vector)) AS similarity,
+               coalesce(fu.similarity, -(c.embedding <#> $1)) AS similarity,
                fu.rrf, fu.vector_rank, fu.text_rank,
                $10 <> '' AND c.tsv @@ plainto_tsquery('english', $10) AS full_match
         FROM fused fu
@@ -166,7 +167,7 @@ public sealed partial class DocumentRetriever(
                 $"SET LOCAL hnsw.ef_search = {settings.EfSearch.ToString(CultureInfo.InvariantCulture)}"));
             batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
             var search = new NpgsqlBatchCommand(exact ? ExactHybridSql : HybridSql);
-            search.Parameters.Add(new() { Value = vector, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
+            search.Parameters.Add(new() { Value = new Vector(vector) });
             search.Parameters.Add(new() { Value = model });
             search.Parameters.Add(new() { Value = keys });
             search.Parameters.Add(new() { Value = TextQuery(request.Query) });

@@ -5,6 +5,7 @@ using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NpgsqlTypes;
+using Pgvector;
 
 namespace AspireAi.Core.Documents.Retrieval;
 
@@ -102,10 +103,10 @@ public sealed partial class RecallMonitorHandler(
         await using var command = context.CreateCommand("""
             SELECT id FROM document_chunks
             WHERE embedding_model = $2 AND ($3::uuid[] IS NULL OR scope_key = ANY($3))
-            ORDER BY embedding <#> $1::vector
+            ORDER BY embedding <#> $1
             LIMIT $4
             """);
-        command.Parameters.Add(new() { Value = vector, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
+        command.Parameters.Add(new() { Value = new Vector(vector) });
         command.Parameters.Add(new() { Value = model });
         command.Parameters.Add(new() { Value = (object?)keys ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
         command.Parameters.Add(new() { Value = k });

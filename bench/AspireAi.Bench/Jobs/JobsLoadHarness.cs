@@ -242,7 +242,7 @@ public static class JobsLoadHarness
         settings["ConnectionStrings:postgres"] = connectionString;
         settings["Logging:LogLevel:Default"] = "Warning";
         builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         if (workers)
         {
             builder.AddJobWorkers();

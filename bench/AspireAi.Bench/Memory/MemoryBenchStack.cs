@@ -95,7 +95,7 @@ internal sealed class MemoryBenchStack : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddProblemDetails();
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddMemoryJobs();
         var host = builder.Build();

@@ -8,6 +8,7 @@ using AspireAi.Core.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using NpgsqlTypes;
+using Pgvector;
 
 namespace AspireAi.Bench.Memory;
 
@@ -152,13 +153,13 @@ internal static class MemorySearchHarness
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.ef_search = 100"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
         var select = new NpgsqlBatchCommand("""
-            SELECT m.id, m.text, 1 - (m.embedding <=> $1::real[]::vector)
+            SELECT m.id, m.text, 1 - (m.embedding <=> $1)
             FROM memories m
             WHERE m.scope_key = ANY($2) AND m.invalidated_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.embedding_model = $3
-            ORDER BY m.embedding <=> $1::real[]::vector
+            ORDER BY m.embedding <=> $1
             LIMIT 20
             """);
-        select.Parameters.Add(new() { Value = vector.Values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
+        select.Parameters.Add(new() { Value = new Vector(vector.Values) });
         select.Parameters.Add(new() { Value = new[] { scopeKey }, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         select.Parameters.Add(new() { Value = vector.Model });
         batch.BatchCommands.Add(select);
@@ -205,12 +206,12 @@ internal static class MemorySearchHarness
         }
         var select = new NpgsqlBatchCommand("""
             SELECT distance FROM (
-                SELECT m.embedding <=> $1::real[]::vector AS distance FROM memories m
+                SELECT m.embedding <=> $1 AS distance FROM memories m
                 WHERE m.scope_key = $2 AND m.invalidated_at IS NULL
-                ORDER BY m.embedding <=> $1::real[]::vector LIMIT 10) t
+                ORDER BY m.embedding <=> $1 LIMIT 10) t
             ORDER BY distance
             """);
-        select.Parameters.Add(new() { Value = vector.Values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
+        select.Parameters.Add(new() { Value = new Vector(vector.Values) });
         select.Parameters.Add(new() { Value = scopeKey });
         batch.BatchCommands.Add(select);
         var distances = new List<double>();
@@ -240,9 +241,9 @@ internal static class MemorySearchHarness
             var explain = new NpgsqlBatchCommand("""
                 EXPLAIN SELECT m.id FROM memories m
                 WHERE m.scope_key = ANY($2) AND m.invalidated_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.embedding_model = $3
-                ORDER BY m.embedding <=> $1::real[]::vector LIMIT 20
+                ORDER BY m.embedding <=> $1 LIMIT 20
                 """);
-            explain.Parameters.Add(new() { Value = vector.Values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
+            explain.Parameters.Add(new() { Value = new Vector(vector.Values) });
             explain.Parameters.Add(new() { Value = new[] { $"u:{user:D}", $"a:{orgId:D}:default", $"o:{orgId:D}" }, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             explain.Parameters.Add(new() { Value = vector.Model });
             batch.BatchCommands.Add(explain);
@@ -353,12 +354,12 @@ internal static class MemorySearchHarness
                 userCount++;
                 assigned++;
             }
-            var vectors = new byte[rows.Count][];
+            var vectors = new Vector[rows.Count];
             var hashes = new string[rows.Count];
             var entities = new IReadOnlyList<MemoryEntity>[rows.Count];
             Parallel.For(0, rows.Count, i =>
             {
-                vectors[i] = VectorBytes(OfflineEmbeddingGenerator.Embed(rows[i].Text));
+                vectors[i] = new Vector(OfflineEmbeddingGenerator.Embed(rows[i].Text));
                 hashes[i] = MemoryText.Hash(rows[i].Text);
                 entities[i] = OfflineFactExtractor.Entities(rows[i].Text);
             });
@@ -383,7 +384,7 @@ internal static class MemorySearchHarness
                     await copy.WriteAsync(row.Text, NpgsqlDbType.Text);
                     await copy.WriteAsync(0.5f, NpgsqlDbType.Real);
                     // vector's binary input format (int16 dimensions, int16 unused, float4 values), sent as raw bytes.
-                    await copy.WriteAsync(vectors[i], NpgsqlDbType.Bytea);
+                    await copy.WriteAsync(vectors[i], "vector");
                     await copy.WriteAsync("offline-embed-1", NpgsqlDbType.Text);
                     await copy.WriteAsync(hashes[i], NpgsqlDbType.Text);
                     await copy.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz);
@@ -484,17 +485,6 @@ internal static class MemorySearchHarness
         {
             ids[reader.GetString(1)] = reader.GetInt64(0);
         }
-    }
-
-    private static byte[] VectorBytes(float[] values)
-    {
-        var bytes = new byte[4 + (4 * values.Length)];
-        BinaryPrimitives.WriteInt16BigEndian(bytes, (short)values.Length);
-        for (var i = 0; i < values.Length; i++)
-        {
-            BinaryPrimitives.WriteSingleBigEndian(bytes.AsSpan(4 + (4 * i)), values[i]);
-        }
-        return bytes;
     }
 
     private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql, params object[] parameters)

@@ -174,8 +174,8 @@ public sealed class ChatFailureTests(ApiFactory factory) : IClassFixture<ApiFact
         ["Llm:ApiKey"] = "test-key",
         ["Llm:EmbeddingProvider"] = "Offline",
         // One quick attempt: these tests are about what the chat does once the provider has failed.
-        ["Resilience:Llm:MaxRetryAttempts"] = "1",
-        ["Resilience:Llm:RetryBaseDelay"] = "00:00:00.010",
+        ["Resilience:Llm:Retry:MaxRetryAttempts"] = "1",
+        ["Resilience:Llm:Retry:Delay"] = "00:00:00.010",
     };
 
     // The private server has its own users table: sign a user in against it directly.

@@ -55,7 +55,7 @@ internal static class DocumentsTestData
         builder.Configuration.AddInMemoryCollection(configuration);
         // The Workers service gets ProblemDetails from AddServiceDefaults; Core's exception handlers need it.
         builder.Services.AddProblemDetails();
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddJobWorkers();
         builder.AddDocumentIngestion();
         var host = builder.Build();

@@ -91,8 +91,9 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
             ["ConnectionStrings:redis"] = servers.RedisConnectionString,
             ["Auth:SigningKey"] = SigningKey,
         }));
-        // Aspire's AddRedisClient reads its connection string while Program registers services, before the app
-        // configuration above is added; host settings are there from the start.
+        // Aspire's client integrations read their connection strings while Program registers services, before the
+        // app configuration above is added; host settings are there from the start.
+        builder.UseSetting("ConnectionStrings:postgres", servers.PostgresConnectionString);
         builder.UseSetting("ConnectionStrings:redis", servers.RedisConnectionString);
         builder.ConfigureServices(services => services.AddSingleton<IStartupFilter, ClientAddressStartupFilter>());
         foreach (var configure in _configure)

@@ -68,8 +68,10 @@ public sealed class TestServers
         var redisTask = StartPrivateRedisAsync();
         var postgres = await postgresTask;
         var redis = await redisTask;
-        var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
-        return new TestServers(postgres, redis, dataSource);
+        // Tests run the retrievers and ingestion handlers on it, which pass vectors as Pgvector.Vector.
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(postgres.ConnectionString);
+        dataSourceBuilder.UseVector();
+        return new TestServers(postgres, redis, dataSourceBuilder.Build());
     }
 
     private static readonly List<Func<ValueTask>> Cleanups = [];

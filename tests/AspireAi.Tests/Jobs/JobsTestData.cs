@@ -26,7 +26,7 @@ internal static class JobsTestData
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = Environments.Development });
         builder.Configuration.AddInMemoryCollection(WithDefaults(connectionString, settings));
         builder.Services.AddProblemDetails(); // the Api's, which the jobs' error handlers need
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddJobs();
         return builder.Build();
     }
@@ -43,7 +43,7 @@ internal static class JobsTestData
                 ["Jobs:EnableTestHandlers"] = "true",
             }));
             builder.Services.AddProblemDetails(); // from AddServiceDefaults in the real Workers
-            builder.AddNpgsqlDataSource();
+            builder.AddDatabase();
             builder.AddJobWorkers();
             hosts.Add(builder.Build());
         }

@@ -13,10 +13,10 @@ internal static class LlmTestHost
     {
         var all = new Dictionary<string, string?>
         {
-            ["Resilience:Llm:RetryBaseDelay"] = "00:00:00.010",
-            ["Resilience:Llm:AttemptTimeout"] = "00:00:02",
-            ["Resilience:Llm:TotalRequestTimeout"] = "00:00:08",
-            ["Resilience:Llm:MaxRetryAttempts"] = "2",
+            ["Resilience:Llm:Retry:Delay"] = "00:00:00.010",
+            ["Resilience:Llm:AttemptTimeout:Timeout"] = "00:00:02",
+            ["Resilience:Llm:TotalRequestTimeout:Timeout"] = "00:00:08",
+            ["Resilience:Llm:Retry:MaxRetryAttempts"] = "2",
         };
         foreach (var (key, value) in settings)
         {

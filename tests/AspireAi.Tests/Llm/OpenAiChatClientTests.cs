@@ -184,7 +184,7 @@ public sealed class OpenAiChatClientTests
         server.EnqueueChat(FakeOpenAiReply.Status(500), FakeOpenAiReply.Status(500), FakeOpenAiReply.Status(503), FakeOpenAiReply.Status(503));
         await using var services = LlmTestHost.Create(new Dictionary<string, string?>(LlmTestHost.Compatible(server))
         {
-            ["Resilience:Llm:MaxRetryAttempts"] = "1",
+            ["Resilience:Llm:Retry:MaxRetryAttempts"] = "1",
         });
 
         var error = await Assert.ThrowsAsync<LlmProviderException>(() => services.Chat().GetResponseAsync(Question));
@@ -204,7 +204,7 @@ public sealed class OpenAiChatClientTests
         server.DefaultChatReply = FakeOpenAiReply.Status(429, retryAfter: "1", message: "Rate limit reached");
         await using var services = LlmTestHost.Create(new Dictionary<string, string?>(LlmTestHost.Compatible(server))
         {
-            ["Resilience:Llm:MaxRetryAttempts"] = "1",
+            ["Resilience:Llm:Retry:MaxRetryAttempts"] = "1",
         });
 
         var error = await Assert.ThrowsAsync<LlmProviderException>(() => services.Chat().GetResponseAsync(Question));
@@ -222,10 +222,10 @@ public sealed class OpenAiChatClientTests
         server.DefaultChatReply = FakeOpenAiReply.Status(503);
         await using var services = LlmTestHost.Create(new Dictionary<string, string?>(LlmTestHost.Compatible(server))
         {
-            ["Resilience:Llm:MaxRetryAttempts"] = "1",
-            ["Resilience:Llm:CircuitBreakerMinimumThroughput"] = "2",
-            ["Resilience:Llm:CircuitBreakerFailureRatio"] = "0.5",
-            ["Resilience:Llm:CircuitBreakerBreakDuration"] = "00:01:00",
+            ["Resilience:Llm:Retry:MaxRetryAttempts"] = "1",
+            ["Resilience:Llm:CircuitBreaker:MinimumThroughput"] = "2",
+            ["Resilience:Llm:CircuitBreaker:FailureRatio"] = "0.5",
+            ["Resilience:Llm:CircuitBreaker:BreakDuration"] = "00:01:00",
             ["Llm:Fallback:Provider"] = "Offline",
         });
 
@@ -249,8 +249,8 @@ public sealed class OpenAiChatClientTests
         backup.EnqueueChat(FakeOpenAiReply.Text("Answer from the backup.", chunks: 3));
         await using var services = LlmTestHost.Create(new Dictionary<string, string?>(LlmTestHost.Compatible(primary))
         {
-            ["Resilience:Llm:AttemptTimeout"] = "00:00:00.300",
-            ["Resilience:Llm:MaxRetryAttempts"] = "1",
+            ["Resilience:Llm:AttemptTimeout:Timeout"] = "00:00:00.300",
+            ["Resilience:Llm:Retry:MaxRetryAttempts"] = "1",
             ["Llm:Fallback:Provider"] = "OpenAICompatible",
             ["Llm:Fallback:Endpoint"] = backup.Endpoint.ToString(),
             ["Llm:Fallback:ChatModel"] = "backup-model",
@@ -273,7 +273,7 @@ public sealed class OpenAiChatClientTests
         server.DefaultChatReply = FakeOpenAiReply.Status(500);
         await using var services = LlmTestHost.Create(new Dictionary<string, string?>(LlmTestHost.Compatible(server))
         {
-            ["Resilience:Llm:MaxRetryAttempts"] = "1",
+            ["Resilience:Llm:Retry:MaxRetryAttempts"] = "1",
             ["Llm:Fallback:Provider"] = "Offline",
         });
 

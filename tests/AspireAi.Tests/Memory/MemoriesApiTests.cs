@@ -5,6 +5,7 @@ using AspireAi.Core.Memory;
 using AspireAi.Tests.Auth;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
+using Npgsql;
 
 namespace AspireAi.Tests.Memory;
 
@@ -483,7 +484,10 @@ public sealed class MemoriesApiTests(ApiFactory factory)
             ["Jobs:Types:memory.extract:MaxQueuedDepth"] = "1",
             ["Jobs:Types:memory.extract:RetryAfter"] = "00:00:07",
         });
-        await using var dataSource = Npgsql.NpgsqlDataSource.Create(postgres.ConnectionString);
+        // The extraction job runs on it below, and passes vectors as Pgvector.Vector.
+        var dataSourceBuilder = new Npgsql.NpgsqlDataSourceBuilder(postgres.ConnectionString);
+        dataSourceBuilder.UseVector();
+        await using var dataSource = dataSourceBuilder.Build();
         var (client, userId) = await MemoryTestUsers.CreateUserOnAsync(isolated, dataSource);
 
         await MemoryTestData.PostMemoryAsync(client, new { text = "I collect vinyl records." }, HttpStatusCode.Accepted);

@@ -29,7 +29,7 @@ public sealed class MemoryWorkerTests(ApiFactory factory)
             ["Jobs:Recurring:memory.cap-episodic:Enabled"] = "false",
         });
         builder.Services.AddProblemDetails();
-        builder.AddNpgsqlDataSource();
+        builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddJobWorkers();
         builder.AddMemoryJobs();

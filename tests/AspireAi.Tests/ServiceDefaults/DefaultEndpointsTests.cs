@@ -53,7 +53,7 @@ public sealed class DefaultEndpointsTests
         var problem = await ReadJsonAsync(response);
         Assert.Equal(500, problem.GetProperty("status").GetInt32());
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
-        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", problem.GetProperty("traceId").GetString());
+        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$", problem.GetProperty("traceId").GetString());
         Assert.DoesNotContain("hunter2", problem.GetRawText(), StringComparison.Ordinal);
         Assert.DoesNotContain(nameof(InvalidOperationException), problem.GetRawText(), StringComparison.Ordinal);
 

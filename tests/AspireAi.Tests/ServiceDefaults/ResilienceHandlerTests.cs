@@ -1,11 +1,8 @@
 using System.Diagnostics;
-using System.IO.Pipelines;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 
 namespace AspireAi.Tests.ServiceDefaults;
@@ -20,9 +17,9 @@ public sealed class ResilienceHandlerTests
     {
         var settings = new Dictionary<string, string?>
         {
-            [$"Resilience:{profile}:RetryBaseDelay"] = "00:00:00.010",
-            [$"Resilience:{profile}:AttemptTimeout"] = "00:00:02",
-            [$"Resilience:{profile}:TotalRequestTimeout"] = "00:00:10",
+            [$"Resilience:{profile}:Retry:Delay"] = "00:00:00.010",
+            [$"Resilience:{profile}:AttemptTimeout:Timeout"] = "00:00:02",
+            [$"Resilience:{profile}:TotalRequestTimeout:Timeout"] = "00:00:10",
         };
         foreach (var (key, value) in overrides)
         {
@@ -57,7 +54,7 @@ public sealed class ResilienceHandlerTests
     {
         var port = AspireAi.LocalServers.NativeProcess.FreeTcpPort();
         var attempts = new AttemptCounter();
-        using var host = ClientHost.Create(FastProfile("Standard", ("MaxRetryAttempts", "2")),
+        using var host = ClientHost.Create(FastProfile("Standard", ("Retry:MaxRetryAttempts", "2")),
             services => services.AddHttpClient(ClientName).AddHttpMessageHandler(() => attempts));
 
         using var content = new StringContent(OrderJson, Encoding.UTF8, "application/json");
@@ -81,17 +78,25 @@ public sealed class ResilienceHandlerTests
     }
 
     [Fact]
+    public async Task Retries_a_GET_on_503_until_it_succeeds()
+    {
+        await using var server = await ScriptedServer.StartAsync((context, n) => Respond(context, n <= 2 ? 503 : 200, $"attempt {n}"));
+        using var host = ClientHost.Create(FastProfile("Standard"), services => services.AddHttpClient(ClientName));
+
+        using var response = await host.CreateClient(ClientName).GetAsync(server.BaseAddress);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("attempt 3", await response.Content.ReadAsStringAsync());
+        Assert.Equal(3, server.Requests.Count);
+    }
+
+    [Fact]
     public async Task Retries_a_503_and_resends_the_POST_body_when_it_carries_an_idempotency_key()
     {
         await using var server = await ScriptedServer.StartAsync((context, n) => Respond(context, n == 1 ? 503 : 200));
         using var host = ClientHost.Create(FastProfile("Standard"), services => services.AddHttpClient(ClientName));
 
-        // A body that can be read only once, like an upload streamed from a file or another request.
-        var pipe = new Pipe();
-        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes(OrderJson));
-        await pipe.Writer.CompleteAsync();
-        using var content = new StreamContent(pipe.Reader.AsStream());
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var content = new StringContent(OrderJson, Encoding.UTF8, "application/json");
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.BaseAddress, "/orders")) { Content = content };
         request.Headers.Add("Idempotency-Key", "order-42");
 
@@ -105,7 +110,7 @@ public sealed class ResilienceHandlerTests
             Assert.Equal("POST", request.Method);
             Assert.Equal("/orders", request.Path);
             Assert.Equal(OrderJson, request.Body);
-            Assert.Equal("application/json", request.ContentType);
+            Assert.StartsWith("application/json", request.ContentType, StringComparison.Ordinal);
         });
     }
 
@@ -139,7 +144,7 @@ public sealed class ResilienceHandlerTests
     {
         await using var server = await ScriptedServer.StartAsync((context, n) => Respond(context, 503, $"attempt {n}"));
         using var host = ClientHost.Create(
-            FastProfile("Standard", ("MaxRetryAttempts", "2")),
+            FastProfile("Standard", ("Retry:MaxRetryAttempts", "2")),
             services => services.AddHttpClient(ClientName));
 
         using var response = await host.CreateClient(ClientName).GetAsync(server.BaseAddress);
@@ -169,7 +174,7 @@ public sealed class ResilienceHandlerTests
             await Respond(context, 200, "second attempt");
         });
         using var host = ClientHost.Create(
-            FastProfile("Standard", ("AttemptTimeout", "00:00:00.300")),
+            FastProfile("Standard", ("AttemptTimeout:Timeout", "00:00:00.300")),
             services => services.AddHttpClient(ClientName));
 
         var stopwatch = Stopwatch.StartNew();
@@ -182,23 +187,20 @@ public sealed class ResilienceHandlerTests
     }
 
     [Fact]
-    public async Task Opens_the_circuit_per_client_and_keeps_it_across_handler_rotation()
+    public async Task Opens_the_circuit_per_downstream_service_and_keeps_it_across_handler_rotation()
     {
         await using var server = await ScriptedServer.StartAsync((context, _) => Respond(context, 500));
+        await using var healthy = await ScriptedServer.StartAsync((context, _) => Respond(context, 200));
         using var host = ClientHost.Create(
             FastProfile(
             "Standard",
             [
-                ("MaxRetryAttempts", "1"),
-                ("CircuitBreakerMinimumThroughput", "2"),
-                ("CircuitBreakerFailureRatio", "0.5"),
-                ("CircuitBreakerBreakDuration", "00:00:30"),
+                ("Retry:MaxRetryAttempts", "1"),
+                ("CircuitBreaker:MinimumThroughput", "2"),
+                ("CircuitBreaker:FailureRatio", "0.5"),
+                ("CircuitBreaker:BreakDuration", "00:00:30"),
             ]),
-            services =>
-            {
-                services.AddHttpClient(ClientName).SetHandlerLifetime(TimeSpan.FromSeconds(1));
-                services.AddHttpClient("other");
-            });
+            services => services.AddHttpClient(ClientName).SetHandlerLifetime(TimeSpan.FromSeconds(1)));
 
         // Two failed attempts (first try + one retry) reach the throughput and ratio: the circuit opens
         // and hands back the failure that opened it.
@@ -217,17 +219,17 @@ public sealed class ResilienceHandlerTests
         await Assert.ThrowsAsync<BrokenCircuitException>(() => host.CreateClient(ClientName).GetAsync(server.BaseAddress));
         Assert.Equal(2, server.Requests.Count);
 
-        // Another client has its own breaker, still closed.
-        using var other = await host.CreateClient("other").GetAsync(server.BaseAddress);
-        Assert.True(server.Requests.Count > 2);
+        // Another service has its own breaker, still closed, even through the same client.
+        using var other = await host.CreateClient(ClientName).GetAsync(healthy.BaseAddress);
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
     }
 
     [Fact]
     public async Task Llm_handler_replaces_the_default_standard_handler()
     {
         await using var server = await ScriptedServer.StartAsync((context, _) => Respond(context, 503));
-        var settings = FastProfile("Standard", ("MaxRetryAttempts", "3"));
-        foreach (var (key, value) in FastProfile("Llm", ("MaxRetryAttempts", "1")))
+        var settings = FastProfile("Standard", ("Retry:MaxRetryAttempts", "3"));
+        foreach (var (key, value) in FastProfile("Llm", ("Retry:MaxRetryAttempts", "1")))
         {
             settings[key] = value;
         }
@@ -245,17 +247,30 @@ public sealed class ResilienceHandlerTests
     }
 
     [Fact]
-    public async Task An_inconsistent_profile_fails_host_start()
+    public async Task Llm_handler_replays_a_POST_that_reached_the_model_server_only_with_an_idempotency_key()
     {
-        using var host = ClientHost.Create(
-            new Dictionary<string, string?>
-            {
-                ["Resilience:Standard:AttemptTimeout"] = "00:01:00",
-                ["Resilience:Standard:TotalRequestTimeout"] = "00:00:10",
-            },
-            services => services.AddHttpClient(ClientName));
+        await using var server = await ScriptedServer.StartAsync((context, _) => Respond(context, 503));
+        using var host = ClientHost.Create(FastProfile("Llm", ("Retry:MaxRetryAttempts", "1")),
+            services => services.AddHttpClient("llm").AddLlmResilienceHandler());
+        var client = host.CreateClient("llm");
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
-        Assert.Contains(error.Failures, failure => failure.Contains("AttemptTimeout", StringComparison.Ordinal));
+        using (var content = new StringContent(OrderJson, Encoding.UTF8, "application/json"))
+        using (var plain = await client.PostAsync(new Uri(server.BaseAddress, "/v1/chat/completions"), content))
+        {
+            // A generation that reached the provider may be billed or have run tools: never sent twice blindly.
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, plain.StatusCode);
+            Assert.Single(server.Requests);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.BaseAddress, "/v1/chat/completions"))
+        {
+            Content = new StringContent(OrderJson, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Idempotency-Key", "generation-7");
+        using var keyed = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, keyed.StatusCode);
+        Assert.Equal(3, server.Requests.Count);
+        Assert.Equal(OrderJson, server.Requests[^1].Body);
     }
 }

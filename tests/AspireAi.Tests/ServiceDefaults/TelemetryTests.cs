@@ -2,10 +2,13 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using AspireAi.ServiceDefaults;
+using AspireAi.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Resources;
@@ -19,54 +22,82 @@ public sealed partial class TelemetryTests
     public async Task Requests_are_traced_but_health_probes_are_not()
     {
         var collector = new CollectingProcessor();
+        var path = UniquePath();
         var app = await ServiceApp.StartAsync(
             builder =>
             {
                 builder.Configuration["OTEL_SERVICE_NAME"] = "telemetry-test";
-                builder.Services.Configure<ServiceDefaultsTelemetryOptions>(o => o.ConfigureTracing += b => b.AddProcessor(collector));
+                builder.Services.ConfigureOpenTelemetryTracerProvider(b => b.AddProcessor(collector));
             },
-            app => app.MapGet("/ping", () => "pong"));
+            app => app.MapGet(path, () => "pong"));
 
-        using var client = CreateNonPropagatingClient(app);
-        var healthTrace = await SendTracedAsync(client, "/health");
-        var aliveTrace = await SendTracedAsync(client, "/alive");
-        var pingTrace = await SendTracedAsync(client, "/ping");
+        await GetAsync(app, "/health");
+        await GetAsync(app, "/alive");
+        await GetAsync(app, path);
 
         // Stopping the app waits for in-flight requests, so every server activity has ended by then.
         await app.DisposeAsync();
 
-        var ping = Assert.Single(collector.Ended, activity => activity.TraceId == pingTrace);
-        Assert.Equal("Microsoft.AspNetCore", ping.Source.Name);
-        Assert.DoesNotContain(collector.Ended, activity => activity.TraceId == healthTrace || activity.TraceId == aliveTrace);
-
+        ServerSpan(collector, path);
+        Assert.DoesNotContain(collector.Ended, activity => UrlPath(activity) is "/health" or "/alive");
         var resource = collector.ParentProvider!.GetResource().Attributes.ToDictionary(a => a.Key, a => a.Value);
         Assert.Equal("telemetry-test", resource["service.name"]);
-        Assert.False(string.IsNullOrEmpty(resource["service.instance.id"] as string));
+    }
+
+    [Fact]
+    public async Task A_request_and_the_Npgsql_command_it_runs_are_traced_together()
+    {
+        var servers = await TestServers.GetAsync();
+        var collector = new CollectingProcessor();
+        var path = UniquePath();
+        var app = await ServiceApp.StartAsync(
+            builder =>
+            {
+                builder.Configuration[$"ConnectionStrings:{ResourceNames.Postgres}"] = servers.PostgresConnectionString;
+                builder.AddNpgsqlDataSource(ResourceNames.Postgres);
+                builder.Services.ConfigureOpenTelemetryTracerProvider(b => b.AddProcessor(collector));
+            },
+            app => app.MapGet(path, async (NpgsqlDataSource dataSource) =>
+            {
+                await using var command = dataSource.CreateCommand("SELECT 42");
+                return (int)(await command.ExecuteScalarAsync())!;
+            }));
+
+        await GetAsync(app, path);
+        await app.DisposeAsync();
+
+        var request = ServerSpan(collector, path);
+        // Npgsql also traces opening the physical connection; the command's span carries its text.
+        Assert.Contains(collector.Ended, activity => activity.Source.Name == "Npgsql" && activity.ParentSpanId == request.SpanId
+            && activity.TagObjects.Any(tag => tag.Value as string == "SELECT 42"));
     }
 
     [Fact]
     public async Task Logs_carry_the_formatted_message_and_the_trace_of_the_request()
     {
-        var collector = new CollectingLogProcessor();
+        var logs = new CollectingLogProcessor();
+        var traces = new CollectingProcessor();
+        var path = UniquePath();
+        var item = Guid.NewGuid().ToString("N");
         var app = await ServiceApp.StartAsync(
             builder =>
             {
                 builder.Configuration["OTEL_SERVICE_NAME"] = "telemetry-log-test";
-                builder.Services.ConfigureOpenTelemetryLoggerProvider(b => b.AddProcessor(collector));
+                builder.Services.ConfigureOpenTelemetryLoggerProvider(b => b.AddProcessor(logs));
+                builder.Services.ConfigureOpenTelemetryTracerProvider(b => b.AddProcessor(traces));
             },
-            app => app.MapGet("/work", (ILogger<TelemetryTests> logger) =>
+            app => app.MapGet(path, (ILogger<TelemetryTests> logger) =>
             {
-                LogWorking(logger, "order-42");
+                LogWorking(logger, item);
                 return "done";
             }));
 
-        using var client = CreateNonPropagatingClient(app);
-        var traceId = await SendTracedAsync(client, "/work");
+        await GetAsync(app, path);
         await app.DisposeAsync();
 
-        var record = Assert.Single(collector.Records, r => r.Message == "Working on order-42");
-        Assert.Equal(traceId, record.TraceId);
-        var resource = collector.ParentProvider!.GetResource().Attributes.ToDictionary(a => a.Key, a => a.Value);
+        var record = Assert.Single(logs.Records, r => r.Message == $"Working on {item}");
+        Assert.Equal(ServerSpan(traces, path).TraceId, record.TraceId);
+        var resource = logs.ParentProvider!.GetResource().Attributes.ToDictionary(a => a.Key, a => a.Value);
         Assert.Equal("telemetry-log-test", resource["service.name"]);
     }
 
@@ -86,8 +117,7 @@ public sealed partial class TelemetryTests
                 return "pong";
             }));
 
-        using var client = CreateNonPropagatingClient(app);
-        await SendTracedAsync(client, "/ping");
+        await GetAsync(app, "/ping");
         // Disposing the providers flushes every exporter.
         await app.DisposeAsync();
 
@@ -95,22 +125,19 @@ public sealed partial class TelemetryTests
         Assert.Superset(new HashSet<string> { "/v1/traces", "/v1/metrics", "/v1/logs" }, exports);
     }
 
-    // Activity listeners are process-wide and other tests run in parallel, so each request carries its
-    // own trace id to tell its telemetry apart; the client must not inject one of its own.
-    private static HttpClient CreateNonPropagatingClient(ServiceApp app) =>
-        new(new SocketsHttpHandler { ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator() })
-        {
-            BaseAddress = app.Client.BaseAddress,
-        };
+    // Tracer providers listen process-wide and other tests run in parallel, so each test tells its own
+    // requests apart by a path no other test uses.
+    private static string UniquePath() => $"/traced/{Guid.NewGuid():N}";
 
-    private static async Task<ActivityTraceId> SendTracedAsync(HttpClient client, string path)
+    private static string? UrlPath(Activity activity) => activity.GetTagItem("url.path") as string;
+
+    private static Activity ServerSpan(CollectingProcessor collector, string path) =>
+        Assert.Single(collector.Ended, activity => activity.Source.Name == "Microsoft.AspNetCore" && UrlPath(activity) == path);
+
+    private static async Task GetAsync(ServiceApp app, string path)
     {
-        var traceId = ActivityTraceId.CreateRandom();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
-        request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
-        using var response = await client.SendAsync(request);
+        using var response = await app.Client.GetAsync(new Uri(path, UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return traceId;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Working on {Item}")]

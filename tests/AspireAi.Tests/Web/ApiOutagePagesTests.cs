@@ -17,7 +17,7 @@ public sealed class ApiOutagePagesTests
             // only closer together, so that seven pages do not each wait out ~10 s of backoff.
             await using var web = new WebAppFactory(fake.BaseAddress, new Dictionary<string, string?>
             {
-                ["Resilience:standard:RetryBaseDelay"] = "00:00:00.050",
+                ["Resilience:standard:Retry:Delay"] = "00:00:00.050",
             });
             using var browser = new WebBrowser(web.Start());
             var admin = fake.CreateUser();

@@ -117,9 +117,9 @@ public sealed class ChatProxyTests(WebAppFixture web) : IClassFixture<WebAppFixt
         await using var api = await FakeApi.StartAsync();
         await using var factory = new WebAppFactory(api.BaseAddress, new Dictionary<string, string?>
         {
-            ["Resilience:Llm:AttemptTimeout"] = "00:00:01",
-            ["Resilience:Llm:TotalRequestTimeout"] = "00:00:01",
-            ["Resilience:Llm:CircuitBreakerSamplingDuration"] = "00:00:02",
+            ["Resilience:Llm:AttemptTimeout:Timeout"] = "00:00:01",
+            ["Resilience:Llm:TotalRequestTimeout:Timeout"] = "00:00:01",
+            ["Resilience:Llm:CircuitBreaker:SamplingDuration"] = "00:00:02",
         });
         using var browser = new WebBrowser(factory.Start());
         var user = api.CreateUser();
@@ -177,8 +177,8 @@ public sealed class ChatProxyTests(WebAppFixture web) : IClassFixture<WebAppFixt
         var api = await FakeApi.StartAsync();
         await using var factory = new WebAppFactory(api.BaseAddress, new Dictionary<string, string?>
         {
-            ["Resilience:Llm:MaxRetryAttempts"] = "1",
-            ["Resilience:Llm:RetryBaseDelay"] = "00:00:00",
+            ["Resilience:Llm:Retry:MaxRetryAttempts"] = "1",
+            ["Resilience:Llm:Retry:Delay"] = "00:00:00",
         });
         using var browser = new WebBrowser(factory.Start());
         var user = api.CreateUser();

@@ -487,7 +487,7 @@ public sealed partial class MemoryPagesTests(WebStackFixture stack) : IClassFixt
             // Production's retries, closer together, so the pages after the outage do not each wait out ~10 s of backoff.
             await using var web = new WebAppFactory(fake.BaseAddress, new Dictionary<string, string?>
             {
-                ["Resilience:standard:RetryBaseDelay"] = "00:00:00.050",
+                ["Resilience:standard:Retry:Delay"] = "00:00:00.050",
             });
             using var offline = new WebBrowser(web.Start());
             var user = fake.CreateUser();
