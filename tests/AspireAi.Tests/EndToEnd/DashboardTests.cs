@@ -163,7 +163,6 @@ public sealed class DashboardTests
                     ["ASPNETCORE_ENVIRONMENT"] = "Development",
                     ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{dashboard}",
                     ["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true",
-                    ["ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"] = "true",
                     ["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://127.0.0.1:{NativeProcess.FreeTcpPort()}",
                     ["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = $"http://127.0.0.1:{NativeProcess.FreeTcpPort()}",
                     ["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = $"http://127.0.0.1:{NativeProcess.FreeTcpPort()}",
