@@ -36,10 +36,8 @@ internal sealed partial class MigrationService(
                     ? "Admin:Email and Admin:Password are empty; AppHost/appsettings.Development.json should set them."
                     : "Admin:Email and Admin:Password must be set outside Development (Admin__Email, Admin__Password on the AppHost).");
             }
-            if (await seeder.SeedAsync(seed, stoppingToken))
-            {
-                LogSeeded(seed.Email);
-            }
+            // The seeder logs whether it created the administrator; an existing one is left as it is.
+            await seeder.SeedAsync(seed, stoppingToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
@@ -85,9 +83,6 @@ internal sealed partial class MigrationService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Migrations: {Count} applied ({Versions})")]
     private partial void LogMigrated(int count, string versions);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Seeded the first administrator {Email}")]
-    private partial void LogSeeded(string email);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Migration failed; the services that wait for the migrator will not start")]
     private partial void LogFailed(Exception exception);

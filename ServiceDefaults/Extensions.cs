@@ -82,6 +82,14 @@ public static class Extensions
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
+            // The exporters' named HttpClients keep only the exporter's own retries: the resilience pipeline the
+            // client defaults add is disposed before the providers' last flush at shutdown, losing that batch.
+#pragma warning disable EXTEXP0001 // experimental, but the library's documented way to take a default handler off
+            foreach (var exporter in (string[])["OtlpTraceExporter", "OtlpMetricExporter", "OtlpLogExporter"])
+            {
+                builder.Services.AddHttpClient(exporter).RemoveAllResilienceHandlers();
+            }
+#pragma warning restore EXTEXP0001
         }
 
         return builder;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up the machine (idempotent) and starts the whole stack: Postgres, Redis, migrations, Api, Workers, Web.
-# Extra arguments go to the AppHost, e.g. ./eng/up.sh --api-port 6080 or ./eng/up.sh --non-interactive
+# Sets up the machine (idempotent) and runs the Aspire AppHost: the dashboard at http://127.0.0.1:18888, then Postgres,
+# Redis, the migrator, Api, Workers and Web. Ctrl+C stops everything.
+# Extra arguments go to the AppHost, e.g. ./eng/up.sh --api-port 6080 or ./eng/up.sh --infrastructure Containers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASPIREAI_SKIP_CHROMIUM="${ASPIREAI_SKIP_CHROMIUM:-1}" bash eng/setup.sh
