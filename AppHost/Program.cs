@@ -1,6 +1,6 @@
-using Microsoft.Extensions.Configuration;
 using AspireAi.AppHost;
 using AspireAi.ServiceDefaults;
+using Microsoft.Extensions.Configuration;
 
 // The architecture diagram: Postgres and Redis, the migrator, then Api, Workers and Web, with the Aspire dashboard.
 var builder = DistributedApplication.CreateBuilder(args);
@@ -17,20 +17,15 @@ var migrator = builder.AddProject<Projects.AspireAi_Migrator>(ResourceNames.Migr
     .WithReference(postgres).WaitFor(postgres)
     .WithAppSettings(builder.Configuration, "Admin");
 
+// Api and Workers share the stores, the migrated schema, the signing key and the application settings.
 var api = builder.AddProject<Projects.AspireAi_Api>(ResourceNames.Api)
     .WithFixedHttpPort(options.ApiPort)
-    .WithReference(postgres).WithReference(redis)
-    .WaitFor(postgres).WaitFor(redis).WaitForCompletion(migrator)
-    .WithEnvironment("Auth__SigningKey", signingKey)
-    .WithBackendSettings(builder.Configuration)
+    .AsBackend(postgres, redis, migrator, signingKey, builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.AspireAi_Workers>(ResourceNames.Workers)
     .WithFixedHttpPort(options.WorkersPort)
-    .WithReference(postgres).WithReference(redis)
-    .WaitFor(postgres).WaitFor(redis).WaitForCompletion(migrator)
-    .WithEnvironment("Auth__SigningKey", signingKey)
-    .WithBackendSettings(builder.Configuration)
+    .AsBackend(postgres, redis, migrator, signingKey, builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.AspireAi_Web>(ResourceNames.Web)

@@ -35,6 +35,19 @@ public static class ServiceExtensions
         });
 
     /// <summary>
+    /// A backend service: references Postgres and Redis and waits for them and for the migrator to finish, so it
+    /// never sees an old schema; gets the token signing key and the application settings.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> AsBackend(this IResourceBuilder<ProjectResource> project,
+        IResourceBuilder<IResourceWithConnectionString> postgres, IResourceBuilder<IResourceWithConnectionString> redis,
+        IResourceBuilder<ProjectResource> migrator, IResourceBuilder<ParameterResource> signingKey, IConfiguration configuration) =>
+        project
+            .WithReference(postgres).WithReference(redis)
+            .WaitFor(postgres).WaitFor(redis).WaitForCompletion(migrator)
+            .WithEnvironment("Auth__SigningKey", signingKey)
+            .WithBackendSettings(configuration);
+
+    /// <summary>
     /// Application settings given to the AppHost (its appsettings, <c>Llm__*</c> environment variables, switches)
     /// reach the services that own them.
     /// </summary>
