@@ -6,7 +6,6 @@ using Microsoft.Extensions.Configuration;
 var builder = DistributedApplication.CreateBuilder(args);
 builder.Configuration.AddCommandLine(args, AppHostOptions.SwitchMappings);
 var options = AppHostOptions.Read(builder);
-builder.ConfigureDashboardAccess();
 
 var postgres = builder.AddAspireAiPostgres(ResourceNames.Postgres, options);
 var redis = builder.AddAspireAiRedis(ResourceNames.Redis, options);

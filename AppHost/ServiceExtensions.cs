@@ -1,22 +1,10 @@
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
 using System.Security.Cryptography;
 
 namespace AspireAi.AppHost;
 
 public static class ServiceExtensions
 {
-    /// <summary>
-    /// The dashboard shows logs and traces that may hold user data: it opens without its browser token only in
-    /// Development (unless configured otherwise); elsewhere it asks for the token the AppHost prints at start.
-    /// </summary>
-    public static IDistributedApplicationBuilder ConfigureDashboardAccess(this IDistributedApplicationBuilder builder)
-    {
-        const string allowAnonymous = "ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS";
-        builder.Configuration[allowAnonymous] ??= builder.Environment.IsDevelopment() ? "true" : "false";
-        return builder;
-    }
-
     /// <summary>The key access tokens are signed with, generated once and kept like the database passwords.</summary>
     public static IResourceBuilder<ParameterResource> AddSigningKey(this IDistributedApplicationBuilder builder, AppHostOptions options) =>
         builder.AddGeneratedSecret("auth-signing-key", options.DataDirectory,

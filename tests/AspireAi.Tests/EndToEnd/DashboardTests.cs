@@ -153,6 +153,8 @@ public sealed class DashboardTests
                 new DirectoryInfo(AppContext.BaseDirectory).Name, "AspireAi.AppHost.dll"));
             var startInfo = new ProcessStartInfo("dotnet")
             {
+                // dotnet run starts the AppHost in its project folder, where its appsettings*.json are read from.
+                WorkingDirectory = Path.GetFullPath(Path.Combine(ArtifactsDirectory(), "..", "AppHost")),
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
@@ -163,6 +165,7 @@ public sealed class DashboardTests
                     ["ASPNETCORE_ENVIRONMENT"] = "Development",
                     ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{dashboard}",
                     ["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true",
+                    ["ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"] = "true",
                     ["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://127.0.0.1:{NativeProcess.FreeTcpPort()}",
                     ["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = $"http://127.0.0.1:{NativeProcess.FreeTcpPort()}",
                     ["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = $"http://127.0.0.1:{NativeProcess.FreeTcpPort()}",
