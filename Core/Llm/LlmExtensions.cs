@@ -70,55 +70,70 @@ public static partial class LlmExtensions
     private static IChatClient CreateChatClient(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
+        return BuildChatClient(services, CreateProvider(services, options, options, HttpClientName));
+    }
+
+    // The pipeline around a primary model; tests pass a scripted model here to exercise the production composition.
+    internal static IChatClient BuildChatClient(IServiceProvider services, IChatClient primary)
+    {
+        var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
         var loggers = services.GetRequiredService<ILoggerFactory>();
+        var tools = new ToolInvoker(options.ToolLoop, services.GetServices<IToolCallObserver>(), loggers.CreateLogger<ToolInvoker>());
 
-        var client = CreateProvider(services, options, options, HttpClientName);
-        if (options.Fallback is { } fallback)
-        {
-            client = new FallbackChatClient(client, CreateProvider(services, fallback, options, FallbackHttpClientName), loggers.CreateLogger<FallbackChatClient>());
-        }
-
-        // Outermost first: ToolLoop -> Telemetry -> Logging -> Fallback -> provider.
-        // - The tool loop is outermost so every model round is its own span and log entry, and tool execution time
-        //   never counts as model latency.
-        // - Telemetry wraps logging so the log records of a call carry that call's trace and span ids.
+        // Outermost first: function invocation -> default options -> OpenTelemetry -> logging -> fallback -> provider.
+        // - Function invocation is outermost so every model round is its own span and log entry, and tool execution
+        //   time never counts as model latency (each tool call gets its own execute_tool span).
+        // - OpenTelemetry wraps logging so the log records of a call carry that call's trace and span ids.
         // - Fallback sits under both, so a switch is one logical call: the span and log show the model that answered
         //   (gen_ai.response.model) and record an error only when the fallback fails too.
-        client = new LoggingChatClient(client, loggers.CreateLogger<LoggingChatClient>());
-        client = new TelemetryChatClient(client);
-        client = new ToolLoopChatClient(
-            client, options.ToolLoop, loggers.CreateLogger<ToolLoopChatClient>(), services.GetServices<IToolCallObserver>(), services);
+        var builder = new ChatClientBuilder(primary)
+            .UseFunctionInvocation(loggers, f =>
+            {
+                f.MaximumIterationsPerRequest = options.ToolLoop.MaxRounds;
+                // Failed tools become error results the model can recover from; the round limit bounds the loop.
+                f.MaximumConsecutiveErrorsPerRequest = options.ToolLoop.MaxRounds;
+                f.AllowConcurrentInvocation = options.ToolLoop.AllowParallel;
+                f.IncludeDetailedErrors = options.ToolLoop.IncludeErrorDetails;
+                f.FunctionInvoker = tools.InvokeAsync;
+            });
+        if (options.MaxOutputTokens is { } maxOutputTokens)
+        {
+            builder.ConfigureOptions(o => o.MaxOutputTokens ??= maxOutputTokens);
+        }
+
+        builder
+            .UseOpenTelemetry(loggers, LlmTelemetry.Name, t => t.EnableSensitiveData = options.CaptureContent)
+            .UseLogging(loggers);
+        if (options.Fallback is { } fallback)
+        {
+            var secondary = CreateProvider(services, fallback, options, FallbackHttpClientName);
+            builder.Use(primary => new FallbackChatClient(primary, secondary, loggers.CreateLogger<FallbackChatClient>()));
+        }
 
         var logger = loggers.CreateLogger(typeof(LlmExtensions).FullName!);
-        var primary = options.ToString();
-        var secondary = options.Fallback?.ToString() ?? "none";
-        LogPipeline(logger, primary, secondary);
-
-        return client;
+        var primaryDescription = options.ToString();
+        var fallbackDescription = options.Fallback?.ToString() ?? "none";
+        LogPipeline(logger, primaryDescription, fallbackDescription);
+        return builder.Build(services);
     }
 
     private static IChatClient CreateProvider(IServiceProvider services, LlmProviderOptions provider, LlmOptions options, string httpClientName) =>
         provider.Provider == LlmProvider.Offline
             ? new OfflineChatClient(services.GetServices<IOfflineStructuredResponder>(), options.Offline, services.GetService<TimeProvider>())
-            : new OpenAiChatClient(
-                provider,
-                services.GetRequiredService<IHttpClientFactory>().CreateClient(httpClientName),
-                options.MaxOutputTokens,
-                options.RequestTimeout);
+            : OpenAiProvider.CreateChatClient(
+                provider, services.GetRequiredService<IHttpClientFactory>().CreateClient(httpClientName), options.RequestTimeout);
 
     private static IEmbeddingGenerator<string, Embedding<float>> CreateEmbeddingGenerator(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
-        IEmbeddingGenerator<string, Embedding<float>> generator = options.ResolveEmbeddingProvider() == LlmProvider.Offline
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var generator = options.ResolveEmbeddingProvider() == LlmProvider.Offline
             ? new OfflineEmbeddingGenerator()
-            : new OpenAiEmbeddingGenerator(
-                options,
-                options.ResolveEmbeddingModel(),
-                services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
-                options.EmbeddingBatchSize,
-                options.SendEmbeddingDimensions,
-                options.RequestTimeout);
-        return new TelemetryEmbeddingGenerator(generator);
+            : OpenAiProvider.CreateEmbeddingGenerator(options, services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName));
+        return new EmbeddingGeneratorBuilder<string, Embedding<float>>(generator)
+            .UseOpenTelemetry(loggers, LlmTelemetry.Name, t => t.EnableSensitiveData = options.CaptureContent)
+            .UseLogging(loggers)
+            .Build(services);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LLM pipeline: {Primary}; fallback: {Fallback}")]

@@ -92,6 +92,12 @@ public sealed class LlmOptions : LlmProviderOptions
     /// <summary>Second server tried when the primary fails before answering (error, timeout, open circuit).</summary>
     public LlmProviderOptions? Fallback { get; set; }
 
+    /// <summary>
+    /// Record prompts, answers and tool arguments/results in spans and logs (EnableSensitiveData of the
+    /// OpenTelemetry and logging steps). Off by default: they hold user data.
+    /// </summary>
+    public bool CaptureContent { get; set; }
+
     /// <summary>Tool-calling loop.</summary>
     public ToolLoopOptions ToolLoop { get; set; } = new();
 
@@ -111,10 +117,10 @@ public sealed class LlmOptions : LlmProviderOptions
     };
 }
 
-/// <summary>How <see cref="Pipeline.ToolLoopChatClient"/> runs the tools a model asks for.</summary>
+/// <summary>How the pipeline's function invocation (Microsoft.Extensions.AI) runs the tools a model asks for.</summary>
 public sealed class ToolLoopOptions
 {
-    /// <summary>Rounds of tool calls per request; the model is then asked to answer without tools.</summary>
+    /// <summary>Model calls per request that may ask for tools (FunctionInvokingChatClient.MaximumIterationsPerRequest).</summary>
     [Range(1, 50)]
     public int MaxRounds { get; set; } = 5;
 

@@ -1,12 +1,12 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace AspireAi.Core.Llm;
 
 /// <summary>
-/// ActivitySource and Meter of the model pipeline, both named <see cref="Name"/> (covered by ServiceDefaults'
-/// <c>AspireAi.*</c> subscription). Attribute and instrument names follow the OpenTelemetry GenAI semantic
-/// conventions; prompts and answers are never recorded, only models, token counts, durations and errors.
+/// Telemetry name of the model pipeline: Microsoft.Extensions.AI's OpenTelemetry steps emit their GenAI spans
+/// (<c>chat</c>, <c>embeddings</c>, <c>execute_tool</c>) and metrics (<c>gen_ai.client.token.usage</c>,
+/// <c>gen_ai.client.operation.duration</c>) under <see cref="Name"/>, covered by ServiceDefaults' <c>AspireAi.*</c>
+/// subscription; the project's own counters (fallbacks, tool calls) use a Meter of the same name.
 /// </summary>
 public static class LlmTelemetry
 {
@@ -58,33 +58,12 @@ public static class LlmTelemetry
     }
 #pragma warning restore CA1034
 
-    /// <summary>Histogram of tokens per call, tagged gen_ai.token.type = input|output.</summary>
-    public const string TokenUsageMetric = "gen_ai.client.token.usage";
-    /// <summary>Histogram of call durations in seconds.</summary>
-    public const string OperationDurationMetric = "gen_ai.client.operation.duration";
-    /// <summary>Histogram of the time to the first streamed chunk, in seconds (streaming calls only).</summary>
-    public const string TimeToFirstChunkMetric = "gen_ai.client.operation.time_to_first_chunk";
     /// <summary>Counter of calls answered by the fallback provider.</summary>
     public const string FallbacksMetric = "aspireai.llm.fallbacks";
     /// <summary>Counter of tool calls by tool and outcome.</summary>
     public const string ToolCallsMetric = "aspireai.llm.tool_calls";
 
-    internal static readonly ActivitySource ActivitySource = new(Name);
-
     private static readonly Meter Meter = new(Name);
-
-    // Bucket boundaries recommended by the semantic conventions.
-    internal static readonly Histogram<long> TokenUsage = Meter.CreateHistogram(
-        TokenUsageMetric, unit: "{token}", description: "Input and output tokens per model call.",
-        advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304] });
-
-    internal static readonly Histogram<double> OperationDuration = Meter.CreateHistogram(
-        OperationDurationMetric, unit: "s", description: "Duration of model calls, to the last streamed chunk.",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92] });
-
-    internal static readonly Histogram<double> TimeToFirstChunk = Meter.CreateHistogram(
-        TimeToFirstChunkMetric, unit: "s", description: "Time from the request to the first streamed chunk.",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48] });
 
     internal static readonly Counter<long> Fallbacks = Meter.CreateCounter<long>(
         FallbacksMetric, unit: "{call}", description: "Model calls answered by the fallback provider after the primary failed.");

@@ -14,16 +14,14 @@ public enum ToolCallOutcome
     TimedOut,
     /// <summary>The arguments were not valid JSON or did not match the tool's schema; the tool did not run.</summary>
     InvalidArguments,
-    /// <summary>The model named a tool that was not offered.</summary>
-    UnknownTool,
 }
 
-/// <summary>One tool call run by the tool loop, for auditing. Sizes are UTF-16 characters of the JSON.</summary>
+/// <summary>One tool call run by the pipeline's function invocation, for auditing. Sizes are UTF-16 characters of the JSON.</summary>
 /// <param name="UserId">From <c>ChatOptions.AdditionalProperties[LlmRequestProperties.UserId]</c>, if the caller set it.</param>
 /// <param name="ConversationId">From <c>ChatOptions.AdditionalProperties[LlmRequestProperties.ConversationId]</c>.</param>
 /// <param name="ToolName">The tool the model asked for.</param>
 /// <param name="CallId">The model's id of the call.</param>
-/// <param name="Round">1-based round of the tool loop.</param>
+/// <param name="Round">1-based round of tool calls within the request.</param>
 /// <param name="ArgumentsSize">Length of the arguments JSON.</param>
 /// <param name="Arguments">The arguments JSON as the model sent it (may hold secrets the user typed: redact before storing).</param>
 /// <param name="ResultSize">Length of the result as sent to the model.</param>
@@ -35,7 +33,8 @@ public sealed record ToolCallRecord(
     int ArgumentsSize, string Arguments, int ResultSize, TimeSpan Duration, ToolCallOutcome Outcome, string? Error);
 
 /// <summary>
-/// Sees every tool call the tool loop runs (after it ends), e.g. to write an audit row. Register any number with
+/// Sees every tool call the pipeline runs (after it ends), e.g. to write an audit row. Calls naming a tool that was
+/// not offered never run and are answered by the library's function invocation without reaching observers. Register any number with
 /// <see cref="ToolCallObserverExtensions.AddToolCallObserver{T}"/>; they run one after another, and an observer that
 /// throws is logged and otherwise ignored, so auditing can never break a chat.
 /// </summary>

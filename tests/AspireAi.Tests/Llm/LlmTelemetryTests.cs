@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AspireAi.Core.Llm;
-using AspireAi.Core.Llm.Pipeline;
 using Microsoft.Extensions.AI;
 
 namespace AspireAi.Tests.Llm;
 
+// The GenAI spans and metrics of Microsoft.Extensions.AI's OpenTelemetry steps, under the project's source name.
 public sealed class LlmTelemetryTests
 {
     [Fact]
@@ -59,25 +59,19 @@ public sealed class LlmTelemetryTests
         var span = Assert.Single(spans, s => s.OperationName == $"chat {model}");
         Assert.Equal(ActivityKind.Client, span.Kind);
         Assert.Equal("chat", span.GetTagItem(LlmTelemetry.Attributes.OperationName));
-        Assert.Equal("openai_compatible", span.GetTagItem(LlmTelemetry.Attributes.ProviderName));
-        Assert.Equal("openai_compatible", span.GetTagItem(LlmTelemetry.Attributes.System));
+        Assert.Equal("openai", span.GetTagItem(LlmTelemetry.Attributes.ProviderName));
         Assert.Equal(model, span.GetTagItem(LlmTelemetry.Attributes.RequestModel));
         Assert.Equal(model, span.GetTagItem(LlmTelemetry.Attributes.ResponseModel));
-        Assert.Equal(17L, span.GetTagItem(LlmTelemetry.Attributes.InputTokens));
-        Assert.Equal(11L, span.GetTagItem(LlmTelemetry.Attributes.OutputTokens));
-        Assert.Equal(["stop"], (string[])span.GetTagItem(LlmTelemetry.Attributes.ResponseFinishReasons)!);
+        Assert.Equal(17L, Convert.ToInt64(span.GetTagItem(LlmTelemetry.Attributes.InputTokens), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(11L, Convert.ToInt64(span.GetTagItem(LlmTelemetry.Attributes.OutputTokens), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("[\"stop\"]", span.GetTagItem(LlmTelemetry.Attributes.ResponseFinishReasons)?.ToString()); // the library tags them as a JSON array
         Assert.Equal("127.0.0.1", span.GetTagItem(LlmTelemetry.Attributes.ServerAddress));
         Assert.Null(span.GetTagItem(LlmTelemetry.Attributes.ErrorType));
 
         meters.RecordObservableInstruments();
         lock (measurements)
         {
-            var tokens = measurements.Where(m => m.Instrument == LlmTelemetry.TokenUsageMetric)
-                .ToDictionary(m => (string)m.Tags[LlmTelemetry.Attributes.TokenType]!, m => m.Value);
-            Assert.Equal(17, tokens["input"]);
-            Assert.Equal(11, tokens["output"]);
-            Assert.Single(measurements, m => m.Instrument == LlmTelemetry.OperationDurationMetric);
-            Assert.Single(measurements, m => m.Instrument == LlmTelemetry.TimeToFirstChunkMetric);
+            Assert.Single(measurements, m => m.Instrument == "gen_ai.client.operation.duration");
         }
     }
 
@@ -87,13 +81,37 @@ public sealed class LlmTelemetryTests
         using var root = new Activity("test-root").Start();
         var spans = new List<Activity>();
         using var listener = CollectSpans(root, spans);
-        using var client = new TelemetryChatClient(new ScriptedChatClient((_, _) => throw new LlmProviderException("boom", 503, null, null)));
+        await using var services = LlmTestHost.Create(new Dictionary<string, string?>());
+        using var client = LlmExtensions.BuildChatClient(services, new ScriptedChatClient((_, _) => throw new LlmProviderException("boom", 503, null, null)));
 
         await Assert.ThrowsAsync<LlmProviderException>(() => client.GetStreamingResponseAsync([new(ChatRole.User, "hi")]).CollectAsync());
 
-        var span = Assert.Single(spans);
+        var span = Assert.Single(spans, s => s.OperationName.StartsWith("chat", StringComparison.Ordinal));
         Assert.Equal(typeof(LlmProviderException).FullName, span.GetTagItem(LlmTelemetry.Attributes.ErrorType));
         Assert.Equal(ActivityStatusCode.Error, span.Status);
+    }
+
+    [Fact]
+    public async Task Each_model_round_and_each_tool_call_gets_its_own_span_without_content_by_default()
+    {
+        using var root = new Activity("test-root").Start();
+        var spans = new List<Activity>();
+        using var listener = CollectSpans(root, spans);
+        await using var services = LlmTestHost.Create(new Dictionary<string, string?>());
+        var model = new ScriptedChatClient(
+            (_, _) => ScriptedChatClient.ToolCalls(new FunctionCallContent("c1", "get_weather", new Dictionary<string, object?> { ["city"] = "Paris" })),
+            (_, _) => ScriptedChatClient.Reply("Sunny in Paris."));
+        using var client = LlmExtensions.BuildChatClient(services, model);
+        var weather = AIFunctionFactory.Create((string city) => $"{city}: sunny", "get_weather", "Current weather in a city.");
+
+        await client.GetResponseAsync([new(ChatRole.User, "Weather in Paris?")], new ChatOptions { Tools = [weather] });
+
+        Assert.Equal(2, spans.Count(s => s.GetTagItem(LlmTelemetry.Attributes.OperationName) as string == "chat"));
+        var tool = Assert.Single(spans, s => s.GetTagItem(LlmTelemetry.Attributes.OperationName) as string == "execute_tool");
+        Assert.Equal("get_weather", tool.GetTagItem(LlmTelemetry.Attributes.ToolName));
+        Assert.Equal("c1", tool.GetTagItem(LlmTelemetry.Attributes.ToolCallId));
+        // Prompts, arguments and results stay out of telemetry unless Llm:CaptureContent is set.
+        Assert.All(spans.SelectMany(s => s.Tags), tag => Assert.DoesNotContain("Paris", tag.Value ?? "", StringComparison.Ordinal));
     }
 
     // Listeners are process-wide and other tests run in parallel: keeps only the spans of this test's trace.

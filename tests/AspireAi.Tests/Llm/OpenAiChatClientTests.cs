@@ -1,21 +1,22 @@
 using System.Diagnostics;
 using System.Text.Json;
 using AspireAi.Core.Llm;
-using AspireAi.Core.Llm.OpenAi;
 using AspireAi.Core.Llm.Pipeline;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AspireAi.Tests.Llm;
 
-// The OpenAI adapter and the registered pipeline against a real HTTP server speaking the OpenAI protocol.
+// The OpenAI provider (Microsoft.Extensions.AI.OpenAI over the SDK) and the registered pipeline against a real HTTP
+// server speaking the OpenAI protocol.
 public sealed class OpenAiChatClientTests
 {
     private static readonly ChatMessage[] Question = [new(ChatRole.User, "Tell me about foxes.")];
 
-    private static OpenAiChatClient Adapter(IServiceProvider services, FakeOpenAiServer server) => new(
+    // The provider alone, without function invocation, to see the tool calls the model asked for.
+    private static IChatClient Adapter(IServiceProvider services, FakeOpenAiServer server) => Core.Llm.OpenAi.OpenAiProvider.CreateChatClient(
         new LlmProviderOptions { Provider = LlmProvider.OpenAICompatible, Endpoint = server.Endpoint, ChatModel = "fake-gpt", ApiKey = "sk-test-secret" },
-        services.GetRequiredService<IHttpClientFactory>().CreateClient(LlmExtensions.HttpClientName));
+        services.GetRequiredService<IHttpClientFactory>().CreateClient(LlmExtensions.HttpClientName), TimeSpan.FromSeconds(30));
 
     [Fact]
     public async Task Streamed_chunks_are_reassembled_and_usage_comes_from_the_final_chunk()

@@ -1,36 +1,45 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Globalization;
+using Microsoft.Extensions.AI;
 using OpenAI;
 
 namespace AspireAi.Core.Llm.OpenAi;
 
-// How to reach one OpenAI-protocol server: endpoint, authentication and the HTTP pipeline. The SDK's own retry
-// policy is switched off: retries, timeouts and the circuit breaker live in the "llm" resilience handler of the
-// HttpClient, so there is exactly one place that decides and one set of logs and metrics saying what happened.
-internal sealed class OpenAiConnection
+// The one place that knows the OpenAI SDK: OpenAI, Azure OpenAI's v1 endpoint and OpenAI-compatible servers become
+// IChatClient / IEmbeddingGenerator through Microsoft.Extensions.AI.OpenAI (AsIChatClient / AsIEmbeddingGenerator).
+// The SDK's own retry policy is switched off: retries, timeouts and the circuit breaker live in the "llm" resilience
+// handler of the HttpClient, so there is exactly one place that decides and one set of logs and metrics saying what
+// happened.
+internal static class OpenAiProvider
 {
-    private readonly ApiKeyCredential _credential;
-    private readonly OpenAIClientOptions _clientOptions;
-
-    public OpenAiConnection(LlmProviderOptions provider, HttpClient httpClient, TimeSpan? networkTimeout)
+    public static IChatClient CreateChatClient(LlmProviderOptions provider, HttpClient httpClient, TimeSpan networkTimeout)
     {
-        ArgumentNullException.ThrowIfNull(provider);
-        ArgumentNullException.ThrowIfNull(httpClient);
+        var model = provider.ResolveChatModel();
+        var client = CreateClient(provider, httpClient, networkTimeout).GetChatClient(model).AsIChatClient();
+        return new OpenAiErrorChatClient(client, model);
+    }
+
+    public static IEmbeddingGenerator<string, Embedding<float>> CreateEmbeddingGenerator(LlmOptions options, HttpClient httpClient)
+    {
+        var model = options.ResolveEmbeddingModel();
+        var generator = CreateClient(options, httpClient, options.RequestTimeout).GetEmbeddingClient(model).AsIEmbeddingGenerator();
+        var sendDimensions = options.SendEmbeddingDimensions ?? model.StartsWith("text-embedding-3", StringComparison.OrdinalIgnoreCase);
+        return new OpenAiEmbeddingBatches(generator, model, options.EmbeddingBatchSize, sendDimensions);
+    }
+
+    private static OpenAIClient CreateClient(LlmProviderOptions provider, HttpClient httpClient, TimeSpan networkTimeout)
+    {
         if (provider.Provider == LlmProvider.Offline)
         {
             throw new ArgumentException("The offline provider has no server to connect to.", nameof(provider));
         }
 
-        Provider = provider.Provider;
-        ProviderName = ProviderNameOf(provider.Provider);
-        Endpoint = provider.Endpoint ?? (provider.Provider == LlmProvider.OpenAI
-            ? new Uri("https://api.openai.com/v1/")
-            : throw new ArgumentException($"An endpoint is required for provider {provider.Provider}.", nameof(provider)));
-
-        _clientOptions = new OpenAIClientOptions
+        var options = new OpenAIClientOptions
         {
-            Endpoint = Endpoint,
+            Endpoint = provider.Endpoint ?? (provider.Provider == LlmProvider.OpenAI
+                ? new Uri("https://api.openai.com/v1/")
+                : throw new ArgumentException($"An endpoint is required for provider {provider.Provider}.", nameof(provider))),
             Transport = new HttpClientPipelineTransport(httpClient),
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
             NetworkTimeout = networkTimeout,
@@ -40,40 +49,23 @@ internal sealed class OpenAiConnection
         // A completion or an embedding changes nothing on the server (beyond billing), so replaying one after a 429,
         // a 5xx or a timeout is safe. The resilience handler replays POSTs only when they carry an Idempotency-Key;
         // every logical call gets a fresh one here (the SDK's own retries are off, so per call means per request).
-        _clientOptions.AddPolicy(new IdempotencyKeyPolicy(), PipelinePosition.PerCall);
+        options.AddPolicy(new IdempotencyKeyPolicy(), PipelinePosition.PerCall);
 
         // OpenAI and most compatible servers take the key as a bearer token (the SDK's own authentication); Azure's
         // v1 endpoint takes it in an api-key header; a local server without a key gets no Authorization header.
         // The SDK insists on a credential, so the latter two replace its header just before the transport.
-        _credential = new ApiKeyCredential(string.IsNullOrEmpty(provider.ApiKey) ? "unused" : provider.ApiKey);
+        var credential = new ApiKeyCredential(string.IsNullOrEmpty(provider.ApiKey) ? "unused" : provider.ApiKey);
         if (provider.Provider == LlmProvider.AzureOpenAI)
         {
-            _clientOptions.AddPolicy(new HeaderKeyPolicy(provider.ApiKey), PipelinePosition.BeforeTransport);
+            options.AddPolicy(new HeaderKeyPolicy(provider.ApiKey), PipelinePosition.BeforeTransport);
         }
         else if (string.IsNullOrEmpty(provider.ApiKey))
         {
-            _clientOptions.AddPolicy(new HeaderKeyPolicy(apiKey: null), PipelinePosition.BeforeTransport);
+            options.AddPolicy(new HeaderKeyPolicy(apiKey: null), PipelinePosition.BeforeTransport);
         }
+
+        return new OpenAIClient(credential, options);
     }
-
-    public LlmProvider Provider { get; }
-
-    /// <summary>gen_ai.provider.name of this server.</summary>
-    public string ProviderName { get; }
-
-    public Uri Endpoint { get; }
-
-    public OpenAI.Chat.ChatClient CreateChatClient(string model) => new(model, _credential, _clientOptions);
-
-    public OpenAI.Embeddings.EmbeddingClient CreateEmbeddingClient(string model) => new(model, _credential, _clientOptions);
-
-    public static string ProviderNameOf(LlmProvider provider) => provider switch
-    {
-        LlmProvider.OpenAI => "openai",
-        LlmProvider.AzureOpenAI => "azure.ai.openai",
-        LlmProvider.OpenAICompatible => "openai_compatible",
-        _ => OfflineModels.ProviderName,
-    };
 
     // ClientResultException carries the status and raw response; callers get our exception with the status and
     // the server's Retry-After hint, and never the request (which holds the key in a header).
