@@ -56,6 +56,9 @@ public static partial class LlmExtensions
 
         services.TryAddSingleton(CreateChatClient);
         services.TryAddSingleton(CreateEmbeddingGenerator);
+        services.TryAddSingleton<EmbeddingWarmup>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddingWarmup>());
+        services.AddHealthChecks().AddCheck<EmbeddingWarmup>("embeddings");
         return services;
     }
 
@@ -110,7 +113,9 @@ public static partial class LlmExtensions
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
         IEmbeddingGenerator<string, Embedding<float>> generator = options.ResolveEmbeddingProvider() == LlmProvider.Offline
-            ? new OfflineEmbeddingGenerator()
+            ? options.Offline.Embedder == OfflineEmbedder.Hashing
+                ? new OfflineEmbeddingGenerator()
+                : new MiniLmEmbeddingGenerator(options.Offline, options.EmbeddingBatchSize)
             : new OpenAiEmbeddingGenerator(
                 options,
                 options.ResolveEmbeddingModel(),
@@ -118,7 +123,9 @@ public static partial class LlmExtensions
                 options.EmbeddingBatchSize,
                 options.SendEmbeddingDimensions,
                 options.RequestTimeout);
-        return new TelemetryEmbeddingGenerator(generator);
+        generator = new TelemetryEmbeddingGenerator(generator);
+        // Outside telemetry: a cache hit is no model call, so it must not count in the model's latency histogram.
+        return options.QueryEmbeddingCacheSize > 0 ? new QueryEmbeddingCache(generator, options.QueryEmbeddingCacheSize) : generator;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LLM pipeline: {Primary}; fallback: {Fallback}")]
