@@ -56,6 +56,9 @@ public static partial class LlmExtensions
 
         services.TryAddSingleton(CreateChatClient);
         services.TryAddSingleton(CreateEmbeddingGenerator);
+        services.TryAddSingleton<EmbeddingWarmup>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddingWarmup>());
+        services.AddHealthChecks().AddCheck<EmbeddingWarmup>("embeddings");
         return services;
     }
 
@@ -127,13 +130,17 @@ public static partial class LlmExtensions
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
         var loggers = services.GetRequiredService<ILoggerFactory>();
-        var generator = options.ResolveEmbeddingProvider() == LlmProvider.Offline
-            ? new OfflineEmbeddingGenerator()
+        IEmbeddingGenerator<string, Embedding<float>> generator = options.ResolveEmbeddingProvider() == LlmProvider.Offline
+            ? options.Offline.Embedder == OfflineEmbedder.Hashing
+                ? new OfflineEmbeddingGenerator()
+                : new MiniLmEmbeddingGenerator(options.Offline, options.EmbeddingBatchSize)
             : OpenAiProvider.CreateEmbeddingGenerator(options, services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName));
-        return new EmbeddingGeneratorBuilder<string, Embedding<float>>(generator)
+        generator = new EmbeddingGeneratorBuilder<string, Embedding<float>>(generator)
             .UseOpenTelemetry(loggers, LlmTelemetry.Name, t => t.EnableSensitiveData = options.CaptureContent)
             .UseLogging(loggers)
             .Build(services);
+        // Outside telemetry: a cache hit is no model call, so it must not count in the model's latency histogram.
+        return options.QueryEmbeddingCacheSize > 0 ? new QueryEmbeddingCache(generator, options.QueryEmbeddingCacheSize) : generator;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LLM pipeline: {Primary}; fallback: {Fallback}")]

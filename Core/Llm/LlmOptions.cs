@@ -5,7 +5,7 @@ namespace AspireAi.Core.Llm;
 /// <summary>Which kind of model server answers.</summary>
 public enum LlmProvider
 {
-    /// <summary>The deterministic in-process model (<c>offline-chat-1</c>, <c>offline-embed-1</c>): no network, no key.</summary>
+    /// <summary>The in-process models (<c>offline-chat-1</c>; <c>offline-embed-1</c> or <c>all-MiniLM-L6-v2</c>): no network, no key.</summary>
     Offline,
 
     /// <summary>api.openai.com (or <see cref="LlmProviderOptions.Endpoint"/> when set), bearer API key.</summary>
@@ -57,7 +57,7 @@ public sealed class LlmOptions : LlmProviderOptions
     /// <summary>Configuration section.</summary>
     public const string SectionName = "Llm";
 
-    /// <summary>Embedding model; defaults to <c>offline-embed-1</c> offline and <c>text-embedding-3-small</c> on OpenAI.</summary>
+    /// <summary>Embedding model; defaults to <c>text-embedding-3-small</c> on OpenAI. Offline, <see cref="OfflineLlmOptions.Embedder"/> decides.</summary>
     public string? EmbeddingModel { get; set; }
 
     /// <summary>
@@ -76,6 +76,13 @@ public sealed class LlmOptions : LlmProviderOptions
     /// <summary>Inputs per embeddings request.</summary>
     [Range(1, 2048)]
     public int EmbeddingBatchSize { get; set; } = 64;
+
+    /// <summary>
+    /// Query vectors kept in memory, keyed by model and text (single-text calls only, so ingestion batches never evict
+    /// them); 0 turns the cache off. One entry is ~1.6 KB.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int QueryEmbeddingCacheSize { get; set; } = 10_000;
 
     /// <summary>Default cap on generated tokens when a request sets none.</summary>
     [Range(1, 1_000_000)]
@@ -110,7 +117,7 @@ public sealed class LlmOptions : LlmProviderOptions
     /// <summary>The embedding model actually used once defaults are applied.</summary>
     public string ResolveEmbeddingModel() => ResolveEmbeddingProvider() switch
     {
-        LlmProvider.Offline => OfflineModels.EmbeddingModelId,
+        LlmProvider.Offline => Offline.Embedder == OfflineEmbedder.Hashing ? OfflineModels.HashingEmbeddingModelId : OfflineModels.EmbeddingModelId,
         _ when EmbeddingModel is { Length: > 0 } model => model,
         LlmProvider.OpenAI => "text-embedding-3-small",
         var provider => throw new InvalidOperationException($"Llm:EmbeddingModel is required for provider {provider}."),
@@ -146,4 +153,43 @@ public sealed class OfflineLlmOptions
     /// <summary>Pause between streamed chunks, for demos and for testing "stop" buttons; 0 streams at once.</summary>
     [Range(0, 10_000)]
     public int TokenDelayMs { get; set; }
+
+    /// <summary>
+    /// The local embedding model. Still <see cref="OfflineEmbedder.Hashing"/> by default: with MiniLM as the default,
+    /// memory MinScore and identifier-style document queries need retuning first (see docs/benchmarks.md).
+    /// </summary>
+    [EnumDataType(typeof(OfflineEmbedder))]
+    public OfflineEmbedder Embedder { get; set; } = OfflineEmbedder.Hashing;
+
+    /// <summary>
+    /// Threads one MiniLM inference may use. 1 by default: a query takes ~3 ms on one core, and concurrent requests
+    /// already run their inferences in parallel; more helps large ingestion batches on an otherwise idle machine.
+    /// </summary>
+    [Range(1, 64)]
+    public int EmbeddingThreads { get; set; } = 1;
+
+    /// <summary>Word pieces per text, [CLS] and [SEP] included; longer texts are truncated. MiniLM was trained on 256; 512 is its limit.</summary>
+    [Range(16, 512)]
+    public int EmbeddingMaxTokens { get; set; } = 256;
+
+    /// <summary>Folder for the extracted model file; defaults to <c>{temp}/aspireai/models</c>.</summary>
+    public string? ModelCacheDirectory { get; set; }
+
+    /// <summary>The cache folder actually used.</summary>
+    public string ResolveModelCacheDirectory() => ModelCacheDirectory is { Length: > 0 } directory
+        ? directory
+        : Path.Combine(Path.GetTempPath(), "aspireai", "models");
+}
+
+/// <summary>Which in-process embedding model the offline provider runs.</summary>
+public enum OfflineEmbedder
+{
+    /// <summary>all-MiniLM-L6-v2 (sentence-transformers, 384 dimensions): matches meaning, not just shared words.</summary>
+    MiniLM,
+
+    /// <summary>
+    /// The feature-hashing embedder <c>offline-embed-1</c>: deterministic and instant, but only texts sharing words or
+    /// word pieces come out similar.
+    /// </summary>
+    Hashing,
 }

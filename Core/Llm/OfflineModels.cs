@@ -6,8 +6,11 @@ public static class OfflineModels
     /// <summary>The deterministic chat model.</summary>
     public const string ChatModelId = "offline-chat-1";
 
-    /// <summary>The feature-hashing embedding model (384 dimensions).</summary>
-    public const string EmbeddingModelId = "offline-embed-1";
+    /// <summary>The local embedding model, all-MiniLM-L6-v2 (384 dimensions).</summary>
+    public const string EmbeddingModelId = "all-MiniLM-L6-v2";
+
+    /// <summary>The feature-hashing embedder (384 dimensions), kept as a model-free test double.</summary>
+    public const string HashingEmbeddingModelId = "offline-embed-1";
 
     /// <summary>Provider name in ChatClientMetadata and in telemetry (gen_ai.provider.name).</summary>
     public const string ProviderName = "aspireai.offline";

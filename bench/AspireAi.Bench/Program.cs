@@ -1,11 +1,15 @@
 using AspireAi.Bench.Jobs;
 using BenchmarkDotNet.Running;
 
-// "jobs": the job-queue load harness (starts its own PostgreSQL). Anything else goes to BenchmarkDotNet, e.g.
+// "jobs": the job-queue load harness (starts its own PostgreSQL); "embed": the local embedding model. Anything else goes to BenchmarkDotNet, e.g.
 // `-- --filter *Cron*`.
 if (args is ["jobs", .. var rest])
 {
     return await JobsLoadHarness.RunAsync(rest);
+}
+if (args is ["embed", .. var embedArgs])
+{
+    return await AspireAi.Bench.Embeddings.EmbeddingBenchHarness.RunAsync(embedArgs);
 }
 if (args is ["memory", .. var memoryArgs])
 {

@@ -19,7 +19,7 @@ public sealed class OfflineEmbeddingGenerator : IEmbeddingGenerator<string, Embe
     private const float StopwordFactor = 0.15f;
 
     private static readonly EmbeddingGeneratorMetadata Metadata =
-        new(OfflineModels.ProviderName, providerUri: null, OfflineModels.EmbeddingModelId, EmbeddingDefaults.Dimensions);
+        new(OfflineModels.ProviderName, providerUri: null, OfflineModels.HashingEmbeddingModelId, EmbeddingDefaults.Dimensions);
 
     /// <inheritdoc />
     public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
@@ -37,7 +37,7 @@ public sealed class OfflineEmbeddingGenerator : IEmbeddingGenerator<string, Embe
             tokens += TokenEstimator.Estimate(value);
             result.Add(new Embedding<float>(Embed(value, dimensions))
             {
-                ModelId = OfflineModels.EmbeddingModelId,
+                ModelId = OfflineModels.HashingEmbeddingModelId,
                 CreatedAt = DateTimeOffset.UtcNow,
             });
         }

@@ -37,10 +37,10 @@ public sealed class OfflineModelTests
             Assert.Equal(EmbeddingDefaults.Dimensions, embedding.Vector.Length);
             var norm = Math.Sqrt(embedding.Vector.ToArray().Sum(v => (double)v * v));
             Assert.Equal(1.0, norm, 4);
-            Assert.Equal(OfflineModels.EmbeddingModelId, embedding.ModelId);
+            Assert.Equal(OfflineModels.HashingEmbeddingModelId, embedding.ModelId);
         });
         var metadata = generator.GetService<EmbeddingGeneratorMetadata>();
-        Assert.Equal((OfflineModels.EmbeddingModelId, 384), (metadata?.DefaultModelId, metadata?.DefaultModelDimensions));
+        Assert.Equal((OfflineModels.HashingEmbeddingModelId, 384), (metadata?.DefaultModelId, metadata?.DefaultModelDimensions));
         Assert.True(first.Usage?.InputTokenCount > 0);
     }
 

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Globalization;
+using AspireAi.Core.Llm;
+using AspireAi.Core.Llm.Offline;
+using Microsoft.Extensions.AI;
+
+namespace AspireAi.Bench.Embeddings;
+
+/// <summary>
+/// <c>embed [--threads N] [--queries N] [--batches N]</c>: the local embedding model's load time and RSS, single-query
+/// latency, batch throughput (32 per batch), and recall@5 on <see cref="RecallPairs"/> against the hashing embedder.
+/// </summary>
+internal static class EmbeddingBenchHarness
+{
+    private const int BatchSize = 32;
+    private const int K = 5;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var threads = Option(args, "--threads", 1);
+        var queries = Option(args, "--queries", 1000);
+        var batches = Option(args, "--batches", 30);
+        Console.WriteLine($"embed: {OfflineModels.EmbeddingModelId}, intra-op threads {threads}, {Environment.ProcessorCount} cores, {queries} queries, {batches} batches of {BatchSize}");
+
+        var rssBefore = Rss();
+        using var miniLm = new MiniLmEmbeddingGenerator(new OfflineLlmOptions { EmbeddingThreads = threads }, BatchSize);
+        var load = Stopwatch.StartNew();
+        miniLm.WarmUp();
+        load.Stop();
+        Console.WriteLine($"load + warm-up: {load.Elapsed.TotalMilliseconds:0} ms; RSS {rssBefore / 1048576.0:0} MB before, {Rss() / 1048576.0:0} MB after load");
+
+        // Short user questions as the chat sends them (9-14 word pieces).
+        var texts = RecallPairs.All.Select(p => p.Query).ToArray();
+        for (var i = 0; i < 50; i++)
+        {
+            await miniLm.GenerateAsync([texts[i % texts.Length]]);
+        }
+
+        var latencies = new double[queries];
+        for (var i = 0; i < queries; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await miniLm.GenerateAsync([texts[i % texts.Length]]);
+            latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+
+        Array.Sort(latencies);
+        Console.WriteLine($"query latency: p50 {Percentile(latencies, 0.50):0.00} ms, p95 {Percentile(latencies, 0.95):0.00} ms, p99 {Percentile(latencies, 0.99):0.00} ms");
+
+        // Memory-sized texts (the facts, 8-20 word pieces) in batches of 32.
+        var memories = RecallPairs.All.Select(p => p.Memory).ToArray();
+        var batch = Enumerable.Range(0, BatchSize).Select(i => memories[i % memories.Length]).ToArray();
+        var throughput = Stopwatch.StartNew();
+        for (var i = 0; i < batches; i++)
+        {
+            await miniLm.GenerateAsync(batch);
+        }
+
+        throughput.Stop();
+        Console.WriteLine($"throughput: {batches * BatchSize / throughput.Elapsed.TotalSeconds:0} embeddings/s (batches of {BatchSize}); RSS {Rss() / 1048576.0:0} MB");
+
+        var overlapping = RecallPairs.All.Count(p => SharedWords(p.Memory, p.Query).Count > 0);
+        Console.WriteLine($"recall@{K}: {RecallPairs.All.Length} pairs, {overlapping} sharing a content word");
+        foreach (var pair in RecallPairs.All.Where(p => SharedWords(p.Memory, p.Query).Count > 0))
+        {
+            Console.WriteLine($"  shares [{string.Join(", ", SharedWords(pair.Memory, pair.Query))}]: {pair.Query}");
+        }
+
+        using var hashing = new OfflineEmbeddingGenerator();
+        foreach (var generator in new IEmbeddingGenerator<string, Embedding<float>>[] { miniLm, hashing })
+        {
+            var (recall, mrr) = await RecallAsync(generator);
+            var model = generator.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {model}: recall@{K} {recall:0.000}, MRR {mrr:0.000}"));
+        }
+
+        return 0;
+    }
+
+    private static async Task<(double Recall, double Mrr)> RecallAsync(IEmbeddingGenerator<string, Embedding<float>> generator)
+    {
+        var pairs = RecallPairs.All;
+        var memories = (await generator.GenerateAsync(pairs.Select(p => p.Memory))).Select(e => e.Vector.ToArray()).ToArray();
+        var queries = (await generator.GenerateAsync(pairs.Select(p => p.Query))).Select(e => e.Vector.ToArray()).ToArray();
+        var hits = 0;
+        var reciprocal = 0.0;
+        for (var q = 0; q < queries.Length; q++)
+        {
+            var target = OfflineEmbeddingGenerator.CosineSimilarity(queries[q], memories[q]);
+            // Rank of the labelled memory among all memories (1 = best).
+            var rank = 1 + memories.Where((m, i) => i != q && OfflineEmbeddingGenerator.CosineSimilarity(queries[q], m) > target).Count();
+            hits += rank <= K ? 1 : 0;
+            reciprocal += 1.0 / rank;
+        }
+
+        return ((double)hits / queries.Length, reciprocal / queries.Length);
+    }
+
+    private static List<string> SharedWords(string left, string right) =>
+        [.. TextNormalizer.ContentWords(left).Select(TextNormalizer.Stem).Intersect(TextNormalizer.ContentWords(right).Select(TextNormalizer.Stem))];
+
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static long Rss()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64;
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}

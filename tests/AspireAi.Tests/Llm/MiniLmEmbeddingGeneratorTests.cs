@@ -1,0 +1,131 @@
+using AspireAi.Core.Llm;
+using AspireAi.Core.Llm.Offline;
+using Microsoft.Extensions.AI;
+
+namespace AspireAi.Tests.Llm;
+
+public sealed class MiniLmEmbeddingGeneratorTests
+{
+    private static MiniLmEmbeddingGenerator Create(int batchSize = 32, int maxTokens = 256) =>
+        new(new OfflineLlmOptions { EmbeddingMaxTokens = maxTokens }, batchSize);
+
+    private static async Task<float[][]> EmbedAsync(MiniLmEmbeddingGenerator generator, params string[] texts) =>
+        [.. (await generator.GenerateAsync(texts)).Select(e => e.Vector.ToArray())];
+
+    private static float Cosine(float[] left, float[] right) => OfflineEmbeddingGenerator.CosineSimilarity(left, right);
+
+    [Fact]
+    public async Task Related_sentences_are_close_and_unrelated_ones_far_even_without_shared_words()
+    {
+        using var generator = Create();
+
+        var v = await EmbedAsync(generator,
+            "I live in Lisbon", "Where does the user live? Lisbon, Portugal", "My favourite food is sushi",
+            "My daughter started kindergarten", "Does the user have children?", "The quarterly tax report is due Friday");
+
+        // Figures from the model's reference implementation (ENVIRONMENT.md): 0.71 vs 0.09.
+        Assert.InRange(Cosine(v[0], v[1]), 0.65f, 0.8f);
+        Assert.InRange(Cosine(v[0], v[2]), -0.05f, 0.2f);
+        // No word in common, but the same topic: a child, the user's children.
+        Assert.True(Cosine(v[3], v[4]) > Cosine(v[3], v[5]) + 0.2f, $"{Cosine(v[3], v[4])} vs {Cosine(v[3], v[5])}");
+    }
+
+    [Fact]
+    public async Task Vectors_are_unit_length_384_wide_and_carry_the_model_id()
+    {
+        using var generator = Create();
+
+        var result = await generator.GenerateAsync(["How do I reset my password?", "", "!!!"]);
+
+        Assert.All(result, embedding =>
+        {
+            Assert.Equal(EmbeddingDefaults.Dimensions, embedding.Vector.Length);
+            Assert.Equal(1.0, Math.Sqrt(embedding.Vector.ToArray().Sum(x => (double)x * x)), 4);
+            Assert.Equal(OfflineModels.EmbeddingModelId, embedding.ModelId);
+        });
+        var metadata = generator.GetService<EmbeddingGeneratorMetadata>();
+        Assert.Equal((OfflineModels.EmbeddingModelId, 384), (metadata?.DefaultModelId, metadata?.DefaultModelDimensions));
+        Assert.True(result.Usage?.InputTokenCount >= 6);
+    }
+
+    [Fact]
+    public async Task A_batch_gives_the_same_vectors_as_single_calls_whatever_the_batch_size_and_padding()
+    {
+        string[] texts =
+        [
+            "Short.", "A noticeably longer sentence about booking a flight to Tokyo next spring with two children.",
+            "I am allergic to peanuts", "Meeting moved to Thursday", "ok",
+        ];
+        using var batched = Create(batchSize: 2);
+        using var whole = Create(batchSize: 64);
+
+        var inBatches = await EmbedAsync(batched, texts);
+        var together = await EmbedAsync(whole, texts);
+        for (var i = 0; i < texts.Length; i++)
+        {
+            var single = (await EmbedAsync(whole, texts[i]))[0];
+            Assert.True(Cosine(single, together[i]) > 0.9999f, $"{texts[i]}: {Cosine(single, together[i])}");
+            Assert.True(Cosine(single, inBatches[i]) > 0.9999f, $"{texts[i]}: {Cosine(single, inBatches[i])}");
+        }
+    }
+
+    [Fact]
+    public async Task Long_inputs_are_truncated_to_the_token_limit()
+    {
+        var head = string.Join(' ', Enumerable.Repeat("The warranty covers the battery for two years.", 10));
+        var tail = string.Join(' ', Enumerable.Repeat("Bananas are rich in potassium.", 400));
+        using var generator = Create(maxTokens: 64);
+
+        var result = await generator.GenerateAsync([head, head + " " + tail, string.Join(' ', Enumerable.Repeat("word", 5000))]);
+
+        // Both start with the same 64 word pieces, so what comes after is never seen.
+        Assert.True(Cosine(result[0].Vector.ToArray(), result[1].Vector.ToArray()) > 0.9999f);
+        // Truncation stops at a whole word, so a text may keep a few word pieces fewer than the limit, never more.
+        Assert.InRange(result.Usage?.InputTokenCount ?? 0, 3 * 56, 3 * 64);
+    }
+
+    [Fact]
+    public async Task Concurrent_calls_give_the_same_vectors_as_sequential_ones()
+    {
+        using var generator = Create();
+        var texts = Enumerable.Range(0, 24).Select(i => $"Fact number {i}: the user's locker code is on card {i * 7}.").ToArray();
+        var expected = await EmbedAsync(generator, texts);
+
+        var concurrent = await Task.WhenAll(texts.Select((text, i) => Task.Run(async () => (i, (await EmbedAsync(generator, text))[0]))));
+
+        Assert.All(concurrent, r => Assert.True(Cosine(expected[r.i], r.Item2) > 0.9999f));
+    }
+
+    [Fact]
+    public async Task Repeated_single_queries_are_served_from_the_cache_and_batches_are_not_cached()
+    {
+        using var inner = new CountingGenerator();
+        using var cache = new QueryEmbeddingCache(inner, capacity: 2);
+
+        var first = await cache.GenerateAsync(["Where is the user's home?"]);
+        var second = await cache.GenerateAsync(["Where is the user's home?"]);
+        await cache.GenerateAsync(["a", "b"]);
+        await cache.GenerateAsync(["a", "b"]);
+
+        Assert.Equal(first[0].Vector.ToArray(), second[0].Vector.ToArray());
+        Assert.Equal(3, inner.Calls);
+    }
+
+    private sealed class CountingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+    {
+        private readonly OfflineEmbeddingGenerator _inner = new();
+
+        public int Calls { get; private set; }
+
+        public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
+            IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Calls++;
+            return _inner.GenerateAsync(values, options, cancellationToken);
+        }
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => _inner.GetService(serviceType, serviceKey);
+
+        public void Dispose() => _inner.Dispose();
+    }
+}
