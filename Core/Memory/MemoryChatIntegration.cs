@@ -13,7 +13,7 @@ namespace AspireAi.Core.Memory;
 /// <summary>
 /// Injects memories before every chat completion: the best-scoring memories of the user, the conversation's agent,
 /// the organisation and the conversation's session (the conversation id is the session id), above
-/// <see cref="MemoryOptions.MinScore"/>, chosen greedily until <see cref="MemoryOptions.TokenBudget"/> is spent, as a
+/// <see cref="MemoryOptions.MinScoreFor"/> the embedding model, chosen greedily until <see cref="MemoryOptions.TokenBudget"/> is spent, as a
 /// <c>## Memories</c> system block (<see cref="LlmPromptBlocks"/>). The ids used go to the chat's <c>done</c> event;
 /// their use is counted (last_accessed_at, access_count).
 /// </summary>
@@ -35,7 +35,7 @@ public sealed partial class MemoryContextProvider(
         var result = await retriever.SearchAsync(new MemoryQuery(request.UserId, request.OrgId, request.Query, Math.Max(settings.CandidatesPerRetriever, 10),
             new HashSet<MemoryScope>(), new HashSet<MemoryType>(), request.AgentId, SessionIdOf(request.ConversationId)), cancellationToken).ConfigureAwait(false);
 
-        IEnumerable<ScoredMemory> ranked = result.Items.Where(m => m.Score >= settings.MinScore);
+        IEnumerable<ScoredMemory> ranked = result.Items.Where(m => m.Score >= settings.MinScoreFor(result.EmbeddingModel));
         if (AsksAboutTheUser(request.Query))
         {
             // "What do you know about me?" resembles no memory in particular, yet every memory answers it: fall back

@@ -33,8 +33,26 @@ public sealed class MemoryOptions : IValidatableObject
     /// <summary>Tokens the injected memories block may take (heading included).</summary>
     [Range(20, 10_000)] public int TokenBudget { get; set; } = 200;
 
-    /// <summary>Fused score under which a memory is not injected into a chat (search returns it anyway).</summary>
-    [Range(0.0, 1.0)] public double MinScore { get; set; } = 0.12;
+    /// <summary>
+    /// Fused score under which a memory is not injected into a chat (search returns it anyway). 0.09 suits
+    /// all-MiniLM-L6-v2, the default embedder: a memory found by meaning alone scores SemanticWeight × cosine, so this
+    /// asks for a cosine of 0.15. MiniLM rates a memory that answers a question without sharing a word with it lower
+    /// than one would think: 0.25 at the 5th percentile of the embed bench's labelled pairs, and "I live in Lisbon" for
+    /// "Where is the user's home?" only 0.16 (a score of 0.098). A looser, merely related memory can pass too (the
+    /// bench's unlabelled pairs, all about the user, reach 0.26 at p95); ranking and TokenBudget keep such memories
+    /// behind the best ones, and a missed answer costs more than a spare line. Any keyword or entity match passes on
+    /// its own. Other models need their own value (<see cref="MinScoreByModel"/>).
+    /// </summary>
+    [Range(0.0, 1.0)] public double MinScore { get; set; } = 0.09;
+
+    /// <summary>
+    /// Per embedding model overrides of <see cref="MinScore"/>. The hashing test double keeps 0.12 (a cosine of 0.2
+    /// by meaning alone): its unrelated texts reach about 0.2 by hashing noise, and only shared words score above it.
+    /// </summary>
+    public Dictionary<string, double> MinScoreByModel { get; } = new(StringComparer.Ordinal)
+    {
+        [Llm.OfflineModels.HashingEmbeddingModelId] = 0.12,
+    };
 
     /// <summary>Candidates each retriever (semantic, keyword, entity) contributes before fusion.</summary>
     [Range(1, 200)] public int CandidatesPerRetriever { get; set; } = 10;
@@ -94,6 +112,13 @@ public sealed class MemoryOptions : IValidatableObject
         {
             yield return new("InvalidatedRetention cannot be negative.", [nameof(InvalidatedRetention)]);
         }
+        foreach (var (model, value) in MinScoreByModel)
+        {
+            if (value is < 0 or > 1)
+            {
+                yield return new($"MinScoreByModel:{model} must be between 0 and 1.", [nameof(MinScoreByModel)]);
+            }
+        }
         foreach (var (name, value) in new[]
         {
             (nameof(MemoryTypeWeights.Semantic), TypeWeights.Semantic),
@@ -107,6 +132,9 @@ public sealed class MemoryOptions : IValidatableObject
             }
         }
     }
+
+    /// <summary>The <see cref="MinScore"/> for scores computed with <paramref name="model"/>'s vectors.</summary>
+    public double MinScoreFor(string model) => MinScoreByModel.TryGetValue(model, out var value) ? value : MinScore;
 
     public double WeightOf(MemoryType type) => type switch
     {

@@ -177,7 +177,7 @@ public sealed partial class MemoryRetriever(
         return [.. rows.Select(c =>
         {
             // Ranked by importance alone: no query term to match. The breakdown says so (all similarity parts are 0).
-            var score = c.Importance * settings.WeightOf(c.Type) * settings.MinScore;
+            var score = c.Importance * settings.WeightOf(c.Type) * settings.MinScoreFor(embedder.CurrentModel);
             return new ScoredMemory(c.Id, c.Scope, c.Type, c.Text, c.Importance, c.AgentId, c.SessionId, c.CreatedAt, c.UpdatedAt, c.LastAccessedAt, score,
                 new MemoryScoreBreakdown(0, 0, 0, 0, 1, settings.WeightOf(c.Type), score, null, null, null, 0, 0, 0,
                     [settings.SemanticWeight, settings.KeywordWeight, settings.EntityWeight]));

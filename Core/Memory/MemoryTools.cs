@@ -72,7 +72,7 @@ public sealed partial class MemoryTools(MemoryRetriever retriever, MemoryService
         var limit = int.TryParse(ReadString(arguments, "limit"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 20) : 5;
         var result = await retriever.SearchAsync(new MemoryQuery(request.UserId, request.OrgId, query, limit, new HashSet<MemoryScope>(),
             new HashSet<MemoryType>(), request.AgentId, sessionId), cancellationToken).ConfigureAwait(false);
-        var found = result.Items.Where(m => m.Score >= options.Value.MinScore / 2).ToList();
+        var found = result.Items.Where(m => m.Score >= options.Value.MinScoreFor(result.EmbeddingModel) / 2).ToList();
         metrics.Retrieved(result.Elapsed, "recall", found.Count, 0);
         if (found.Count == 0)
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 using AspireAi.Core.Documents.Ingestion;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -53,7 +54,8 @@ public sealed partial class DocumentRetriever(
     ILogger<DocumentRetriever> logger)
 {
     // $1 query vector, $2 model, $3 scope keys, $4 "any word" query, $5 candidates per method, $6 rrf k, $7 rows,
-    // $8 document ids or null, $9 tags or null, $10 the query as typed (full_match: the chunk holds every query term).
+    // $8 document ids or null, $9 tags or null, $10 the query as typed (full_match: the chunk holds every query term),
+    // $11 weight of the full-text leg in the fusion (the vector leg weighs 1).
     // The vector leg is materialised so that its ORDER BY ... LIMIT is planned as an index scan; relaxed iterative
     // scans can return rows slightly out of order, hence the row_number.
     internal static readonly string HybridSql = HybridSqlTemplate.Replace("{vector_order}", "c.embedding <#> $1", StringComparison.Ordinal);
@@ -109,7 +111,7 @@ public sealed partial class DocumentRetriever(
         ),
         fused AS (
             SELECT coalesce(v.id, f.id) AS id, v.rank AS vector_rank, f.rank AS text_rank, v.similarity,
-                   coalesce(1.0 / ($6 + v.rank), 0) + coalesce(1.0 / ($6 + f.rank), 0) AS rrf
+                   coalesce(1.0 / ($6 + v.rank), 0) + coalesce($11 / ($6 + f.rank), 0) AS rrf
             FROM vec_ranked v FULL OUTER JOIN fts_ranked f ON f.id = v.id
         )
         SELECT fu.id, c.document_id, d.title, c.ordinal, c.heading, c.content,
@@ -177,6 +179,7 @@ public sealed partial class DocumentRetriever(
             search.Parameters.Add(new() { Value = request.DocumentIds is { Count: > 0 } ids ? ids.ToArray() : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
             search.Parameters.Add(new() { Value = request.Tags is { Count: > 0 } tagFilter ? tagFilter.ToArray() : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             search.Parameters.Add(new() { Value = request.Query });
+            search.Parameters.Add(new() { Value = TextLegWeight(request.Query), NpgsqlDbType = NpgsqlDbType.Numeric });
             batch.BatchCommands.Add(search);
             await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -262,6 +265,24 @@ public sealed partial class DocumentRetriever(
 
         return string.Join(" or ", words.Distinct(StringComparer.OrdinalIgnoreCase));
     }
+
+    /// <summary>
+    /// Weight of the full-text leg in the fusion: 2 when the query holds an identifier-like word (letters and digits
+    /// such as <c>P34958</c> or <c>ERR42</c>, or a number of 4+ digits), else 1. Why: an embedding model sees
+    /// <c>P34958</c> and <c>P34957</c> as nearly the same text, so among many near-identical passages the vector leg
+    /// ranks an arbitrary one first and, at equal weights, ties with the one passage that actually holds the
+    /// identifier. Users asking for a part, order or error code want that passage; doubling the text leg makes its
+    /// exact match outrank any passage found by meaning alone, while passages found by both legs still come first.
+    /// </summary>
+    internal static decimal TextLegWeight(string query)
+    {
+        var hasIdentifier = Words().Matches(query).Any(static match =>
+            match.Value.Any(char.IsDigit) && (match.Value.Any(char.IsLetter) || match.Length >= 4));
+        return hasIdentifier ? 2m : 1m;
+    }
+
+    [GeneratedRegex(@"[\p{L}\p{Nd}]+")]
+    private static partial Regex Words();
 
     private static string TraceId() => Activity.Current?.TraceId.ToString() ?? "-";
 

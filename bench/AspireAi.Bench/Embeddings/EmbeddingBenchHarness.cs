@@ -8,7 +8,8 @@ namespace AspireAi.Bench.Embeddings;
 
 /// <summary>
 /// <c>embed [--threads N] [--queries N] [--batches N]</c>: the local embedding model's load time and RSS, single-query
-/// latency, batch throughput (32 per batch), and recall@5 on <see cref="RecallPairs"/> against the hashing embedder.
+/// latency, batch throughput (32 per batch), and recall@5 and the cosine range of labelled and other pairs on
+/// <see cref="RecallPairs"/> against the hashing embedder.
 /// </summary>
 internal static class EmbeddingBenchHarness
 {
@@ -69,31 +70,40 @@ internal static class EmbeddingBenchHarness
         using var hashing = new OfflineEmbeddingGenerator();
         foreach (var generator in new IEmbeddingGenerator<string, Embedding<float>>[] { miniLm, hashing })
         {
-            var (recall, mrr) = await RecallAsync(generator);
+            var (recall, mrr, labelled, others) = await RecallAsync(generator);
             var model = generator.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {model}: recall@{K} {recall:0.000}, MRR {mrr:0.000}"));
+            // The similarity range, for thresholds such as Memory:MinScore and Documents:Retrieval:MinSimilarity.
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"    cosine of labelled pairs: p5 {Percentile(labelled, 0.05):0.000}, p10 {Percentile(labelled, 0.10):0.000}, p50 {Percentile(labelled, 0.50):0.000}; of other pairs: p95 {Percentile(others, 0.95):0.000}, p99 {Percentile(others, 0.99):0.000}, max {others[^1]:0.000}"));
         }
 
         return 0;
     }
 
-    private static async Task<(double Recall, double Mrr)> RecallAsync(IEmbeddingGenerator<string, Embedding<float>> generator)
+    private static async Task<(double Recall, double Mrr, double[] Labelled, double[] Others)> RecallAsync(IEmbeddingGenerator<string, Embedding<float>> generator)
     {
         var pairs = RecallPairs.All;
         var memories = (await generator.GenerateAsync(pairs.Select(p => p.Memory))).Select(e => e.Vector.ToArray()).ToArray();
         var queries = (await generator.GenerateAsync(pairs.Select(p => p.Query))).Select(e => e.Vector.ToArray()).ToArray();
         var hits = 0;
         var reciprocal = 0.0;
+        var labelled = new List<double>();
+        var others = new List<double>();
         for (var q = 0; q < queries.Length; q++)
         {
             var target = OfflineEmbeddingGenerator.CosineSimilarity(queries[q], memories[q]);
+            labelled.Add(target);
+            others.AddRange(memories.Where((_, i) => i != q).Select(m => (double)OfflineEmbeddingGenerator.CosineSimilarity(queries[q], m)));
             // Rank of the labelled memory among all memories (1 = best).
             var rank = 1 + memories.Where((m, i) => i != q && OfflineEmbeddingGenerator.CosineSimilarity(queries[q], m) > target).Count();
             hits += rank <= K ? 1 : 0;
             reciprocal += 1.0 / rank;
         }
 
-        return ((double)hits / queries.Length, reciprocal / queries.Length);
+        labelled.Sort();
+        others.Sort();
+        return ((double)hits / queries.Length, reciprocal / queries.Length, [.. labelled], [.. others]);
     }
 
     private static List<string> SharedWords(string left, string right) =>

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using AspireAi.Core.Identity;
+using AspireAi.Core.Llm;
 using AspireAi.Core.Llm.Offline;
 using AspireAi.Core.Memory;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +36,9 @@ internal static class MemorySearchHarness
         // --set Memory:Key=value overrides a memory option (e.g. Memory:HnswEfSearch=200).
         var settings = args.Select((a, i) => (a, i)).Where(p => p.a == "--set" && p.i + 1 < args.Length)
             .Select(p => args[p.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
+        // The rows are loaded with the hashing embedder's vectors (MiniLM would take hours for a million), so the
+        // questions must be embedded by the same model.
+        settings.TryAdd("Llm:Offline:Embedder", nameof(OfflineEmbedder.Hashing));
         await using var stack = await MemoryBenchStack.StartAsync(directory, args.Contains("--keep"), settings);
         var dataSource = stack.DataSource;
 
@@ -385,7 +389,7 @@ internal static class MemorySearchHarness
                     await copy.WriteAsync(0.5f, NpgsqlDbType.Real);
                     // vector's binary input format (int16 dimensions, int16 unused, float4 values), sent as raw bytes.
                     await copy.WriteAsync(vectors[i], "vector");
-                    await copy.WriteAsync("offline-embed-1", NpgsqlDbType.Text);
+                    await copy.WriteAsync(OfflineModels.HashingEmbeddingModelId, NpgsqlDbType.Text);
                     await copy.WriteAsync(hashes[i], NpgsqlDbType.Text);
                     await copy.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz);
                     await copy.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz);

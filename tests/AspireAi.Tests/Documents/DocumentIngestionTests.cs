@@ -115,7 +115,7 @@ public sealed class DocumentIngestionTests(ApiFactory factory) : IClassFixture<A
         Assert.Equal("ready", document.GetProperty("status").GetString());
         Assert.Equal((Chunks, Chunks), (document.GetProperty("chunkCount").GetInt32(), document.GetProperty("embeddedChunks").GetInt32()));
         Assert.Equal(Chunks, await DocumentsTestData.CountAsync(factory.DataSource,
-            "SELECT count(DISTINCT ordinal) FROM document_chunks WHERE document_id = $1 AND scope_key = $2 AND embedding_model = 'offline-embed-1'",
+            "SELECT count(DISTINCT ordinal) FROM document_chunks WHERE document_id = $1 AND scope_key = $2 AND embedding_model = 'all-MiniLM-L6-v2'",
             accepted.GetProperty("id").GetGuid(), user.Id));
         var search = await DocumentsApiTests.SearchAsync(client, "Which inventory line holds part number P34958?");
         Assert.Equal("Item 4994", search.GetProperty("results")[0].GetProperty("heading").GetString());
@@ -164,9 +164,9 @@ public sealed class DocumentIngestionTests(ApiFactory factory) : IClassFixture<A
         await RunJobAsync<ReembedHandler>(workers, DocumentJobs.Reembed);
 
         Assert.Equal(0, await DocumentsTestData.CountAsync(factory.DataSource,
-            "SELECT count(*) FROM document_chunks WHERE document_id = $1 AND embedding_model <> 'offline-embed-1'", id));
+            "SELECT count(*) FROM document_chunks WHERE document_id = $1 AND embedding_model <> 'all-MiniLM-L6-v2'", id));
         Assert.Equal(1, await DocumentsTestData.CountAsync(factory.DataSource,
-            "SELECT count(*) FROM documents WHERE id = $1 AND embedding_model = 'offline-embed-1' AND owner_user_id = $2", id, user.Id));
+            "SELECT count(*) FROM documents WHERE id = $1 AND embedding_model = 'all-MiniLM-L6-v2' AND owner_user_id = $2", id, user.Id));
         var after = await DocumentsApiTests.SearchAsync(client, query);
         var found = after.GetProperty("results").EnumerateArray().First(h => h.GetProperty("documentId").GetGuid() == id);
         Assert.Equal(1, found.GetProperty("vectorRank").GetInt32());
@@ -207,7 +207,7 @@ public sealed class DocumentIngestionTests(ApiFactory factory) : IClassFixture<A
         listener.RecordObservableInstruments();
 
         var measurement = handler.LastMeasurement!;
-        Assert.Equal(("offline-embed-1", 10), (measurement.Model, measurement.K));
+        Assert.Equal(("all-MiniLM-L6-v2", 10), (measurement.Model, measurement.K));
         Assert.True(measurement.Samples > 0);
         Assert.InRange(measurement.FilteredRecall, 0.8, 1.0);
         Assert.InRange(measurement.GlobalRecall, 0.0, 1.0); // the whole shared test index: other tests' near-identical chunks tie

@@ -102,7 +102,7 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
         var hit = Assert.Single(result.Hits);
         var line = Assert.Single(logs.Entries, e => e.Message.StartsWith("Retrieval ", StringComparison.Ordinal)).Message;
         Assert.Contains($"trace={activity.TraceId}", line, StringComparison.Ordinal);
-        Assert.Contains("model=offline-embed-1 top_k=3 source=api", line, StringComparison.Ordinal);
+        Assert.Contains("model=all-MiniLM-L6-v2 top_k=3 source=api", line, StringComparison.Ordinal);
         Assert.Contains("outcome=ok results=1", line, StringComparison.Ordinal);
         Assert.Contains(FormattableString.Invariant($"scores(similarity/rrf)=[{hit.Similarity:0.000}/{hit.Score:0.0000}]"), line, StringComparison.Ordinal);
         Assert.Contains(FormattableString.Invariant($"best={result.BestSimilarity:0.000}"), line, StringComparison.Ordinal);
@@ -133,7 +133,7 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
         Assert.Equal(["tool"], meters.LowConfidenceSources);
         var warning = Assert.Single(logs.Entries, e => e.Message.StartsWith("Low-confidence retrieval", StringComparison.Ordinal)).Message;
         Assert.Contains($"trace={activity.TraceId}", warning, StringComparison.Ordinal);
-        Assert.Contains(FormattableString.Invariant($"best similarity {result.BestSimilarity:0.000} is under 0.200 for offline-embed-1"), warning, StringComparison.Ordinal);
+        Assert.Contains(FormattableString.Invariant($"best similarity {result.BestSimilarity:0.000} is under 0.250 for all-MiniLM-L6-v2"), warning, StringComparison.Ordinal);
         var line = Assert.Single(logs.Entries, e => e.Message.StartsWith("Retrieval ", StringComparison.Ordinal)).Message;
         Assert.Contains("source=tool", line, StringComparison.Ordinal);
         Assert.Contains("outcome=low_confidence results=0", line, StringComparison.Ordinal);
@@ -141,8 +141,10 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
 
     private DocumentRetriever CreateRetriever(ILoggerFactory loggerFactory, MeterScope meters)
     {
+        // The Api's own embedder (the default, MiniLM): the documents were ingested through the Api with it.
         var options = Options.Create(new DocumentsOptions());
-        var embedder = new DocumentEmbedder(new OfflineEmbeddingGenerator(), Options.Create(new LlmOptions()), options);
+        var embedder = new DocumentEmbedder(factory.Services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>(),
+            factory.Services.GetRequiredService<IOptions<LlmOptions>>(), options);
         return new DocumentRetriever(factory.DataSource, embedder, meters.Telemetry, options, loggerFactory.CreateLogger<DocumentRetriever>());
     }
 
@@ -173,7 +175,9 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
     {
         var workers = await DocumentsTestData.WorkersAsync();
         var options = Options.Create(new DocumentsOptions { EmbeddingBatchSize = BatchSize });
-        var handler = new DocumentIngestionHandler(factory.DataSource, new DocumentEmbedder(generator, Options.Create(new LlmOptions()), options),
+        // The hashing double under the gate: instant, so the test controls the pace alone.
+        var llm = Options.Create(new LlmOptions { Offline = { Embedder = OfflineEmbedder.Hashing } });
+        var handler = new DocumentIngestionHandler(factory.DataSource, new DocumentEmbedder(generator, llm, options),
             DocumentsTestData.Get<DocumentsTelemetry>(workers), options, NullLogger<DocumentIngestionHandler>.Instance);
         await using var connection = await factory.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
@@ -206,7 +210,7 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
     private static (string?, int, int) Progress(JsonElement document) => (
         document.GetProperty("status").GetString(), document.GetProperty("chunkCount").GetInt32(), document.GetProperty("embeddedChunks").GetInt32());
 
-    /// <summary>The offline embedder, one call at a time when the test lets it through; or always failing.</summary>
+    /// <summary>The hashing embedder, one call at a time when the test lets it through; or always failing.</summary>
     private sealed class GatedEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
     {
         private readonly OfflineEmbeddingGenerator _inner = new();

@@ -37,13 +37,13 @@ public sealed class DocumentsApiTests(ApiFactory factory) : IClassFixture<ApiFac
         Assert.Equal("user", document.GetProperty("scope").GetString());
         Assert.Equal(["boat", "manual"], document.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
         Assert.Equal(2, document.GetProperty("chunkCount").GetInt32());
-        Assert.Equal("offline-embed-1", document.GetProperty("embeddingModel").GetString());
+        Assert.Equal("all-MiniLM-L6-v2", document.GetProperty("embeddingModel").GetString());
         Assert.True(document.GetProperty("canDelete").GetBoolean());
 
         // Each chunk carries its vector (384 wide), tsvector, heading, and the model that embedded it.
         Assert.Equal(2, await DocumentsTestData.CountAsync(factory.DataSource, """
             SELECT count(*) FROM document_chunks
-            WHERE document_id = $1 AND scope_key = $2 AND embedding_model = 'offline-embed-1' AND vector_dims(embedding) = 384
+            WHERE document_id = $1 AND scope_key = $2 AND embedding_model = 'all-MiniLM-L6-v2' AND vector_dims(embedding) = 384
               AND tsv @@ to_tsquery('english', 'engine | mainsail') AND heading IN ('Engine', 'Sails')
             """, id, user.Id));
         var chunks = await client.GetFromJsonAsync<JsonElement>($"/v1/documents/{id}/chunks");

@@ -33,7 +33,9 @@ public sealed record RegisteredUser(Guid Id, Guid OrgId, string Email, string Pa
 /// Every client gets its own made-up client address (the <see cref="ClientAddressHeader"/> header, honoured only by
 /// this fixture), so per-address sign-in limits of one test never throttle another. For other settings or
 /// services use <see cref="WithSettings"/> / <see cref="WithHost"/>: they return a new factory (dispose it) that
-/// keeps the helpers, unlike <c>WithWebHostBuilder</c>.
+/// keeps the helpers, unlike <c>WithWebHostBuilder</c>. Embeddings come from the default offline embedder,
+/// all-MiniLM-L6-v2, as in production (the model loads once per process); a test that needs the hashing double says
+/// so with <c>Llm:Offline:Embedder=Hashing</c>.
 /// </remarks>
 public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyncLifetime
 {

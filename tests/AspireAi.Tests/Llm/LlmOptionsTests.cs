@@ -16,7 +16,7 @@ public sealed class LlmOptionsTests
         var embeddings = services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>();
 
         Assert.Equal(OfflineModels.ChatModelId, chat.GetService<ChatClientMetadata>()?.DefaultModelId);
-        Assert.Equal(OfflineModels.HashingEmbeddingModelId, embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId);
+        Assert.Equal(OfflineModels.EmbeddingModelId, embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId);
         Assert.Same(chat, services.GetRequiredService<IChatClient>());
         Assert.Equal(EmbeddingDefaults.Dimensions, (await embeddings.GenerateAsync(["hello"]))[0].Vector.Length);
     }

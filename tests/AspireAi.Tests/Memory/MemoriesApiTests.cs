@@ -75,7 +75,7 @@ public sealed class MemoriesApiTests(ApiFactory factory)
         Assert.Equal($"/v1/memories/{id}", created.Headers.Location?.OriginalString);
         Assert.Equal(("procedural", "user", 0.9f), (memory.GetProperty("type").GetString(), memory.GetProperty("scope").GetString(), memory.GetProperty("importance").GetSingle()));
         Assert.Equal("settings-page", memory.GetProperty("metadata").GetProperty("origin").GetString());
-        Assert.Equal("offline-embed-1", memory.GetProperty("embeddingModel").GetString());
+        Assert.Equal("all-MiniLM-L6-v2", memory.GetProperty("embeddingModel").GetString());
         Assert.Contains(memory.GetProperty("entities").EnumerateArray(), e => e.GetProperty("name").GetString() == "British English");
 
         // The same text again is a NOOP on the same memory, not a second one.

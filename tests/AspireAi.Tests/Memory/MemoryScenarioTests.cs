@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
@@ -225,5 +226,18 @@ public sealed class MemoryScenarioTests(ApiFactory factory)
         Assert.Contains("\"memories\"", details, StringComparison.Ordinal);
         // And the user starts over with an empty memory.
         Assert.Empty((await MemoryTestData.GetJsonAsync(client, "/v1/memories?scope=user,session&includeInvalidated=true")).GetProperty("items").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task A_memory_sharing_no_word_with_the_question_is_injected_by_meaning()
+    {
+        var (client, _) = await factory.CreateUserClientAsync();
+        var memory = (await MemoryTestData.PostMemoryAsync(client, new { text = "I live in Lisbon", infer = false })).GetProperty("memory");
+        Assert.Equal(OfflineModels.EmbeddingModelId, memory.GetProperty("embeddingModel").GetString());
+
+        // No word in common (nor an entity): only the MiniLM similarity can bring the memory into the chat context
+        // (memoryIds lists the memories of the injected block).
+        var answer = await MemoryTestData.ChatAsync(client, await ChatTestData.CreateConversationAsync(client), "Where is the user's home?");
+        Assert.Equal([memory.GetProperty("id").GetGuid()], answer.MemoryIds);
     }
 }
