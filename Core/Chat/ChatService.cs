@@ -195,7 +195,7 @@ public sealed partial class ChatService(
 
             var estimated = inputTokens is null || outputTokens is null || inputTokens + outputTokens == 0;
             var input = (int)(estimated ? EstimateInput(turn) : inputTokens!.Value);
-            var output = (int)(estimated ? TokenEstimator.Estimate(answer.ToString()) : outputTokens!.Value);
+            var output = (int)(estimated ? TokenCounter.Count(answer.ToString()) : outputTokens!.Value);
             var cost = await FinaliseAsync(turn, "complete", answer.ToString(), model, (input, output, estimated),
                 toolCalls.Count > 0 ? new { toolCalls } : null, citations.Items, CancellationToken.None).ConfigureAwait(false);
             finalised = true;
@@ -211,7 +211,7 @@ public sealed partial class ChatService(
                 // Disconnect mid-stream: keep the partial answer, and charge what the provider already produced.
                 var partial = answer.ToString();
                 await FinaliseAsync(turn, "cancelled", partial, model ?? turn.Options.ModelId ?? "unknown",
-                    (EstimateInput(turn), TokenEstimator.Estimate(partial), true), new { cancelledBy = "client" }, citations.Items, CancellationToken.None).ConfigureAwait(false);
+                    (EstimateInput(turn), TokenCounter.Count(partial), true), new { cancelledBy = "client" }, citations.Items, CancellationToken.None).ConfigureAwait(false);
             }
         }
     }
@@ -269,7 +269,7 @@ public sealed partial class ChatService(
             var other => JsonSerializer.Serialize(other),
         }, false);
 
-    private static long EstimateInput(ChatTurn turn) => turn.Messages.Sum(m => TokenEstimator.Estimate(m.Text));
+    private static long EstimateInput(ChatTurn turn) => turn.Messages.Sum(m => TokenCounter.Count(m.Text));
 
     private async Task<decimal> FinaliseAsync(ChatTurn turn, string status, string content, string model,
         (long Input, long Output, bool Estimated)? usage, object? metadata, IReadOnlyList<Citation> citations, CancellationToken cancellationToken)
@@ -388,7 +388,7 @@ public sealed partial class ChatService(
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             var text = reader.GetString(1);
-            budget -= TokenEstimator.Estimate(text);
+            budget -= TokenCounter.Count(text);
             if (budget < 0)
             {
                 break;

@@ -44,7 +44,7 @@ public sealed partial class MemoryContextProvider(
             ranked = ranked.Concat(profile).DistinctBy(m => m.Id);
         }
         var (text, chosen) = await SelectCurrentAsync([.. ranked], settings.TokenBudget, cancellationToken).ConfigureAwait(false);
-        var tokens = text is null ? 0 : TokenEstimator.Estimate(text);
+        var tokens = text is null ? 0 : TokenCounter.Count(text);
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.Retrieved(elapsed, "chat", chosen.Count, tokens);
         LogRetrieved(chosen.Count, result.Candidates, tokens, elapsed.TotalMilliseconds);
@@ -103,7 +103,7 @@ public sealed partial class MemoryContextProvider(
         {
             var item = new PromptBlockItem(ShortId(memory.Id, items), memory.Text);
             var candidate = LlmPromptBlocks.Format(LlmPromptBlocks.MemoriesHeading, [.. items, item], LlmPromptBlocks.MemoriesInstruction);
-            if (TokenEstimator.Estimate(candidate) > tokenBudget)
+            if (TokenCounter.Count(candidate) > tokenBudget)
             {
                 continue;
             }

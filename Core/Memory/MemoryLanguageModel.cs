@@ -203,7 +203,7 @@ public sealed partial class MemoryLanguageModel(
         var output = response.Usage?.OutputTokenCount;
         var estimated = input is null || output is null;
         return new MemoryModelUsage(operation, response.ModelId ?? options.ModelId ?? "unknown",
-            (int)(input ?? TokenEstimator.Estimate(messages)), (int)(output ?? TokenEstimator.Estimate(response.Text)), estimated);
+            (int)(input ?? TokenCounter.Count(messages)), (int)(output ?? TokenCounter.Count(response.Text)), estimated);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Repaired the {Call} answer (truncated: {Truncated})")]

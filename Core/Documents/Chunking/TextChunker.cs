@@ -7,7 +7,7 @@ namespace AspireAi.Core.Documents.Chunking;
 /// <summary>How documents are cut into chunks (<c>Documents:Chunking</c>).</summary>
 public sealed class ChunkingOptions
 {
-    /// <summary>Largest chunk, in estimated tokens (<see cref="TokenEstimator"/>).</summary>
+    /// <summary>Largest chunk, in estimated tokens (<see cref="TokenCounter"/>).</summary>
     [Range(16, 8192)]
     public int MaxTokens { get; set; } = 256;
 
@@ -121,7 +121,7 @@ public static partial class TextChunker
     private static TextChunk NewChunk(string text, Section section, int start, int end, int ordinal, bool splitSentence)
     {
         var content = text[start..end];
-        return new TextChunk(ordinal, section.Heading, content, TokenEstimator.Estimate(content), start, end, splitSentence);
+        return new TextChunk(ordinal, section.Heading, content, TokenCounter.Count(content), start, end, splitSentence);
     }
 
     // Pieces of at most maxChars, cut after white space where there is any, otherwise hard.

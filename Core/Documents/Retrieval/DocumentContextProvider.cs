@@ -43,7 +43,7 @@ public sealed class DocumentContextProvider(DocumentRetriever retriever, IOption
         var budget = settings.MaxContextTokens;
         foreach (var hit in result.Hits)
         {
-            var cost = TokenEstimator.Estimate(hit.Content) + 8;
+            var cost = TokenCounter.Count(hit.Content) + 8;
             if (items.Count > 0 && cost > budget)
             {
                 break;

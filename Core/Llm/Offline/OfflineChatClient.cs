@@ -130,7 +130,7 @@ public sealed class OfflineChatClient : IChatClient
             finishReason = ChatFinishReason.Stop;
 
             // Honour a token cap the way a real model does: cut the answer and say so in the finish reason.
-            if (options?.MaxOutputTokens is { } maxTokens && TokenEstimator.Estimate(answer) > maxTokens)
+            if (options?.MaxOutputTokens is { } maxTokens && TokenCounter.Count(answer) > maxTokens)
             {
                 answer = answer[..Math.Max(1, Math.Min(answer.Length, maxTokens * 4))];
                 finishReason = ChatFinishReason.Length;
@@ -139,8 +139,8 @@ public sealed class OfflineChatClient : IChatClient
             content = new TextContent(answer);
         }
 
-        var input = Math.Max(1, TokenEstimator.Estimate(conversation.Messages));
-        var output = Math.Max(1, TokenEstimator.Estimate(LlmContent.ToPromptText(content)));
+        var input = Math.Max(1, TokenCounter.Count(conversation.Messages));
+        var output = Math.Max(1, TokenCounter.Count(LlmContent.ToPromptText(content)));
         var usage = new UsageDetails { InputTokenCount = input, OutputTokenCount = output, TotalTokenCount = input + output };
         var id = Guid.NewGuid().ToString("N");
         return new OfflineReply("offline-" + id, "msg-" + id, now, content, finishReason, usage);

@@ -34,7 +34,7 @@ public sealed class OfflineEmbeddingGenerator : IEmbeddingGenerator<string, Embe
         foreach (var value in values)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            tokens += TokenEstimator.Estimate(value);
+            tokens += TokenCounter.Count(value);
             result.Add(new Embedding<float>(Embed(value, dimensions))
             {
                 ModelId = OfflineModels.HashingEmbeddingModelId,

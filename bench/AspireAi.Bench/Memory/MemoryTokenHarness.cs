@@ -16,7 +16,7 @@ namespace AspireAi.Bench.Memory;
 /// Prompt tokens per turn over a long conversation (<c>--turns</c>, default 300), full history against memory:
 /// each turn's user message (a statement about the user, a question, or a task) gets an assistant reply of realistic
 /// length; after the turn the exchange goes through the real extraction and consolidation (offline model), and before
-/// it the real retrieval builds the memories block (token budget 200). Prompts are counted with TokenEstimator,
+/// it the real retrieval builds the memories block (token budget 200). Prompts are counted with TokenCounter,
 /// the estimate the chat uses for budgets.
 /// </summary>
 internal static class MemoryTokenHarness
@@ -58,15 +58,15 @@ internal static class MemoryTokenHarness
         {
             var userText = generator.UserMessage(turn);
             var user = new ChatMessage(ChatRole.User, userText);
-            var full = TokenEstimator.Estimate([system, .. history, user]);
+            var full = TokenCounter.Count([system, .. history, user]);
 
             var started = Stopwatch.GetTimestamp();
             var context = await provider.GetContextAsync(new ChatContextRequest(userId, orgId, "default", conversationId, userText), CancellationToken.None);
             retrieval.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             List<ChatMessage> augmented = context is null ? [system, user] : [system, new ChatMessage(ChatRole.System, context.Text), user];
-            var memory = TokenEstimator.Estimate(augmented);
-            var withWindow = TokenEstimator.Estimate([.. augmented.SkipLast(1), .. history.TakeLast(2 * window), user]);
-            injectedTotal += context is null ? 0 : TokenEstimator.Estimate(context.Text);
+            var memory = TokenCounter.Count(augmented);
+            var withWindow = TokenCounter.Count([.. augmented.SkipLast(1), .. history.TakeLast(2 * window), user]);
+            injectedTotal += context is null ? 0 : TokenCounter.Count(context.Text);
             turnsWithMemories += context is null ? 0 : 1;
             (fullTotal, memoryTotal, windowTotal) = (fullTotal + full, memoryTotal + memory, windowTotal + withWindow);
             (fullLast, memoryLast, windowLast) = (full, memory, withWindow);

@@ -58,7 +58,7 @@ public sealed class ChunkerPropertyTests
         var lastChunk = -1;
         foreach (var sentence in document.Sentences)
         {
-            if (TokenEstimator.Estimate(sentence.Text) > maxTokens)
+            if (TokenCounter.Count(sentence.Text) > maxTokens)
             {
                 // Cut at word boundaries: its pieces cover it, in order, and each is a run of whole words.
                 var pieces = chunks.Where(c => c.SplitSentence && c.Start >= sentence.Start && c.End <= sentence.End).ToList();

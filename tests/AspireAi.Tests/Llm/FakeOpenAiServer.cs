@@ -272,7 +272,7 @@ public sealed class FakeOpenAiReply
                 });
             }
 
-            var tokens = inputs.Sum(TokenEstimator.Estimate);
+            var tokens = inputs.Sum(t => TokenCounter.Count(t));
             return Json(call, 200, new JsonObject
             {
                 ["object"] = "list",

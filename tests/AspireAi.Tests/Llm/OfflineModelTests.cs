@@ -247,16 +247,6 @@ public sealed class OfflineModelTests
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
     }
 
-    [Fact]
-    public void Token_estimates_are_about_a_quarter_of_the_characters_and_never_zero_for_text()
-    {
-        Assert.Equal(0, TokenEstimator.Estimate(""));
-        Assert.Equal(1, TokenEstimator.Estimate("a"));
-        Assert.Equal(3, TokenEstimator.Estimate("twelve chars"));
-        Assert.Equal(250, TokenEstimator.Estimate(new string('x', 1000)));
-        Assert.True(TokenEstimator.Estimate([new ChatMessage(ChatRole.User, "hello")]) > TokenEstimator.Estimate("hello"));
-    }
-
     private sealed class FactExtractor : IOfflineStructuredResponder
     {
         public const string Name = "fact_extraction";

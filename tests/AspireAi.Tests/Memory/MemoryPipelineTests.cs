@@ -271,7 +271,7 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
         var (text, chosen) = MemoryContextProvider.Select(ranked, 60);
 
         Assert.NotNull(text);
-        Assert.True(TokenEstimator.Estimate(text) <= 60);
+        Assert.True(TokenCounter.Count(text) <= 60);
         Assert.Equal([ranked[0].Id, ranked[2].Id], chosen.Select(m => m.Id));
         Assert.StartsWith(LlmPromptBlocks.MemoriesHeading, text, StringComparison.Ordinal);
         Assert.Null(MemoryContextProvider.Select([], 200).Text);
