@@ -24,6 +24,16 @@ public static class TokenCounter
     public static int Count(string? text, string? model = null) =>
         string.IsNullOrEmpty(text) ? 0 : For(model).CountTokens(text);
 
+    /// <summary>Tokens of a span of text in the default encoding (no copy of the text is made).</summary>
+    public static int Count(ReadOnlySpan<char> text) => text.IsEmpty ? 0 : Default.Value.CountTokens(text);
+
+    /// <summary>
+    /// How many leading characters of <paramref name="text"/> make at most <paramref name="maxTokens"/> tokens in the
+    /// default encoding (never cutting inside a token).
+    /// </summary>
+    public static int PrefixLength(ReadOnlySpan<char> text, int maxTokens) =>
+        Default.Value.GetIndexByTokenCount(text, maxTokens, out _, out _);
+
     /// <summary>Prompt tokens of a conversation, counting text, tool calls and tool results.</summary>
     public static int Count(IEnumerable<ChatMessage> messages, string? model = null)
     {

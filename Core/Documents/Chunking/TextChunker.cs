@@ -41,27 +41,30 @@ public static partial class TextChunker
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(options);
-        var maxChars = options.MaxTokens * 4;
         var chunks = new List<TextChunk>();
         foreach (var section in Sections(text))
         {
-            ChunkSection(text, section, options, maxChars, chunks);
+            ChunkSection(text, section, options, chunks);
         }
 
         return chunks;
     }
 
-    private static void ChunkSection(string text, Section section, ChunkingOptions options, int maxChars, List<TextChunk> chunks)
+    // Sizes are measured with the tokenizer the budgets use, on the exact text a chunk will hold.
+    private static int Tokens(string text, int start, int end) => TokenCounter.Count(text.AsSpan(start, end - start));
+
+    private static void ChunkSection(string text, Section section, ChunkingOptions options, List<TextChunk> chunks)
     {
+        var maxTokens = options.MaxTokens;
         var sentences = SentenceSplitter.Split(text, section.Start, section.End);
         var current = new List<TextSpan>();
         foreach (var sentence in sentences)
         {
-            if (sentence.Length > maxChars)
+            if (Tokens(text, sentence.Start, sentence.End) > maxTokens)
             {
                 Emit(text, section, current, chunks);
                 current.Clear();
-                foreach (var piece in SplitLongSentence(text, sentence, maxChars))
+                foreach (var piece in SplitLongSentence(text, sentence, maxTokens))
                 {
                     chunks.Add(NewChunk(text, section, piece.Start, piece.End, chunks.Count, splitSentence: true));
                 }
@@ -69,14 +72,14 @@ public static partial class TextChunker
                 continue;
             }
 
-            if (current.Count > 0 && sentence.End - current[0].Start > maxChars)
+            if (current.Count > 0 && Tokens(text, current[0].Start, sentence.End) > maxTokens)
             {
                 Emit(text, section, current, chunks);
-                var overlap = Overlap(current, options.OverlapTokens * 4);
+                var overlap = Overlap(text, current, options.OverlapTokens);
                 current.Clear();
                 current.AddRange(overlap);
                 // The overlap must leave room for the sentence that did not fit.
-                while (current.Count > 0 && sentence.End - current[0].Start > maxChars)
+                while (current.Count > 0 && Tokens(text, current[0].Start, sentence.End) > maxTokens)
                 {
                     current.RemoveAt(0);
                 }
@@ -89,17 +92,17 @@ public static partial class TextChunker
     }
 
     // The trailing sentences of a full chunk that fit the overlap budget; never the whole chunk, or nothing advances.
-    private static List<TextSpan> Overlap(List<TextSpan> chunk, int overlapChars)
+    private static List<TextSpan> Overlap(string text, List<TextSpan> chunk, int overlapTokens)
     {
         var overlap = new List<TextSpan>();
-        if (overlapChars <= 0)
+        if (overlapTokens <= 0)
         {
             return overlap;
         }
 
         for (var i = chunk.Count - 1; i >= 1; i--)
         {
-            if (chunk[^1].End - chunk[i].Start > overlapChars)
+            if (Tokens(text, chunk[i].Start, chunk[^1].End) > overlapTokens)
             {
                 break;
             }
@@ -124,13 +127,14 @@ public static partial class TextChunker
         return new TextChunk(ordinal, section.Heading, content, TokenCounter.Count(content), start, end, splitSentence);
     }
 
-    // Pieces of at most maxChars, cut after white space where there is any, otherwise hard.
-    private static IEnumerable<TextSpan> SplitLongSentence(string text, TextSpan sentence, int maxChars)
+    // Pieces of at most maxTokens, cut after white space where there is any, otherwise at a token boundary.
+    private static IEnumerable<TextSpan> SplitLongSentence(string text, TextSpan sentence, int maxTokens)
     {
         var start = sentence.Start;
         while (start < sentence.End)
         {
-            var end = Math.Min(start + maxChars, sentence.End);
+            // At least one character, so a single token longer than the budget still advances.
+            var end = start + Math.Max(1, TokenCounter.PrefixLength(text.AsSpan(start, sentence.End - start), maxTokens));
             if (end < sentence.End)
             {
                 var cut = end;

@@ -116,7 +116,8 @@ public sealed class ChunkerPropertyTests
         {
             var overlap = chunks[i - 1].End - chunks[i].Start;
             Assert.True(overlap > 0, "chunks of one section overlap");
-            Assert.True(overlap <= options.OverlapTokens * 4, $"overlap of {overlap} characters exceeds the budget");
+            var overlapTokens = TokenCounter.Count(text.AsSpan(chunks[i].Start, overlap));
+            Assert.True(overlapTokens <= options.OverlapTokens, $"overlap of {overlapTokens} tokens exceeds the budget");
             // The overlap starts at a sentence start.
             Assert.Contains(sentences, s => chunks[i].Content.StartsWith(s, StringComparison.Ordinal));
         }
