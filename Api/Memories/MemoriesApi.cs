@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Common;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Memory;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Common;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using Microsoft.Extensions.Logging;

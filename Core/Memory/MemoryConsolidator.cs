@@ -1,3 +1,4 @@
+using AspireAi.Core.Common;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;

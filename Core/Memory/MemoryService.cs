@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using AspireAi.Core.Common;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Npgsql;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Common;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 

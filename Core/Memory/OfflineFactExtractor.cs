@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using AspireAi.Core.Common;
 
 namespace AspireAi.Core.Memory;
 

@@ -2,9 +2,9 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AspireAi.Core.Common;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Llm.Pipeline;
-using AspireAi.Core.Memory;
 using Microsoft.AspNetCore.Http;
 using Npgsql;
 

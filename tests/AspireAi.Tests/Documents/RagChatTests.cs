@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AspireAi.Core.Common;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
 
@@ -118,7 +119,7 @@ public sealed class RagChatTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.True(details.TryGetProperty("durationMs", out _));
         var query = arguments.GetProperty("query").GetString()!;
         Assert.Contains(topic, query, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains(AspireAi.Core.Memory.SecretDetector.Placeholder, query, StringComparison.Ordinal);
+        Assert.Contains(SecretDetector.Placeholder, query, StringComparison.Ordinal);
         Assert.DoesNotContain("Zx81kQw2", reader.GetString(1), StringComparison.Ordinal);
         Assert.DoesNotContain("Zx81kQw2", details.GetRawText(), StringComparison.Ordinal);
     }
@@ -134,7 +135,7 @@ public sealed class RagChatTests(ApiFactory factory) : IClassFixture<ApiFactory>
 
         Assert.DoesNotContain(secret, audited, StringComparison.Ordinal);
         Assert.DoesNotContain("AKIAABCDEFGHIJKLMNOP", audited, StringComparison.Ordinal);
-        Assert.Contains(AspireAi.Core.Memory.SecretDetector.Placeholder, audited, StringComparison.Ordinal);
+        Assert.Contains(SecretDetector.Placeholder, audited, StringComparison.Ordinal);
     }
 
     [Fact]

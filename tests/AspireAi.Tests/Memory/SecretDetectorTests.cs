@@ -1,3 +1,4 @@
+using AspireAi.Core.Common;
 using AspireAi.Core.Memory;
 
 namespace AspireAi.Tests.Memory;

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace AspireAi.Core.Memory;
+namespace AspireAi.Core.Common;
 
 /// <summary>
 /// Keeps secrets and "don't remember this" content out of memory. Runs before anything is stored: the extraction
