@@ -41,13 +41,28 @@ public static class Parameters
                 value = generate();
                 stored[name] = value;
                 Directory.CreateDirectory(dataDirectory);
-                File.WriteAllText(path, JsonSerializer.Serialize(stored));
-                if (!OperatingSystem.IsWindows())
-                {
-                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-                }
+                WriteSecretFile(path, JsonSerializer.Serialize(stored));
             }
             return value;
+        }
+    }
+
+    /// <summary>Writes a file only its owner can read, created so from the start rather than restricted afterwards.</summary>
+    public static void WriteSecretFile(string path, string contents)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        using (var writer = new StreamWriter(path, options))
+        {
+            writer.Write(contents);
+        }
+        if (!OperatingSystem.IsWindows())
+        {
+            // An existing file keeps its old mode when overwritten.
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
     }
 }

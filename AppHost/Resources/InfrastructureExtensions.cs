@@ -89,18 +89,14 @@ public static class InfrastructureExtensions
         var dataDir = Path.Combine(options.DataDirectory, "redis");
         Directory.CreateDirectory(dataDir);
         var configFile = Path.Combine(dataDir, "redis.conf");
-        File.WriteAllLines(configFile, [
+        Parameters.WriteSecretFile(configFile, string.Join('\n',
             "bind 127.0.0.1",
             $"port {options.RedisPort.ToString(CultureInfo.InvariantCulture)}",
             $"requirepass {password.Value}",
             $"dir {dataDir}",
             options.Durable ? "appendonly yes" : "appendonly no",
             "save \"\"",
-        ]);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(configFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+            ""));
 
         var healthCheck = $"{name}-health";
         builder.Services.AddHealthChecks().AddRedis($"127.0.0.1:{options.RedisPort},password={password.Value},abortConnect=false,connectTimeout=2000", name: healthCheck);
