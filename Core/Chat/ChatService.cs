@@ -194,8 +194,9 @@ public sealed partial class ChatService(
             }
 
             var estimated = inputTokens is null || outputTokens is null || inputTokens + outputTokens == 0;
-            var input = (int)(estimated ? EstimateInput(turn) : inputTokens!.Value);
-            var output = (int)(estimated ? TokenCounter.Count(answer.ToString()) : outputTokens!.Value);
+            // A provider that reports no usage is charged by the count of its own model family's tokenizer.
+            var input = (int)(estimated ? EstimateInput(turn, model) : inputTokens!.Value);
+            var output = (int)(estimated ? TokenCounter.Count(answer.ToString(), model) : outputTokens!.Value);
             var cost = await FinaliseAsync(turn, "complete", answer.ToString(), model, (input, output, estimated),
                 toolCalls.Count > 0 ? new { toolCalls } : null, citations.Items, CancellationToken.None).ConfigureAwait(false);
             finalised = true;
@@ -210,8 +211,9 @@ public sealed partial class ChatService(
             {
                 // Disconnect mid-stream: keep the partial answer, and charge what the provider already produced.
                 var partial = answer.ToString();
-                await FinaliseAsync(turn, "cancelled", partial, model ?? turn.Options.ModelId ?? "unknown",
-                    (EstimateInput(turn), TokenCounter.Count(partial), true), new { cancelledBy = "client" }, citations.Items, CancellationToken.None).ConfigureAwait(false);
+                var charged = model ?? turn.Options.ModelId ?? "unknown";
+                await FinaliseAsync(turn, "cancelled", partial, charged,
+                    (EstimateInput(turn, charged), TokenCounter.Count(partial, charged), true), new { cancelledBy = "client" }, citations.Items, CancellationToken.None).ConfigureAwait(false);
             }
         }
     }
@@ -269,7 +271,7 @@ public sealed partial class ChatService(
             var other => JsonSerializer.Serialize(other),
         }, false);
 
-    private static long EstimateInput(ChatTurn turn) => turn.Messages.Sum(m => TokenCounter.Count(m.Text));
+    private static long EstimateInput(ChatTurn turn, string model) => turn.Messages.Sum(m => TokenCounter.Count(m.Text, model));
 
     private async Task<decimal> FinaliseAsync(ChatTurn turn, string status, string content, string model,
         (long Input, long Output, bool Estimated)? usage, object? metadata, IReadOnlyList<Citation> citations, CancellationToken cancellationToken)
@@ -388,7 +390,7 @@ public sealed partial class ChatService(
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             var text = reader.GetString(1);
-            budget -= TokenCounter.Count(text);
+            budget -= TokenCounter.Count(text, prompt?.Model);
             if (budget < 0)
             {
                 break;
