@@ -1,3 +1,4 @@
+using AspireAi.Api.Problems;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
@@ -17,6 +18,7 @@ internal static class Extensions
         // by default (KnownNetworks 127.0.0.0/8, KnownProxies ::1): set ForwardedHeaders options for other topologies.
         builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor);
         builder.AddDatabase();
+        builder.Services.AddProblemMappings();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddAuth();
         builder.Services.AddValidation();

@@ -1,5 +1,4 @@
 using AspireAi.ServiceDefaults;
-using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
@@ -10,8 +9,8 @@ public static class PostgresExtensions
 {
     /// <summary>
     /// The database of the app: Aspire's pooled <c>NpgsqlDataSource</c> from <c>ConnectionStrings:postgres</c> (with
-    /// its health check, tracing and metrics) mapping <c>vector</c> to <c>Pgvector.Vector</c>, the migrator, and the
-    /// ProblemDetails answers for an unreachable database or input it refuses.
+    /// its health check, tracing and metrics) mapping <c>vector</c> to <c>Pgvector.Vector</c>, and the migrator. The
+    /// host maps database exceptions to ProblemDetails (Api/Problems).
     /// </summary>
     public static IHostApplicationBuilder AddDatabase(this IHostApplicationBuilder builder)
     {
@@ -20,8 +19,6 @@ public static class PostgresExtensions
         builder.Services.AddSingleton<DatabaseMigrator>();
         builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.SectionName).ValidateOnStart();
         builder.Services.AddHostedService<MigrateOnStartService>();
-        builder.Services.AddProblemExceptionHandler<DatabaseUnavailableHandler>();
-        builder.Services.AddProblemExceptionHandler<DatabaseInputRejectedHandler>();
         return builder;
     }
 }

@@ -1,4 +1,3 @@
-using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -26,7 +25,6 @@ public static class JobsExtensions
         services.AddSingleton<JobMetrics>();
         services.AddSingleton<IJobQueue, PostgresJobQueue>();
         services.AddSingleton<JobAdministration>();
-        services.AddProblemExceptionHandler<JobQueueFullHandler>();
         return builder;
     }
 

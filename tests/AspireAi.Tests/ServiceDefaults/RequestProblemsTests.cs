@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using AspireAi.Api.Problems;
 using AspireAi.Core.Data;
 using AspireAi.ServiceDefaults.ErrorHandling;
 using AspireAi.Tests.Infrastructure;

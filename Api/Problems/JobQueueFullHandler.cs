@@ -1,10 +1,11 @@
+using AspireAi.Core.Jobs;
 using System.Globalization;
 using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 
-namespace AspireAi.Core.Jobs;
+namespace AspireAi.Api.Problems;
 
 /// <summary>
 /// Turns <see cref="JobQueueFullException"/> from any endpoint into 503 + Retry-After + a ProblemDetails saying which

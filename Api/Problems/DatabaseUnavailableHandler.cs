@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace AspireAi.Core.Data;
+namespace AspireAi.Api.Problems;
 
 /// <summary>
 /// An unreachable database is an outage, not a bug: the caller gets a 503 ProblemDetails with Retry-After, which

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace AspireAi.Core.Data;
+namespace AspireAi.Api.Problems;
 
 /// <summary>
 /// The last line of defence for input that validation let through but PostgreSQL cannot store (a NUL character in
