@@ -19,7 +19,7 @@ public static class MemoryExtensions
     public static IHostApplicationBuilder AddMemory(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        AddMemoryCore(builder);
+        builder.AddMemoryServices();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatContextProvider, MemoryContextProvider>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatToolProvider, MemoryTools>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatExchangeObserver, MemoryExchangeObserver>());
@@ -28,35 +28,16 @@ public static class MemoryExtensions
     }
 
     /// <summary>
-    /// The memory jobs for the Workers host: extraction + consolidation (memory.extract) and the recurring maintenance
-    /// (memory.expire every minute, memory.cap-episodic hourly, memory.purge daily, memory.backlog every minute,
-    /// memory.reembed every 10 minutes; override with <c>Jobs:Recurring:{name}:Schedule</c>).
+    /// The memory services without the chat integration: storage, retrieval, extraction and consolidation models,
+    /// for any host (the Workers' memory jobs build on it). Registers once, however often it is called.
     /// </summary>
-    public static IHostApplicationBuilder AddMemoryJobs(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddMemoryServices(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        AddMemoryCore(builder);
-        var services = builder.Services;
-        services.AddJobHandler<MemoryExtractionJob>();
-        services.AddJobHandler<MemoryExpireJob>();
-        services.AddJobHandler<MemoryEpisodicCapJob>();
-        services.AddJobHandler<MemoryPurgeJob>();
-        services.AddJobHandler<MemoryBacklogJob>();
-        services.AddJobHandler<MemoryReembedJob>();
-        services.AddRecurringJob(MemoryJobs.Expire, "@every 1m");
-        services.AddRecurringJob(MemoryJobs.CapEpisodic, "@hourly");
-        services.AddRecurringJob(MemoryJobs.Purge, "@daily");
-        services.AddRecurringJob(MemoryJobs.Backlog, "@every 1m");
-        services.AddRecurringJob(MemoryJobs.Reembed, "@every 10m");
-        return builder;
-    }
-
-    private static void AddMemoryCore(IHostApplicationBuilder builder)
-    {
         var services = builder.Services;
         if (services.Any(d => d.ServiceType == typeof(MemoryMarker)))
         {
-            return;
+            return builder;
         }
         services.AddSingleton<MemoryMarker>();
         builder.AddLlm();
@@ -78,6 +59,7 @@ public static class MemoryExtensions
         // Deterministic answers for the two structured calls, so extraction and consolidation work offline.
         services.AddOfflineStructuredResponder<OfflineExtractionResponder>();
         services.AddOfflineStructuredResponder<OfflineDecisionResponder>();
+        return builder;
     }
 
     private sealed class MemoryMarker;

@@ -4,8 +4,8 @@ using NpgsqlTypes;
 
 namespace AspireAi.Core.Memory;
 
-/// <summary>Shared SQL fragments and readers.</summary>
-internal static class MemorySql
+/// <summary>Shared SQL fragments and readers of the memory tables (the Api's services and the Workers' memory jobs).</summary>
+public static class MemorySql
 {
     /// <summary>Every column of a <see cref="MemoryRecord"/>, for a <c>memories m</c> alias; read with <see cref="ReadRecord"/>.</summary>
     public const string RecordColumns = """

@@ -1,9 +1,9 @@
 using AspireAi.Core.Data;
-using AspireAi.Core.Documents;
-using AspireAi.Core.Memory;
 using AspireAi.Core.Redis;
 using AspireAi.ServiceDefaults;
+using AspireAi.Workers.Documents;
 using AspireAi.Workers.Jobs;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Workers.Extensions;
 
@@ -14,7 +14,7 @@ internal static class Extensions
         builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddJobWorkers();
-        builder.AddDocumentIngestion();
+        builder.AddDocumentJobs();
         builder.AddMemoryJobs();
     }
 }

@@ -11,6 +11,7 @@ using AspireAi.Core.Documents.Parsing;
 using AspireAi.Core.Documents.Retrieval;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Jobs;
+using AspireAi.Workers.Documents;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -51,7 +52,7 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 builder.Services.AddProblemDetails();
 builder.AddDatabase();
 builder.AddDocuments();
-builder.AddDocumentIngestion();
+builder.AddDocumentJobs();
 using var host = builder.Build();
 var services = host.Services;
 var dataSource = services.GetRequiredService<NpgsqlDataSource>();

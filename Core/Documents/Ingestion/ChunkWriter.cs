@@ -63,7 +63,7 @@ public static class ChunkWriter
     }
 
     // The column's error would name neither the model nor the expected size.
-    internal static Vector ToVector(float[] values) =>
+    public static Vector ToVector(float[] values) =>
         values.Length == EmbeddingDefaults.Dimensions
             ? new Vector(values)
             : throw new InvalidOperationException($"A vector of {values.Length} dimensions cannot be stored in vector({EmbeddingDefaults.Dimensions}).");

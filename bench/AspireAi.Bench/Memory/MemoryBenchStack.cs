@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Bench.Memory;
 

@@ -9,6 +9,7 @@ using AspireAi.Core.Memory;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Bench.Memory;
 

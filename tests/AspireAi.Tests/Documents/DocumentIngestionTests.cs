@@ -12,6 +12,7 @@ using AspireAi.Core.Llm;
 using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using AspireAi.Workers.Documents;
 
 namespace AspireAi.Tests.Documents;
 

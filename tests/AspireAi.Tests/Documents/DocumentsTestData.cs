@@ -14,6 +14,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
+using AspireAi.Workers.Documents;
 
 namespace AspireAi.Tests.Documents;
 
@@ -57,7 +58,7 @@ internal static class DocumentsTestData
         builder.Services.AddProblemDetails();
         builder.AddDatabase();
         builder.AddJobWorkers();
-        builder.AddDocumentIngestion();
+        builder.AddDocumentJobs();
         var host = builder.Build();
         await host.StartAsync();
         return host;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using AspireAi.Core.Documents.Tools;
 using AspireAi.Tests.Infrastructure;
 using AspireAi.Tests.Memory;
+using AspireAi.Workers.Documents;
 
 namespace AspireAi.Tests.Documents;
 

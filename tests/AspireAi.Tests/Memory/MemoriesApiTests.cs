@@ -6,6 +6,7 @@ using AspireAi.Tests.Auth;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
 using Npgsql;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Tests.Memory;
 

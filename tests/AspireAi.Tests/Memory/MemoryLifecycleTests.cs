@@ -4,6 +4,7 @@ using AspireAi.Core.Memory;
 using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Tests.Memory;
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
 using AspireAi.Tests.Llm;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Tests.Memory;
 
@@ -130,7 +131,7 @@ public sealed class MemoryOpenAiScenarioTests(ApiFactory factory)
         var job = await MemoryTestData.ScalarJobAsync(api.DataSource, user.Id);
 
         await Assert.ThrowsAsync<AspireAi.Core.Memory.MemoryExtractionException>(() =>
-            MemoryTestData.RunJobAsync<AspireAi.Core.Memory.MemoryExtractionJob>(api.Services, api.DataSource, job.Payload, job.Id));
+            MemoryTestData.RunJobAsync<AspireAi.Workers.Memory.MemoryExtractionJob>(api.Services, api.DataSource, job.Payload, job.Id));
 
         // One attempt and one retry with the problem spelled out; the transaction rolled back, the job waits for its retry.
         Assert.Equal(2, fake.ChatRequests.Count(r => ScriptedMemoryModel.SchemaOf(r) == "memory_facts"));

@@ -6,6 +6,7 @@ using AspireAi.Core.Memory;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Tests.Memory;
 

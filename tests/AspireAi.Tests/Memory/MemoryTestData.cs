@@ -7,6 +7,7 @@ using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Tests.Memory;
 

@@ -8,6 +8,7 @@ using AspireAi.Workers.Jobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using AspireAi.Workers.Memory;
 
 namespace AspireAi.Tests.Memory;
 

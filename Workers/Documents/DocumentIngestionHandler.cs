@@ -1,13 +1,15 @@
 using System.Diagnostics;
 using System.Text.Json;
+using AspireAi.Core.Documents;
 using AspireAi.Core.Documents.Chunking;
+using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Documents.Parsing;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace AspireAi.Core.Documents.Ingestion;
+namespace AspireAi.Workers.Documents;
 
 /// <summary>
 /// The <c>documents.ingest</c> job: parse and clean → chunk → embed in batches → store chunks (vector, tsvector,

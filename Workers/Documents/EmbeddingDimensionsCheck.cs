@@ -1,9 +1,11 @@
+using AspireAi.Core.Documents;
+using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Llm;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace AspireAi.Core.Documents.Ingestion;
+namespace AspireAi.Workers.Documents;
 
 /// <summary>
 /// Refuses to start the Workers when <c>document_chunks.embedding</c> is not <c>vector(EmbeddingDefaults.Dimensions)</c>:

@@ -1,10 +1,11 @@
 using AspireAi.Core.Jobs;
+using AspireAi.Core.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace AspireAi.Core.Memory;
+namespace AspireAi.Workers.Memory;
 
 /// <summary>
 /// memory.expire (recurring): sessions that ended take their memories with them (rows, entity links and their own

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AspireAi.Core.Documents;
 using AspireAi.Core.Documents.Chunking;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Jobs;
@@ -7,7 +8,7 @@ using Microsoft.Extensions.Options;
 using NpgsqlTypes;
 using Pgvector;
 
-namespace AspireAi.Core.Documents.Retrieval;
+namespace AspireAi.Workers.Documents;
 
 /// <summary>
 /// The recurring <c>documents.recall-monitor</c> job: samples chunks, turns each into a query (its heading and first

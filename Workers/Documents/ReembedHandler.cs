@@ -1,11 +1,13 @@
 using System.Diagnostics;
+using AspireAi.Core.Documents;
+using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace AspireAi.Core.Documents.Ingestion;
+namespace AspireAi.Workers.Documents;
 
 /// <summary>
 /// The <c>documents.reembed</c> job, also run every minute as a recurring check: when the configured embedding model

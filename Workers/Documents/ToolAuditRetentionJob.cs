@@ -1,9 +1,11 @@
+using AspireAi.Core.Documents;
+using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NpgsqlTypes;
 
-namespace AspireAi.Core.Documents.Tools;
+namespace AspireAi.Workers.Documents;
 
 /// <summary>
 /// Recurring (daily): clears the arguments of tool-call audit rows older than
