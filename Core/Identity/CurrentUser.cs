@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
 
 namespace AspireAi.Core.Identity;
 
@@ -12,6 +13,16 @@ public sealed record CurrentUser(Guid UserId, Guid OrgId, string Role, string Em
 {
     /// <summary>Whether the user is an administrator of <see cref="OrgId"/>.</summary>
     public bool IsAdmin => Role == AspireAiRoles.Admin;
+
+    /// <summary>
+    /// Lets a minimal-API handler take the caller as a parameter. Only for endpoints that require authorization:
+    /// on an anonymous request it throws, as <see cref="ClaimsPrincipalExtensions.GetCurrentUser"/> does.
+    /// </summary>
+    public static ValueTask<CurrentUser?> BindAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return ValueTask.FromResult<CurrentUser?>(context.User.GetCurrentUser());
+    }
 
     /// <summary>
     /// A principal carrying this user's claims (see <see cref="AspireAiClaims"/>), authenticated with
