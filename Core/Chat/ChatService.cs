@@ -78,9 +78,10 @@ public sealed partial class ChatService(
             {
                 ["date"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
                 ["user_name"] = userName,
-            })),
+            }) + "\n\n" + LlmPromptBlocks.DataPolicy),
         };
-        messages.AddRange(context.Select(c => new ChatMessage(ChatRole.System, c.Text)));
+        // Retrieved context is data: user-role envelopes, never system text (see LlmPromptBlocks).
+        messages.AddRange(context.Select(c => LlmPromptBlocks.Data(c.Text)));
         messages.AddRange(history);
         messages.Add(new ChatMessage(ChatRole.User, content));
 

@@ -1,4 +1,5 @@
 using System.Net.Http;
+using AspireAi.Core.Common;
 using AspireAi.Core.Llm.Offline;
 using AspireAi.Core.Llm.OpenAi;
 using AspireAi.Core.Llm.Pipeline;
@@ -50,6 +51,10 @@ public static partial class LlmExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LlmOptions>, LlmOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        // What reaches the model as data is screened for instructions (memories, passages, tool results).
+        services.AddOptions<SafetyOptions>().Bind(configuration.GetSection(SafetyOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddMetrics();
+        services.TryAddSingleton<ContentScreen>();
 
         AddModelHttpClient(services, HttpClientName);
         AddModelHttpClient(services, FallbackHttpClientName);
@@ -81,7 +86,8 @@ public static partial class LlmExtensions
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
         var loggers = services.GetRequiredService<ILoggerFactory>();
-        var tools = new ToolInvoker(options.ToolLoop, services.GetServices<IToolCallObserver>(), loggers.CreateLogger<ToolInvoker>());
+        var tools = new ToolInvoker(options.ToolLoop, services.GetServices<IToolCallObserver>(), services.GetRequiredService<ContentScreen>(),
+            loggers.CreateLogger<ToolInvoker>());
 
         // Outermost first: function invocation -> default options -> OpenTelemetry -> logging -> fallback -> provider.
         // - Function invocation is outermost so every model round is its own span and log entry, and tool execution

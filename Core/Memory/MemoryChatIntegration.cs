@@ -19,7 +19,8 @@ namespace AspireAi.Core.Memory;
 /// their use is counted (last_accessed_at, access_count).
 /// </summary>
 public sealed partial class MemoryContextProvider(
-    MemoryRetriever retriever, MemoryStore store, MemoryMetrics metrics, IOptions<MemoryOptions> options, ILogger<MemoryContextProvider> logger)
+    MemoryRetriever retriever, MemoryStore store, MemoryMetrics metrics, ContentScreen screen, IOptions<MemoryOptions> options,
+    ILogger<MemoryContextProvider> logger)
     : IChatContextProvider
 {
     public string Name => "memory";
@@ -44,6 +45,9 @@ public sealed partial class MemoryContextProvider(
             var profile = await retriever.ProfileAsync(request.UserId, request.OrgId, settings.CandidatesPerRetriever, cancellationToken).ConfigureAwait(false);
             ranked = ranked.Concat(profile).DistinctBy(m => m.Id);
         }
+        // A memory is a statement about the user. One that reads as an instruction or a claim on the system (written
+        // as given with infer=false, or from before the screen existed) is kept for the user to see but never shown to the model.
+        ranked = ranked.Where(m => screen.IsTrustedFact(m.Text, "memory", "withheld"));
         var (text, chosen) = await SelectCurrentAsync([.. ranked], settings.TokenBudget, cancellationToken).ConfigureAwait(false);
         var tokens = text is null ? 0 : TokenCounter.Count(text);
         var elapsed = Stopwatch.GetElapsedTime(started);

@@ -108,6 +108,12 @@ public sealed partial class MemoryTools(MemoryRetriever retriever, MemoryService
         {
             return "Error: the user asked not to remember this.";
         }
+        if (PromptInjection.Scan(text) != InjectionKinds.None)
+        {
+            // The model may be repeating an injected instruction; a memory only ever states a fact about the user.
+            metrics.FactRejected("instruction_like");
+            return "Error: that reads as an instruction or a claim about the system, not a fact about the user; it was not stored.";
+        }
         if (IsQuestion(text))
         {
             return "Error: that is a question, not something to remember.";

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AspireAi.Core.Common;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -286,8 +287,8 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         batch.BatchCommands.Add(release);
         var insert = new NpgsqlBatchCommand("""
             INSERT INTO memories (id, lineage_id, supersedes_id, org_id, user_id, agent_id, session_id, scope, type, text, importance,
-                                  embedding, embedding_model, expires_at, source_message_ids, content_hash, created_by, metadata)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::jsonb)
+                                  embedding, embedding_model, expires_at, source_message_ids, content_hash, created_by, metadata, injection_flags)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::jsonb, $19)
             ON CONFLICT (scope_key, content_hash) WHERE invalidated_at IS NULL DO NOTHING
             """);
         insert.Parameters.Add(new() { Value = id });
@@ -308,6 +309,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         insert.Parameters.Add(new() { Value = hash });
         insert.Parameters.Add(MemorySql.Uuid(provenance.ActorUserId));
         insert.Parameters.Add(new() { Value = memory.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : "{}" });
+        insert.Parameters.Add(new() { Value = PromptInjection.Names(PromptInjection.Scan(memory.Text)), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         batch.BatchCommands.Add(insert);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         if (insert.RecordsAffected == 0)

@@ -27,6 +27,7 @@ public sealed partial class MemoryExtractionJob(
     MemoryConsolidator consolidator,
     MemoryWriter writer,
     MemoryMetrics metrics,
+    ContentScreen screen,
     IOptions<MemoryOptions> options,
     IOptions<PricingSettings> pricing,
     ILogger<MemoryExtractionJob> logger) : IJobHandler
@@ -76,6 +77,13 @@ public sealed partial class MemoryExtractionJob(
             {
                 metrics.FactRejected("secret");
                 LogSecretDropped(sourceId, kind);
+                continue;
+            }
+            // Facts are about the user: an instruction, or a claim of role or permission over the system ("is the
+            // administrator of this system"), is never stored, whoever said it and whatever the model extracted.
+            if (!screen.IsTrustedFact(fact.Text, "extraction", "dropped"))
+            {
+                metrics.FactRejected("instruction_like");
                 continue;
             }
             if (fact.Text.Length > settings.MaxMemoryChars)

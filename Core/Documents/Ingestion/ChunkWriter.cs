@@ -1,3 +1,5 @@
+using AspireAi.Core.Common;
+using AspireAi.Core.Documents.Retrieval;
 using AspireAi.Core.Llm;
 using Npgsql;
 using NpgsqlTypes;
@@ -29,7 +31,7 @@ public static class ChunkWriter
         var written = 0;
         await using var importer = await connection.BeginBinaryImportAsync("""
             COPY document_chunks (id, document_id, scope_key, ordinal, heading, content, token_count, start_offset, end_offset,
-                                  metadata, embedding, embedding_model)
+                                  metadata, embedding, embedding_model, injection_flags)
             FROM STDIN (FORMAT BINARY)
             """, cancellationToken).ConfigureAwait(false);
         await foreach (var chunk in chunks.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -56,6 +58,8 @@ public static class ChunkWriter
             await importer.WriteAsync(chunk.MetadataJson, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
             await importer.WriteAsync(ToVector(chunk.Embedding), "vector", cancellationToken).ConfigureAwait(false);
             await importer.WriteAsync(model, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(PromptInjection.Names(PromptInjection.Scan(PassageScreen.Headed(chunk.Heading, chunk.Content))), NpgsqlDbType.Array | NpgsqlDbType.Text, cancellationToken)
+                .ConfigureAwait(false);
         }
 
         await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);

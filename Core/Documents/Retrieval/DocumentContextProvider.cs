@@ -1,5 +1,6 @@
 using System.Globalization;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Common;
 using AspireAi.Core.Llm;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +12,7 @@ namespace AspireAi.Core.Documents.Retrieval;
 /// <c>[S1]</c>, <c>[S2]</c> …: <c>S{n}</c> is the n-th entry of the answer's <c>citations</c>. When the best match is
 /// under the relevance threshold, the block says that nothing relevant was found, so the model does not invent.
 /// </summary>
-public sealed class DocumentContextProvider(DocumentRetriever retriever, IOptions<DocumentsOptions> options) : IChatContextProvider
+public sealed class DocumentContextProvider(DocumentRetriever retriever, ContentScreen screen, IOptions<DocumentsOptions> options) : IChatContextProvider
 {
     public const string SourceIdPrefix = "S";
 
@@ -43,7 +44,12 @@ public sealed class DocumentContextProvider(DocumentRetriever retriever, IOption
         var budget = settings.MaxContextTokens;
         foreach (var hit in result.Hits)
         {
-            var cost = TokenCounter.Count(hit.Content) + 8;
+            if (PassageScreen.Screen(screen, hit.Title, hit.Heading, hit.Content, "document") is not { } passage)
+            {
+                continue;
+            }
+
+            var cost = TokenCounter.Count(passage.Content) + 8;
             if (items.Count > 0 && cost > budget)
             {
                 break;
@@ -51,9 +57,9 @@ public sealed class DocumentContextProvider(DocumentRetriever retriever, IOption
 
             budget -= cost;
             var id = SourceIdPrefix + (items.Count + 1).ToString(CultureInfo.InvariantCulture);
-            items.Add(new PromptBlockItem(id, hit.Content));
+            items.Add(new PromptBlockItem(id, passage.Content));
             citations.Add(new Citation(hit.DocumentId, hit.Title, hit.ChunkId));
-            legend.Add($"{id} = \"{hit.Title}\"" + (hit.Heading is null ? "" : $" ({hit.Heading})"));
+            legend.Add($"{id} = \"{passage.Title}\"" + (passage.Heading is null ? "" : $" ({passage.Heading})"));
         }
 
         var instruction = LlmPromptBlocks.SourcesInstruction + " Sources: " + string.Join("; ", legend) + ".";

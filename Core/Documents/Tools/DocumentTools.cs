@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Common;
 using AspireAi.Core.Documents.Retrieval;
 using AspireAi.Core.Llm;
 using Microsoft.Extensions.AI;
@@ -10,12 +11,12 @@ using Microsoft.Extensions.Options;
 namespace AspireAi.Core.Documents.Tools;
 
 /// <summary>Offers <c>search_documents</c> to the model, bound to the user of the turn.</summary>
-public sealed class DocumentTools(DocumentRetriever retriever, IOptions<DocumentsOptions> options) : IChatToolProvider
+public sealed class DocumentTools(DocumentRetriever retriever, ContentScreen screen, IOptions<DocumentsOptions> options) : IChatToolProvider
 {
     public IEnumerable<AITool> GetTools(ChatContextRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        yield return new SearchDocumentsFunction(retriever, request.UserId, request.OrgId, options.Value.Retrieval);
+        yield return new SearchDocumentsFunction(retriever, screen, request.UserId, request.OrgId, options.Value.Retrieval);
     }
 }
 
@@ -29,7 +30,8 @@ public sealed class DocumentTools(DocumentRetriever retriever, IOptions<Document
 /// with passages this user's search produced: the result the chat hands back is used to pick and order them, never as
 /// the source of a citation.
 /// </remarks>
-internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Guid userId, Guid orgId, RetrievalOptions settings) : AIFunction, ICitingTool
+internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, ContentScreen screen, Guid userId, Guid orgId, RetrievalOptions settings)
+    : AIFunction, ICitingTool
 {
     public const string ToolName = "search_documents";
     private const int MaxPassageChars = 1200;
@@ -82,9 +84,16 @@ internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Guid 
         }
 
         var result = await retriever.SearchAsync(userId, orgId, request, cancellationToken).ConfigureAwait(false);
+        var passages = new List<SearchDocumentsPassage>();
         foreach (var hit in result.Hits)
         {
+            if (PassageScreen.Screen(screen, hit.Title, hit.Heading, LlmContent.Truncate(hit.Content, MaxPassageChars), "tool:" + ToolName) is not { } passage)
+            {
+                continue;
+            }
             _returned.TryAdd(hit.ChunkId, new Citation(hit.DocumentId, hit.Title, hit.ChunkId));
+            passages.Add(new SearchDocumentsPassage(hit.DocumentId, passage.Title, hit.ChunkId, hit.Ordinal, passage.Heading, passage.Content,
+                hit.Similarity is { } s ? Math.Round(s, 4) : null, Math.Round(hit.Score, 5)));
         }
         // A JsonElement (camelCase) travels unchanged through the tool loop, the model adapter and the chat events.
         return JsonSerializer.SerializeToElement(new SearchDocumentsResult(
@@ -94,8 +103,7 @@ internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Guid 
             result.LowConfidence
                 ? "Nothing relevant was found in the documents; do not answer from them."
                 : result.Hits.Count == 0 ? "No document matched." : null,
-            [.. result.Hits.Select(h => new SearchDocumentsPassage(h.DocumentId, h.Title, h.ChunkId, h.Ordinal, h.Heading,
-                LlmContent.Truncate(h.Content, MaxPassageChars), h.Similarity is { } s ? Math.Round(s, 4) : null, Math.Round(h.Score, 5)))]),
+            passages),
             JsonSerializerOptions.Web);
     }
 

@@ -31,10 +31,20 @@ internal sealed class OfflineConversation
         var systemTexts = new List<string>();
         var memories = new List<PromptBlockItem>();
         var sources = new List<PromptBlockItem>();
-        foreach (var message in list.Where(m => m.Role == ChatRole.System))
+        var lastUserIndex = LastUserIndex(list);
+        for (var i = 0; i < list.Count; i++)
         {
+            var message = list[i];
             var text = message.Text;
-            systemTexts.Add(text);
+            var isData = LlmPromptBlocks.IsData(text) && i < lastUserIndex;
+            if (message.Role == ChatRole.System)
+            {
+                systemTexts.Add(text);
+            }
+            else if (!isData)
+            {
+                continue;
+            }
             if (LlmPromptBlocks.Parse(text) is { } block)
             {
                 if (block.Heading.Equals(LlmPromptBlocks.MemoriesHeading, StringComparison.OrdinalIgnoreCase))
@@ -48,15 +58,7 @@ internal sealed class OfflineConversation
             }
         }
 
-        var lastUser = -1;
-        for (var i = list.Count - 1; i >= 0; i--)
-        {
-            if (list[i].Role == ChatRole.User)
-            {
-                lastUser = i;
-                break;
-            }
-        }
+        var lastUser = lastUserIndex;
 
         // Tool results count only for the current turn: those of earlier turns were answered already.
         var callNames = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -81,6 +83,19 @@ internal sealed class OfflineConversation
 
         var userText = lastUser >= 0 ? list[lastUser].Text.Trim() : string.Empty;
         return new OfflineConversation(list, userText, systemTexts, memories, sources, toolResults);
+    }
+
+    // The user's question is the last user message that is not a data envelope.
+    private static int LastUserIndex(IReadOnlyList<ChatMessage> list)
+    {
+        for (var i = list.Count - 1; i >= 0; i--)
+        {
+            if (list[i].Role == ChatRole.User && !LlmPromptBlocks.IsData(list[i].Text))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using AspireAi.Core.Common;
 using AspireAi.Core.Llm.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -15,7 +16,7 @@ namespace AspireAi.Core.Llm.Pipeline;
 /// rethrown so the library turns it into an error result for the model (with the message only when
 /// <see cref="ToolLoopOptions.IncludeErrorDetails"/> is set) and marks the <c>execute_tool</c> span as failed.
 /// </summary>
-internal sealed partial class ToolInvoker(ToolLoopOptions options, IEnumerable<IToolCallObserver> observers, ILogger<ToolInvoker> logger)
+internal sealed partial class ToolInvoker(ToolLoopOptions options, IEnumerable<IToolCallObserver> observers, ContentScreen screen, ILogger<ToolInvoker> logger)
 {
     private readonly IToolCallObserver[] _observers = [.. observers];
 
@@ -62,9 +63,30 @@ internal sealed partial class ToolInvoker(ToolLoopOptions options, IEnumerable<I
             throw;
         }
 
-        await ReportAsync(context, argumentsJson, LlmContent.SerializeResult(result).Length, ToolCallOutcome.Succeeded, error: null,
+        var serialized = LlmContent.SerializeResult(result);
+        await ReportAsync(context, argumentsJson, serialized.Length, ToolCallOutcome.Succeeded, error: null,
             Stopwatch.GetElapsedTime(started)).ConfigureAwait(false);
-        return result;
+        // A tool's output is data from outside (documents, the web, other systems): instruction-like parts are quoted or left out.
+        return screen.ForToolResult(serialized, "tool:" + call.Name) switch
+        {
+            null => $"The result of '{call.Name}' was withheld: it contained instruction-like text.",
+            var screened when ReferenceEquals(screened, serialized) => result,
+            // Same shape as the tool's own result (a citing tool reads its passages back from it), with the text screened.
+            var screened => ParseOrText(screened),
+        };
+    }
+
+    private static object ParseOrText(string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return text;
+        }
     }
 
     private static IReadOnlyList<string> ArgumentProblems(AIFunction tool, string argumentsJson)

@@ -38,8 +38,12 @@ public sealed class MemoryOpenAiScenarioTests(ApiFactory factory)
         var answer = await MemoryTestData.ChatAsync(client, await ChatTestData.CreateConversationAsync(client), "Where do I work?");
         var globex = current.Single(m => m.Text.Contains("Globex", StringComparison.Ordinal));
         Assert.Contains(globex.Id, answer.MemoryIds);
-        var prompt = ScriptedMemoryModel.SystemText(fake.ChatRequests.Last(r => ScriptedMemoryModel.SchemaOf(r) is null));
+        var request = fake.ChatRequests.Last(r => ScriptedMemoryModel.SchemaOf(r) is null);
+        var prompt = ScriptedMemoryModel.ContextText(request);
         Assert.Contains("## Memories", prompt, StringComparison.Ordinal);
+        // Memories are data: they reach the model in a user-role envelope, never in the system instructions.
+        Assert.DoesNotContain("## Memories", ScriptedMemoryModel.SystemText(request), StringComparison.Ordinal);
+        Assert.Contains("<data source=\"memories\">", prompt, StringComparison.Ordinal);
         Assert.Contains("Works at Globex as a platform engineer", prompt, StringComparison.Ordinal);
         Assert.DoesNotContain("Acme", prompt, StringComparison.Ordinal);
     }
@@ -81,7 +85,7 @@ public sealed class MemoryOpenAiScenarioTests(ApiFactory factory)
 
         var answer = await MemoryTestData.ChatAsync(client, await ChatTestData.CreateConversationAsync(client), "Show me a code example that reverses a string");
         Assert.Contains(instruction.Id, answer.MemoryIds);
-        Assert.Contains("Always use TypeScript for code examples", ScriptedMemoryModel.SystemText(fake.ChatRequests.Last(r => ScriptedMemoryModel.SchemaOf(r) is null)),
+        Assert.Contains("Always use TypeScript for code examples", ScriptedMemoryModel.ContextText(fake.ChatRequests.Last(r => ScriptedMemoryModel.SchemaOf(r) is null)),
             StringComparison.Ordinal);
     }
 
@@ -166,6 +170,10 @@ internal static class ScriptedMemoryModel
     public static string SystemText(FakeOpenAiRequest request) =>
         string.Join("\n", Messages(request).Where(m => m.Role == "system").Select(m => m.Text));
 
+    /// <summary>The system instructions and the data envelopes (memories, sources) the model was shown.</summary>
+    public static string ContextText(FakeOpenAiRequest request) =>
+        string.Join("\n", Messages(request).Where(m => m.Role == "system" || m.Text.StartsWith("<data ", StringComparison.Ordinal)).Select(m => m.Text));
+
     public static string LastUserText(FakeOpenAiRequest request) => Messages(request).Last(m => m.Role == "user").Text;
 
     private static List<(string Role, string Text)> Messages(FakeOpenAiRequest request) =>
@@ -245,7 +253,7 @@ internal static class ScriptedMemoryModel
         var fact = JsonNode.Parse(messages.Last(m => m.Role == "user").Text)!;
         var factText = fact["fact"]!.GetValue<string>();
         var retraction = fact["retraction"]!.GetValue<bool>();
-        var candidates = SystemText(request).Split('\n')
+        var candidates = ContextText(request).Split('\n')
             .Where(l => l.StartsWith("- [", StringComparison.Ordinal))
             .Select(l => (Id: l[3..l.IndexOf(']', StringComparison.Ordinal)], Text: l[(l.IndexOf(']', StringComparison.Ordinal) + 2)..]))
             .ToList();
