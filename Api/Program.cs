@@ -16,7 +16,11 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
-app.UseForwardedHeaders();
+app.UseTrustedProxies();
+app.UseApiSecurityHeaders();
+// Explicit, so that the headers above are on the 401s and 403s these answer too.
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapAuthApi();
 app.MapApiKeysApi();

@@ -1,6 +1,7 @@
 using AspireAi.Api.Auth;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Identity.Tokens;
+using AspireAi.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -56,7 +57,13 @@ internal static class AuthExtensions
             .AddPolicy(AspireAiPolicies.Admin, policy => policy
                 .AddAuthenticationSchemes(AspireAiPolicies.BearerScheme)
                 .RequireAuthenticatedUser()
+                .RequireRole(AspireAiRoles.Admin))
+            // Which dependencies the Api has and how they answer: administrators only.
+            .AddPolicy(HealthEndpoints.DetailsPolicy, policy => policy
+                .AddAuthenticationSchemes(AspireAiPolicies.BearerScheme)
+                .RequireAuthenticatedUser()
                 .RequireRole(AspireAiRoles.Admin));
+        services.AddApiKeyScopes();
         return builder;
     }
 }
