@@ -1,4 +1,5 @@
 using AspireAi.Api.ApiKeys;
+using AspireAi.Api.Audit;
 using AspireAi.Api.Auth;
 using AspireAi.Api.Chat;
 using AspireAi.Api.Conversations;
@@ -25,6 +26,7 @@ app.MapDefaultEndpoints();
 app.MapAuthApi();
 app.MapApiKeysApi();
 app.MapAdminUsersApi();
+app.MapAuditApi();
 app.MapConversationsApi();
 app.MapChatApi();
 app.MapPromptsApi();

@@ -1,4 +1,5 @@
 using AspireAi.Api.Auth;
+using AspireAi.Core.Audit;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Identity.Tokens;
 using AspireAi.ServiceDefaults;
@@ -64,6 +65,7 @@ internal static class AuthExtensions
                 .RequireAuthenticatedUser()
                 .RequireRole(AspireAiRoles.Admin));
         services.AddApiKeyScopes();
+        services.AddSingleton<AuditLog>();
         return builder;
     }
 }

@@ -19,7 +19,8 @@ public sealed class MarkdownRendererTests
 
         var html = _markdown.ToHtml(markdown);
 
-        Assert.DoesNotContain("<script>", html, StringComparison.Ordinal);
+        // The whole answer, encoded, in one paragraph: not a 500, and no markup of the model's.
+        Assert.Equal("<p>" + System.Net.WebUtility.HtmlEncode(markdown) + "</p>\n", html);
         Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt; deep", html, StringComparison.Ordinal);
     }
 
