@@ -1,4 +1,5 @@
 using AspireAi.Api.ApiKeys;
+using AspireAi.Api.Audit;
 using AspireAi.Api.Auth;
 using AspireAi.Api.Chat;
 using AspireAi.Api.Conversations;
@@ -16,11 +17,16 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
-app.UseForwardedHeaders();
+app.UseTrustedProxies();
+app.UseApiSecurityHeaders();
+// Explicit, so that the headers above are on the 401s and 403s these answer too.
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapAuthApi();
 app.MapApiKeysApi();
 app.MapAdminUsersApi();
+app.MapAuditApi();
 app.MapConversationsApi();
 app.MapChatApi();
 app.MapPromptsApi();

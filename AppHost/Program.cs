@@ -10,6 +10,8 @@ var options = AppHostOptions.Read(builder);
 var postgres = builder.AddAspireAiPostgres(ResourceNames.Postgres, options);
 var redis = builder.AddAspireAiRedis(ResourceNames.Redis, options);
 var signingKey = builder.AddSigningKey(options);
+// Web proves with it that its X-Forwarded-For is to be believed; other local callers' headers are ignored.
+var proxyKey = builder.AddGeneratedSecret("proxy-key", options.DataDirectory).Parameter;
 
 // The schema is current and the first administrator exists before any service starts.
 var migrator = builder.AddProject<Projects.AspireAi_Migrator>(ResourceNames.Migrator)
@@ -20,6 +22,7 @@ var migrator = builder.AddProject<Projects.AspireAi_Migrator>(ResourceNames.Migr
 var api = builder.AddProject<Projects.AspireAi_Api>(ResourceNames.Api)
     .WithFixedHttpPort(options.ApiPort)
     .AsBackend(postgres, redis, migrator, signingKey, builder.Configuration)
+    .WithEnvironment("Proxy__Key", proxyKey)
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.AspireAi_Workers>(ResourceNames.Workers)
@@ -30,6 +33,7 @@ builder.AddProject<Projects.AspireAi_Workers>(ResourceNames.Workers)
 builder.AddProject<Projects.AspireAi_Web>(ResourceNames.Web)
     .WithFixedHttpPort(options.WebPort)
     .WithReference(api).WaitFor(api)
+    .WithEnvironment("Proxy__Key", proxyKey)
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();

@@ -1,15 +1,17 @@
 using AspireAi.ServiceDefaults;
 using AspireAi.ServiceDefaults.ErrorHandling;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -110,21 +112,30 @@ public static class Extensions
     {
         ArgumentNullException.ThrowIfNull(app);
 
-        var writer = HealthReportWriter.Create(includeDescriptions: app.Environment.IsDevelopment());
-
         // Mapped in every environment because the orchestrator polls them; anonymous so a fallback
         // authorization policy cannot lock it out, and kept out of the request-duration metrics.
-        app.MapHealthChecks(HealthEndpoints.HealthPath, new HealthCheckOptions { ResponseWriter = writer })
+        app.MapHealthChecks(HealthEndpoints.HealthPath, new HealthCheckOptions { ResponseWriter = HealthReportWriter.Summary })
             .AllowAnonymous()
             .DisableHttpMetrics();
 
         app.MapHealthChecks(HealthEndpoints.AlivePath, new HealthCheckOptions
         {
             Predicate = registration => registration.Tags.Contains(HealthEndpoints.LiveTag),
-            ResponseWriter = writer,
+            ResponseWriter = HealthReportWriter.Summary,
         })
             .AllowAnonymous()
             .DisableHttpMetrics();
+
+        // The detailed report only where a policy says who may read it; elsewhere the dashboard shows the checks.
+        if (app.Services.GetService<IOptions<AuthorizationOptions>>()?.Value.GetPolicy(HealthEndpoints.DetailsPolicy) is not null)
+        {
+            app.MapHealthChecks(HealthEndpoints.DetailsPath, new HealthCheckOptions
+            {
+                ResponseWriter = HealthReportWriter.Create(includeDescriptions: app.Environment.IsDevelopment()),
+            })
+                .RequireAuthorization(HealthEndpoints.DetailsPolicy)
+                .DisableHttpMetrics();
+        }
 
         return app;
     }

@@ -12,7 +12,8 @@ internal static class AdminUsersApi
     {
         var group = app.MapGroup("/v1/admin/users")
             .WithTags("Admin")
-            .RequireAuthorization(AspireAiPolicies.Admin);
+            .RequireAuthorization(AspireAiPolicies.Admin)
+            .RequireScope(ApiKeyScopes.Admin);
 
         group.MapGet("/", ListUsersAsync);
 

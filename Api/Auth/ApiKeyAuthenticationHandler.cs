@@ -27,7 +27,8 @@ internal sealed class ApiKeyAuthenticationHandler(
         {
             return AuthenticateResult.Fail("invalid API key");
         }
-        var principal = key.User.ToClaimsPrincipal(Scheme.Name, new Claim(AspireAiClaims.ApiKeyId, key.KeyId.ToString()));
+        var principal = key.User.ToClaimsPrincipal(Scheme.Name,
+            [new Claim(AspireAiClaims.ApiKeyId, key.KeyId.ToString()), .. key.Scopes.Select(scope => new Claim(ApiKeyScopes.ClaimType, scope))]);
         return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
     }
 

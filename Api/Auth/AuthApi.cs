@@ -22,19 +22,21 @@ internal static class AuthApi
         return group;
     }
 
-    internal static async Task<Results<Created<RegisterResponse>, ProblemHttpResult>> RegisterAsync(
+    // A new address and one that already has an account get the same answer (202, same body; both hash the password
+    // and write one audit row, so they take about as long): a 409 would tell an attacker whom to target. The owner
+    // of a taken address is not harmed: nothing about the existing account changes, and signing in with its own
+    // password keeps working. Someone who really is new signs in next with the password just chosen.
+    internal static async Task<Results<Accepted<RegisterResponse>, ProblemHttpResult>> RegisterAsync(
         RegisterRequest request, UserAccounts accounts, HttpContext context, CancellationToken cancellationToken)
     {
-        var (status, account) = await accounts.RegisterAsync(request.Email, request.Password, request.DisplayName,
+        var (status, _) = await accounts.RegisterAsync(request.Email, request.Password, request.DisplayName,
             context.GetClientInfo(), cancellationToken);
         return status switch
         {
-            // No Location: users have no self-addressable resource (yet); the body carries the id.
-            RegistrationStatus.Created => TypedResults.Created((string?)null, new RegisterResponse(account!.Id, account.Email, account.DisplayName)),
             RegistrationStatus.Disabled => TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden,
                 title: "Registration is disabled.", detail: "Ask an administrator to create an account for you."),
-            _ => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
-                title: "Email already registered.", detail: "An account with this email address already exists."),
+            _ => TypedResults.Accepted((string?)null, new RegisterResponse(request.Email.Trim(),
+                "Registration received. Sign in with this email address and the password you chose; if the address already had an account, its own password still applies.")),
         };
     }
 

@@ -7,7 +7,11 @@ public sealed record RegisterRequest(
     [Required, MinLength(12), MaxLength(256)] string Password,
     [Required, MaxLength(100)] string DisplayName);
 
-public sealed record RegisterResponse(Guid Id, string Email, string DisplayName);
+/// <summary>
+/// The answer to a registration, the same whether the address was new or already had an account, so that the
+/// endpoint cannot be used to find out who has one.
+/// </summary>
+public sealed record RegisterResponse(string Email, string Message);
 
 public sealed record TokenRequest(
     [Required, MaxLength(254)] string Email,

@@ -1,3 +1,4 @@
+using AspireAi.Api.Auth;
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Api.Conversations;
@@ -13,7 +14,7 @@ public static class ChatApi
 {
     public static RouteGroupBuilder MapChatApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/conversations/{id:guid}/messages").WithTags("Chat").RequireAuthorization();
+        var group = app.MapGroup("/v1/conversations/{id:guid}/messages").WithTags("Chat").RequireAuthorization().RequireScope(ApiKeyScopes.Chat);
         group.MapPost("/", SendMessage);
         return group;
     }

@@ -1,3 +1,4 @@
+using AspireAi.Api.Auth;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text.Json;
@@ -13,7 +14,7 @@ public static class ConversationsApi
 
     public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/conversations").WithTags("Conversations").RequireAuthorization();
+        var group = app.MapGroup("/v1/conversations").WithTags("Conversations").RequireAuthorization().RequireScope(ApiKeyScopes.Chat);
         group.MapPost("/", CreateConversation);
         group.MapGet("/", ListConversations);
         group.MapGet("/{id:guid}", GetConversation);

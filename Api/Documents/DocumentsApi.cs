@@ -1,3 +1,4 @@
+using AspireAi.Api.Auth;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -24,7 +25,8 @@ public static class DocumentsApi
     private const int DefaultPageSize = 20;
     public static RouteGroupBuilder MapDocumentsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/documents").WithTags("Documents").RequireAuthorization();
+        var group = app.MapGroup("/v1/documents").WithTags("Documents").RequireAuthorization()
+            .RequireScope(ApiKeyScopes.DocumentsRead, ApiKeyScopes.DocumentsWrite);
         group.MapPost("/", UploadDocument).DisableAntiforgery();
         group.MapPost("/bulk", UploadBatch).DisableAntiforgery();
         group.MapGet("/batches/{id:guid}", GetBatch);
@@ -33,7 +35,7 @@ public static class DocumentsApi
         group.MapDelete("/{id:guid}", DeleteDocument);
         group.MapGet("/{id:guid}/chunks", ListChunks);
         group.MapGet("/{id:guid}/chunks/{chunkId:guid}", GetChunk);
-        group.MapPost("/search", SearchDocuments);
+        group.MapPost("/search", SearchDocuments).ReadsOnly();
         return group;
     }
 

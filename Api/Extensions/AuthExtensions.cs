@@ -1,6 +1,8 @@
 using AspireAi.Api.Auth;
+using AspireAi.Core.Audit;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Identity.Tokens;
+using AspireAi.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -56,7 +58,14 @@ internal static class AuthExtensions
             .AddPolicy(AspireAiPolicies.Admin, policy => policy
                 .AddAuthenticationSchemes(AspireAiPolicies.BearerScheme)
                 .RequireAuthenticatedUser()
+                .RequireRole(AspireAiRoles.Admin))
+            // Which dependencies the Api has and how they answer: administrators only.
+            .AddPolicy(HealthEndpoints.DetailsPolicy, policy => policy
+                .AddAuthenticationSchemes(AspireAiPolicies.BearerScheme)
+                .RequireAuthenticatedUser()
                 .RequireRole(AspireAiRoles.Admin));
+        services.AddApiKeyScopes();
+        services.AddSingleton<AuditLog>();
         return builder;
     }
 }

@@ -1,3 +1,4 @@
+using AspireAi.Api.Auth;
 using AspireAi.Api.Problems;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Data;
@@ -14,9 +15,9 @@ internal static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        // Web calls the Api on the browser's behalf and says so in X-Forwarded-For; only loopback proxies are trusted
-        // by default (KnownNetworks 127.0.0.0/8, KnownProxies ::1): set ForwardedHeaders options for other topologies.
-        builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor);
+        // Web calls the Api on the browser's behalf and says so in X-Forwarded-For, trusted only from Web (shared key)
+        // or a configured proxy (Api/Auth/TrustedProxies.cs).
+        builder.AddTrustedProxies();
         builder.AddDatabase();
         builder.Services.AddProblemMappings();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);

@@ -1,3 +1,4 @@
+using AspireAi.Api.Auth;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text.Json;
@@ -19,7 +20,7 @@ internal static class JobsApi
 
     public static RouteGroupBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/admin/jobs").WithTags("Jobs").RequireAuthorization(AspireAiPolicies.Admin);
+        var group = app.MapGroup("/v1/admin/jobs").WithTags("Jobs").RequireAuthorization(AspireAiPolicies.Admin).RequireScope(ApiKeyScopes.Admin);
         group.MapGet("/", ListJobs);
         group.MapGet("/stats", GetStats);
         group.MapGet("/{id:long}", GetJob);

@@ -1,3 +1,4 @@
+using AspireAi.Api.Auth;
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Chat;
@@ -20,9 +21,10 @@ public static class MemoriesApi
 
     public static RouteGroupBuilder MapMemoriesApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/memories").WithTags("Memories").RequireAuthorization();
+        var group = app.MapGroup("/v1/memories").WithTags("Memories").RequireAuthorization()
+            .RequireScope(ApiKeyScopes.MemoriesRead, ApiKeyScopes.MemoriesWrite);
         group.MapPost("/", CreateMemory);
-        group.MapPost("/search", SearchMemories);
+        group.MapPost("/search", SearchMemories).ReadsOnly();
         group.MapGet("/", ListMemories);
         group.MapGet("/export", ExportMemories);
         group.MapDelete("/", EraseMemories);
@@ -33,7 +35,8 @@ public static class MemoriesApi
         group.MapGet("/extractions/{sourceId:guid}", GetExtraction);
 
         // The administrators' memory browser: every user's memories in the organisation, each look audited.
-        var admin = app.MapGroup("/v1/admin/memories").WithTags("Memories").RequireAuthorization(AspireAiPolicies.Admin);
+        var admin = app.MapGroup("/v1/admin/memories").WithTags("Memories").RequireAuthorization(AspireAiPolicies.Admin)
+            .RequireScope(ApiKeyScopes.Admin);
         admin.MapGet("/", ListMemoriesForAdmin);
         admin.MapGet("/{id:guid}", GetMemoryForAdmin);
         return group;

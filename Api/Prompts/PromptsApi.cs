@@ -1,3 +1,4 @@
+using AspireAi.Api.Auth;
 using System.ComponentModel.DataAnnotations;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
@@ -10,7 +11,7 @@ public static class PromptsApi
 {
     public static RouteGroupBuilder MapPromptsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/admin/prompts").WithTags("Prompts").RequireAuthorization(AspireAiPolicies.Admin);
+        var group = app.MapGroup("/v1/admin/prompts").WithTags("Prompts").RequireAuthorization(AspireAiPolicies.Admin).RequireScope(ApiKeyScopes.Admin);
         group.MapPost("/", CreatePrompt);
         group.MapGet("/", ListPrompts);
         group.MapPost("/{name}/versions/{version:int}/activate", ActivatePrompt);

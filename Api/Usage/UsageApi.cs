@@ -1,3 +1,4 @@
+using AspireAi.Api.Auth;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -12,8 +13,8 @@ public static class UsageApi
 
     public static IEndpointRouteBuilder MapUsageApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/v1/usage").WithTags("Usage").RequireAuthorization().MapGet("/", GetMyUsage);
-        app.MapGroup("/v1/admin/usage").WithTags("Usage").RequireAuthorization(AspireAiPolicies.Admin).MapGet("/", GetTotals);
+        app.MapGroup("/v1/usage").WithTags("Usage").RequireAuthorization().RequireScope(ApiKeyScopes.Chat).MapGet("/", GetMyUsage);
+        app.MapGroup("/v1/admin/usage").WithTags("Usage").RequireAuthorization(AspireAiPolicies.Admin).RequireScope(ApiKeyScopes.Admin).MapGet("/", GetTotals);
         return app;
     }
 

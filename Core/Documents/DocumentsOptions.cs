@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using AspireAi.Core.Documents.Chunking;
+using AspireAi.Core.Documents.Parsing;
 
 namespace AspireAi.Core.Documents;
 
@@ -32,6 +33,9 @@ public sealed class DocumentsOptions : IValidatableObject
     [Range(1, 4096)]
     public int EmbeddingBatchSize { get; set; } = 128;
 
+    /// <summary>What parsing one file may cost: expansion of packages, XML depth, time.</summary>
+    public DocumentParseLimits Limits { get; set; } = new();
+
     public ChunkingOptions Chunking { get; set; } = new();
 
     public RetrievalOptions Retrieval { get; set; } = new();
@@ -56,7 +60,7 @@ public sealed class DocumentsOptions : IValidatableObject
         // DataAnnotations does not descend into nested objects; these are validated here with their paths.
         foreach (var (name, value) in new (string, object)[]
         {
-            (nameof(Chunking), Chunking), (nameof(Retrieval), Retrieval), (nameof(RecallMonitor), RecallMonitor), (nameof(Reembed), Reembed),
+            (nameof(Limits), Limits), (nameof(Chunking), Chunking), (nameof(Retrieval), Retrieval), (nameof(RecallMonitor), RecallMonitor), (nameof(Reembed), Reembed),
         })
         {
             var results = new List<ValidationResult>();

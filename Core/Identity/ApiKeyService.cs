@@ -5,13 +5,14 @@ using NpgsqlTypes;
 namespace AspireAi.Core.Identity;
 
 /// <summary>An API key as its owner may see it: never the secret or its hash.</summary>
-public sealed record ApiKeyInfo(Guid Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? ExpiresAt);
+public sealed record ApiKeyInfo(Guid Id, string Name, string Prefix, IReadOnlyList<string> Scopes, DateTimeOffset CreatedAt,
+    DateTimeOffset? LastUsedAt, DateTimeOffset? ExpiresAt);
 
 /// <summary>A new API key; <see cref="Key"/> is shown to its owner this once and stored only as a hash.</summary>
 public sealed record CreatedApiKey(ApiKeyInfo Info, string Key);
 
 /// <summary>The identity an API key stands for.</summary>
-public sealed record ApiKeyIdentity(CurrentUser User, Guid KeyId);
+public sealed record ApiKeyIdentity(CurrentUser User, Guid KeyId, IReadOnlyList<string> Scopes);
 
 /// <summary>
 /// Personal API keys, <c>aai_&lt;prefix: 8 base62&gt;_&lt;secret: 32 base62&gt;</c> (about 190 random bits in the
@@ -28,16 +29,21 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
     private const int PrefixLength = 8;
     private const int SecretLength = 32;
     private const int KeyLength = 4 + PrefixLength + 1 + SecretLength;
-    private const string Columns = "id, name, prefix, created_at, last_used_at, expires_at";
+    private const string Columns = "id, name, prefix, scopes, created_at, last_used_at, expires_at";
 
     /// <summary>Whether a bearer credential is meant as an API key (it may still be malformed or unknown).</summary>
     public static bool IsApiKey(string credential) => credential.StartsWith(KeyPrefix, StringComparison.Ordinal);
 
-    /// <summary>Creates a key for <paramref name="user"/>; null when the user already holds <see cref="MaxKeysPerUser"/> live keys.</summary>
-    public async Task<CreatedApiKey?> CreateAsync(CurrentUser user, string name, int? expiresInDays, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates a key for <paramref name="user"/> with <paramref name="scopes"/> (known ones, checked by the caller);
+    /// null when the user already holds <see cref="MaxKeysPerUser"/> live keys.
+    /// </summary>
+    public async Task<CreatedApiKey?> CreateAsync(CurrentUser user, string name, int? expiresInDays, IReadOnlyCollection<string> scopes,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(user);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(scopes);
         var prefix = Secrets.RandomBase62(PrefixLength);
         var key = $"{KeyPrefix}{prefix}_{Secrets.RandomBase62(SecretLength)}";
 
@@ -51,8 +57,8 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
         }
         ApiKeyInfo? info;
         await using (var insert = new NpgsqlCommand($"""
-            INSERT INTO api_keys (id, user_id, name, prefix, key_hash, expires_at)
-            SELECT $1, $2, $3, $4, $5, now() + make_interval(days => $6)
+            INSERT INTO api_keys (id, user_id, name, prefix, key_hash, expires_at, scopes)
+            SELECT $1, $2, $3, $4, $5, now() + make_interval(days => $6), $8
             WHERE (SELECT count(*) FROM api_keys WHERE user_id = $2 AND revoked_at IS NULL) < $7
             RETURNING {Columns}
             """, connection, tx))
@@ -65,6 +71,8 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
             // make_interval(days => NULL) is NULL, so a key without a lifetime gets a NULL expires_at.
             insert.Parameters.Add(new() { Value = (object?)expiresInDays ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
             insert.Parameters.Add(new() { Value = (long)MaxKeysPerUser });
+            // Stored in the canonical order, each once.
+            insert.Parameters.Add(new() { Value = ApiKeyScopes.All.Where(scopes.Contains).ToArray() });
             await using var reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             info = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
         }
@@ -139,10 +147,11 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
         Guid keyId;
         bool stale;
         CurrentUser user;
+        string[] scopes;
         await using (var select = new NpgsqlCommand("""
             SELECT k.id, k.revoked_at IS NOT NULL, k.expires_at IS NOT NULL AND k.expires_at <= now(),
                    k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute',
-                   u.id, u.org_id, u.role, u.email, u.disabled_at IS NOT NULL
+                   u.id, u.org_id, u.role, u.email, u.disabled_at IS NOT NULL, k.scopes
             FROM api_keys k JOIN users u ON u.id = k.user_id
             WHERE k.key_hash = $1
             """, connection))
@@ -163,6 +172,7 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
             keyId = reader.GetGuid(0);
             stale = reader.GetBoolean(3);
             user = new CurrentUser(reader.GetGuid(4), reader.GetGuid(5), reader.GetString(6), reader.GetString(7));
+            scopes = reader.GetFieldValue<string[]>(9);
         }
 
         if (stale)
@@ -174,16 +184,17 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
             touch.Parameters.Add(new() { Value = keyId });
             await touch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-        return new ApiKeyIdentity(user, keyId);
+        return new ApiKeyIdentity(user, keyId, scopes);
     }
 
     private static ApiKeyInfo Read(NpgsqlDataReader reader) => new(
         reader.GetGuid(0),
         reader.GetString(1),
         reader.GetString(2),
-        reader.GetFieldValue<DateTimeOffset>(3),
-        reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
-        reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5));
+        reader.GetFieldValue<string[]>(3),
+        reader.GetFieldValue<DateTimeOffset>(4),
+        reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
+        reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "User {UserId} created API key {KeyId}")]
     private partial void LogCreated(Guid userId, Guid keyId);

@@ -35,9 +35,28 @@ public sealed class AuthOptions : IValidatableObject
     /// <summary>Whether <c>POST /v1/auth/register</c> is open. When not configured: true in Development, false elsewhere.</summary>
     public bool? AllowRegistration { get; set; }
 
-    /// <summary>Failed sign-ins allowed per account within <see cref="LoginWindowMinutes"/>.</summary>
+    /// <summary>
+    /// Failed sign-ins allowed per account from one client address within <see cref="LoginWindowMinutes"/>; then that
+    /// address is refused for that account (429). Other addresses are not: nobody can lock an account's owner out.
+    /// </summary>
     [Range(1, 10_000)]
     public int MaxLoginFailuresPerAccount { get; set; } = 5;
+
+    /// <summary>
+    /// Failed sign-ins an account may collect from all addresses together before every further attempt on it is
+    /// slowed: the answer waits <see cref="LoginSlowdownStep"/>, doubling with each further failure up to
+    /// <see cref="LoginSlowdownMax"/>. The right password still signs in, only later.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int LoginSlowdownAfterFailures { get; set; } = 5;
+
+    /// <summary>The first slowdown of a sign-in on an account under attack.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan LoginSlowdownStep { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest slowdown of a sign-in.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan LoginSlowdownMax { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Failed sign-ins allowed per client address within <see cref="LoginWindowMinutes"/>.</summary>
     [Range(1, 100_000)]

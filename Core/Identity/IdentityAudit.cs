@@ -8,6 +8,7 @@ namespace AspireAi.Core.Identity;
 internal static class IdentityAudit
 {
     public const string Registered = "auth.registered";
+    public const string RegisterExisting = "auth.register_existing";
     public const string LoginSucceeded = "auth.login_succeeded";
     public const string LoginFailed = "auth.login_failed";
     public const string LoginThrottled = "auth.login_throttled";

@@ -52,6 +52,7 @@ public sealed partial class SessionService(
     AccessTokenIssuer accessTokens,
     SessionRevocations revocations,
     IOptions<AuthOptions> options,
+    TimeProvider time,
     ILogger<SessionService> logger)
 {
     // Verified against for unknown emails, so that they cost as much time as a wrong password for a real account.
@@ -73,6 +74,13 @@ public sealed partial class SessionService(
             return new LoginResult(LoginStatus.Throttled, RetryAfter: lease.RetryAfter);
         }
 
+        if (lease.Slowdown > TimeSpan.Zero)
+        {
+            // The account is under attack from many places: answer late whatever the password, so guessing is slow,
+            // but do answer — refusing here would let anyone lock the owner out.
+            await Task.Delay(lease.Slowdown, time, cancellationToken).ConfigureAwait(false);
+        }
+
         var credentials = await accounts.FindCredentialsAsync(email, cancellationToken).ConfigureAwait(false);
         var passwordOk = AdminSeeder.VerifyPassword(credentials?.PasswordHash ?? DummyPasswordHash.Value, password);
         if (credentials is not { } found || !passwordOk || found.Account.IsDisabled)
@@ -80,7 +88,7 @@ public sealed partial class SessionService(
             var reason = credentials is null ? "unknown_email" : !passwordOk ? "wrong_password" : "disabled";
             var userId = credentials?.Account.Id;
             LogLoginFailed(userId, reason);
-            var details = Details(client);
+            var details = Details(client, lease);
             details["reason"] = reason;
             await IdentityAudit.WriteAsync(dataSource, new AuditEntry(null, IdentityAudit.LoginFailed, userId is null ? null : "user",
                 userId?.ToString(), details), cancellationToken).ConfigureAwait(false);
@@ -94,7 +102,7 @@ public sealed partial class SessionService(
         var familyId = Guid.CreateVersion7();
         var refresh = await InsertRefreshTokenAsync(connection, tx, account.Id, familyId, client, cancellationToken).ConfigureAwait(false);
         await IdentityAudit.WriteAsync(connection, tx, new AuditEntry(account.Id, IdentityAudit.LoginSucceeded, "user", account.Id.ToString(),
-            Details(client)), cancellationToken).ConfigureAwait(false);
+            Details(client, lease)), cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         LogLoggedIn(account.Id);
         return new LoginResult(LoginStatus.Succeeded, Pair(account.ToCurrentUser(), familyId, refresh));
@@ -261,6 +269,17 @@ public sealed partial class SessionService(
         ["ip"] = client.Address?.ToString(),
         ["user_agent"] = client.UserAgent,
     };
+
+    private static Dictionary<string, string?> Details(ClientInfo client, LoginThrottleLease lease)
+    {
+        var details = Details(client);
+        if (lease.Slowdown > TimeSpan.Zero)
+        {
+            details["slowed_ms"] = ((long)lease.Slowdown.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return details;
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "User {UserId} signed in")]
     private partial void LogLoggedIn(Guid userId);

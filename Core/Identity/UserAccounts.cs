@@ -88,7 +88,13 @@ public sealed partial class UserAccounts(NpgsqlDataSource dataSource, IOptions<A
         }
         if (account is null)
         {
-            await tx.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            // The caller answers this exactly like a new account; the attempt is recorded against the existing one
+            // (in the same transaction shape, so it costs the same time).
+            await IdentityAudit.WriteAsync(connection, tx, new AuditEntry(null, IdentityAudit.RegisterExisting, "user",
+                await ExistingIdAsync(connection, tx, email, cancellationToken).ConfigureAwait(false),
+                new Dictionary<string, string?> { ["ip"] = client.Address?.ToString() }), cancellationToken).ConfigureAwait(false);
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            LogRegisterExisting();
             return (RegistrationStatus.EmailTaken, null);
         }
 
@@ -97,6 +103,13 @@ public sealed partial class UserAccounts(NpgsqlDataSource dataSource, IOptions<A
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         LogRegistered(account.Id);
         return (RegistrationStatus.Created, account);
+    }
+
+    private static async Task<string?> ExistingIdAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string email, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT id FROM users WHERE lower(email) = lower($1)", connection, tx);
+        command.Parameters.Add(new() { Value = email.Trim() });
+        return (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))?.ToString();
     }
 
     /// <summary>The user with this id, or null.</summary>
@@ -178,4 +191,7 @@ public sealed partial class UserAccounts(NpgsqlDataSource dataSource, IOptions<A
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Registered user {UserId}")]
     private partial void LogRegistered(Guid userId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Registration attempted for an email that already has an account")]
+    private partial void LogRegisterExisting();
 }

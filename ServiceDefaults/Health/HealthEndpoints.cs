@@ -12,7 +12,14 @@ public static class HealthEndpoints
 
     public const string LiveTag = "live";
 
+    // The per-check report (names, states, durations): it maps the service's dependencies, so it is not anonymous.
+    // Mapped only in a service that defines the DetailsPolicy authorization policy (the Api: administrators).
+    public const string DetailsPath = "/health/details";
+
+    public const string DetailsPolicy = "health-details";
+
     internal static bool IsHealthRequest(PathString path) =>
         path.Equals(HealthPath, StringComparison.OrdinalIgnoreCase)
-        || path.Equals(AlivePath, StringComparison.OrdinalIgnoreCase);
+        || path.Equals(AlivePath, StringComparison.OrdinalIgnoreCase)
+        || path.Equals(DetailsPath, StringComparison.OrdinalIgnoreCase);
 }

@@ -7,8 +7,13 @@ namespace AspireAi.ServiceDefaults;
 
 internal static class HealthReportWriter
 {
-    // Descriptions of failed checks default to the exception message, which can name hosts or users;
-    // the endpoints are anonymous, so descriptions are only shown in Development.
+    // The anonymous endpoints answer with the overall status only (the status code is what orchestrators read):
+    // the names of the dependencies and their latencies tell an outsider what to attack and when it hurts.
+    public static Func<HttpContext, HealthReport, Task> Summary { get; } = (context, report) =>
+        context.Response.WriteAsJsonAsync(new HealthSummary(report.Status.ToString()), JsonSerializerOptions.Web, context.RequestAborted);
+
+    // Descriptions of failed checks default to the exception message, which can name hosts or users (or hold a
+    // connection string), so even the authorised report shows them only in Development.
     public static Func<HttpContext, HealthReport, Task> Create(bool includeDescriptions) =>
         (context, report) =>
         {
@@ -24,6 +29,8 @@ internal static class HealthReportWriter
 
             return context.Response.WriteAsJsonAsync(body, JsonSerializerOptions.Web, context.RequestAborted);
         };
+
+    private sealed record HealthSummary(string Status);
 
     private sealed record HealthResponse(string Status, double DurationMs, Dictionary<string, HealthEntryResponse> Checks);
 

@@ -15,6 +15,7 @@ internal static class ApiClientExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddHttpContextAccessor();
         services.AddTransient<ForwardedForHandler>();
+        services.AddOptions<ProxyKeyOptions>().BindConfiguration("Proxy");
 
         services.AddHttpClient<ApiAuthClient>(ConfigureClient)
             .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(drainResponses: true))

@@ -47,7 +47,24 @@ internal sealed class MarkdownRenderer
 
     public string ToHtml(string? markdown, IReadOnlyList<ChatCitation>? citations = null)
     {
-        var document = Markdown.Parse(markdown ?? string.Empty, _pipeline);
+        try
+        {
+            return Render(markdown ?? string.Empty, citations);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or InsufficientExecutionStackException)
+        {
+            // Markdig refuses input nested past its depth limit (~128 levels); a stored answer like that must not
+            // break its conversation page for good, so it is shown as what it is: encoded plain text.
+            return PlainText(markdown ?? string.Empty);
+        }
+    }
+
+    private static string PlainText(string text) =>
+        "<p>" + System.Net.WebUtility.HtmlEncode(text).ReplaceLineEndings("<br />\n") + "</p>\n";
+
+    private string Render(string markdown, IReadOnlyList<ChatCitation>? citations)
+    {
+        var document = Markdown.Parse(markdown, _pipeline);
         Sanitize(document);
         // After Sanitize, which would drop these relative links: they are built here from the citations, not taken
         // from the model's text.

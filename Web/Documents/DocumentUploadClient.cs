@@ -47,11 +47,6 @@ internal sealed class DocumentUploadClient(HttpClient http, UserSession session,
         // The Api may refuse the upload (too large, bad format) before reading all of it; with 100-continue the
         // handler stops sending and returns that answer instead of failing on a connection the Api closed.
         request.Headers.ExpectContinue = true;
-        if (context.Connection.RemoteIpAddress is { } address)
-        {
-            request.Headers.TryAddWithoutValidation("X-Forwarded-For", address.ToString());
-        }
-
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         return await response.ReadAsync<DocumentAccepted>(time, cancellationToken).ConfigureAwait(false);
     }

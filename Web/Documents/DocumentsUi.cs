@@ -23,6 +23,7 @@ internal static class DocumentsUi
                 client.Timeout = services.GetRequiredService<IOptions<DocumentsUiOptions>>().Value.UploadTimeout;
             })
             .ConfigurePrimaryHttpMessageHandler(() => ApiClientExtensions.CreateHandler(drainResponses: true))
+            .AddHttpMessageHandler<ForwardedForHandler>()
             // Not retried and not cut off after the standard 10 s attempt: the file streams through only once.
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001

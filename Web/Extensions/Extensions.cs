@@ -19,6 +19,7 @@ internal static class Extensions
 
         builder.Services.AddRazorComponents();
         builder.Services.AddAntiforgery(options => options.HeaderName = AntiforgeryValidationFilter.HeaderName);
+        builder.Services.AddBrowserSecurity();
 
         builder.AddWebAuthentication();
         builder.AddApiClients();

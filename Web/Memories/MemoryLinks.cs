@@ -18,7 +18,8 @@ public static class MemoryLinks
 
     public static string Admin(Guid id) => $"/admin/memories/{id}";
 
-    // Only paths on this site: anything else would make the return address an open redirect.
+    // Only paths on this site: anything else would make the return address an open redirect. The result is
+    // rendered exactly as validated (leading '/' kept): trimmed, "/https://evil.example" would become an absolute link.
     public static string LocalOr(string? returnUrl, string fallback) =>
         returnUrl is { Length: > 0 } && returnUrl[0] == '/' && !returnUrl.StartsWith("//", StringComparison.Ordinal)
             && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)

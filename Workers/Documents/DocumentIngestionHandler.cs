@@ -99,7 +99,7 @@ public sealed partial class DocumentIngestionHandler(
         var settings = options.Value;
         await ProgressAsync(source.Id, DocumentStatus.Parsing, null, null, cancellationToken).ConfigureAwait(false);
 
-        var parsed = DocumentParser.Parse(source.Content, source.Format, settings.MaxTextChars);
+        var parsed = DocumentParser.Parse(source.Content, source.Format, settings.MaxTextChars, settings.Limits, cancellationToken);
         var chunks = TextChunker.Chunk(parsed.Text, settings.Chunking);
         if (chunks.Count == 0)
         {

@@ -25,6 +25,7 @@ using Npgsql;
 //  2. hybrid query latency (embed the query, HNSW + full text, RRF) at 100,000 chunks, through DocumentRetriever;
 //  3. recall@10 of the HNSW index against exact search (the recall monitor's measurement).
 // Usage: dotnet run -c Release --project bench/AspireAi.DocumentsBench [-- --chunks 100000 --queries 500] [--ingest-only]
+//        dotnet run -c Release --project bench/AspireAi.DocumentsBench -- --bombs   (ten .docx bombs at once: peak RSS)
 var totalChunks = Option("--chunks", 100_000);
 var queryCount = Option("--queries", 500);
 const int IngestDocuments = 40;
@@ -63,6 +64,12 @@ var corpus = new Corpus(random);
 
 Console.WriteLine($"Postgres 15 + pgvector on 127.0.0.1; {Environment.ProcessorCount} cores; data in {work}");
 Console.WriteLine();
+
+if (args.Contains("--bombs"))
+{
+    await BombsAsync(services, store, dataSource, user, corpus);
+    return;
+}
 
 // ---- 1. Ingestion ------------------------------------------------------------------------------------------------
 Console.WriteLine($"== Ingestion: {IngestDocuments} documents x ~{ChunksPerIngestDocument} chunks (markdown, 256-token chunks, 40-token overlap)");
@@ -197,6 +204,91 @@ foreach (var ef in new[] { 40, 100, 200, 400 })
 
 documentsOptions.Retrieval.EfSearch = configuredEf;
 return;
+
+// Ten decompression bombs (each 512 MB of XML in about half a megabyte, expanding ~1000 times) and one ordinary document are ingested
+// at once through the real handler, as the Workers would with ten job slots; the process's peak resident set
+// (VmHWM) is read before and after. Every bomb must fail with its reason and the ordinary document must be ready.
+static async Task BombsAsync(IServiceProvider services, DocumentStore store, NpgsqlDataSource dataSource, CurrentUser user, Corpus corpus)
+{
+    const int Bombs = 10;
+    const long BombBytes = 512L << 20;
+    // Each bomb differs (its first words), or the store would take the next nine for duplicates of the first.
+    var bombs = Enumerable.Range(0, Bombs).Select(i => BombDocx(BombBytes, $"Bomb number {i}")).ToList();
+    Console.WriteLine($"== {Bombs} .docx bombs of {bombs[0].Length / 1024.0:N0} KB (each expands to {BombBytes / (1024 * 1024):N0} MB) + 1 ordinary document, all at once");
+    var ids = new List<Guid>();
+    for (var i = 0; i < Bombs; i++)
+    {
+        ids.Add((await store.CreateAsync(user, new NewDocument($"Bomb {i}", $"bomb-{i}.docx", DocumentFormats.Docx, bombs[i], DocumentScope.User, []),
+            CancellationToken.None)).Id);
+    }
+
+    // First an ordinary document alone: it loads the embedding model, the largest thing a worker holds anyway.
+    var warmUp = (await store.CreateAsync(user, new NewDocument("Warm-up", null, DocumentFormats.Markdown,
+        Encoding.UTF8.GetBytes(corpus.Document(50, new Random(2))), DocumentScope.User, []), CancellationToken.None)).Id;
+    var idle = PeakRssMegabytes();
+    await RunHandlerAsync<DocumentIngestionHandler>(services, DocumentJobs.Ingest, new { documentId = warmUp }, CancellationToken.None);
+    var ordinary = (await store.CreateAsync(user, new NewDocument("Ordinary", null, DocumentFormats.Markdown,
+        Encoding.UTF8.GetBytes(corpus.Document(50, new Random(3))), DocumentScope.User, []), CancellationToken.None)).Id;
+    GC.Collect();
+    var before = PeakRssMegabytes();
+    Console.WriteLine($"   peak RSS: {idle:N0} MB before any ingestion, {before:N0} MB after one ordinary document (embedding model loaded)");
+    var clock = Stopwatch.StartNew();
+    await Task.WhenAll(ids.Select(id => Task.Run(() =>
+        RunHandlerAsync<DocumentIngestionHandler>(services, DocumentJobs.Ingest, new { documentId = id }, CancellationToken.None))));
+    var bombsOnly = PeakRssMegabytes();
+    Console.WriteLine($"   peak RSS after the ten bombs alone, at once: {bombsOnly:N0} MB (+{bombsOnly - before:N0} MB)");
+    // Then the ten again with an ordinary document among them: it must still be ingested.
+    var again = new List<Guid>();
+    for (var i = 0; i < Bombs; i++)
+    {
+        again.Add((await store.CreateAsync(user, new NewDocument($"Bomb again {i}", $"bomb-again-{i}.docx", DocumentFormats.Docx,
+            BombDocx(BombBytes, $"Bomb again {i}"), DocumentScope.User, []), CancellationToken.None)).Id);
+    }
+
+    await Task.WhenAll(again.Append(ordinary).Select(id => Task.Run(() =>
+        RunHandlerAsync<DocumentIngestionHandler>(services, DocumentJobs.Ingest, new { documentId = id }, CancellationToken.None))));
+    ids.AddRange(again);
+    clock.Stop();
+    var after = PeakRssMegabytes();
+    var failed = await ScalarAsync(dataSource, "SELECT count(*) FROM documents WHERE id = ANY($1) AND status = 'failed' AND failure_reason LIKE '%decompression bomb%'", ids.ToArray());
+    var ready = await ScalarAsync(dataSource, "SELECT count(*) FROM documents WHERE id = $1 AND status = 'ready'", ordinary);
+    Console.WriteLine($"   {failed}/{2 * Bombs} bombs failed with the decompression-bomb reason; ordinary document ready: {ready == 1}; {clock.Elapsed.TotalSeconds:0.0} s");
+    Console.WriteLine($"   peak RSS after ten more bombs and one more ordinary document at once: {after:N0} MB (+{after - before:N0} MB over the warm process)");
+}
+
+static long PeakRssMegabytes()
+{
+    var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+}
+
+static byte[] BombDocx(long expandedBytes, string words)
+{
+    using var stream = new MemoryStream();
+    using (var zip = new System.IO.Compression.ZipArchive(stream, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+    {
+        void Part(string name, string text)
+        {
+            using var writer = new StreamWriter(zip.CreateEntry(name).Open());
+            writer.Write(text);
+        }
+
+        Part("[Content_Types].xml", """<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>""");
+        Part("_rels/.rels", """<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>""");
+        using var main = zip.CreateEntry("word/document.xml", System.IO.Compression.CompressionLevel.Optimal).Open();
+        main.Write(Encoding.UTF8.GetBytes($"""<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{words}"""));
+        var blanks = new byte[1 << 20];
+        Array.Fill(blanks, (byte)' ');
+        for (long written = 0; written < expandedBytes; written += blanks.Length)
+        {
+            main.Write(blanks);
+        }
+
+        main.Write("</w:t></w:r></w:p></w:body></w:document>"u8);
+    }
+
+    return stream.ToArray();
+}
 
 static async Task<T> RunHandlerAsync<T>(IServiceProvider services, string type, object payload, CancellationToken cancellationToken,
     IReadOnlyDictionary<string, string?>? overrides = null) where T : IJobHandler

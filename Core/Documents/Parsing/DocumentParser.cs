@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace AspireAi.Core.Documents.Parsing;
 
@@ -66,12 +67,40 @@ public sealed class DocumentParseException : Exception
 public static class DocumentParser
 {
     /// <exception cref="DocumentParseException">The content is not a readable document of <paramref name="format"/>.</exception>
-    public static ParsedDocument Parse(ReadOnlySpan<byte> content, string format, int maxChars)
+    public static ParsedDocument Parse(ReadOnlySpan<byte> content, string format, int maxChars) =>
+        Parse(content.ToArray(), format, maxChars, new DocumentParseLimits(), CancellationToken.None);
+
+    /// <summary>Parses within <paramref name="limits"/>: a file that crosses one fails with a reason naming it.</summary>
+    /// <exception cref="DocumentParseException">The content is not a readable document of <paramref name="format"/>, or crossed a limit.</exception>
+    public static ParsedDocument Parse(byte[] content, string format, int maxChars, DocumentParseLimits limits, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(limits);
+        // Parsing is synchronous CPU work; the walkers and the package inspection check this token as they go, and
+        // every regex has its own match timeout, so a hostile file cannot hold a worker longer than the limit.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(limits.ParseTimeout);
+        try
+        {
+            return ParseWithin(content, format, maxChars, limits, timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new DocumentParseException(
+                $"Parsing the document took longer than {limits.ParseTimeout.TotalSeconds:N0} s (Documents:Limits:ParseTimeout).");
+        }
+        catch (RegexMatchTimeoutException ex)
+        {
+            throw new DocumentParseException("Parsing the document took too long: a line of its text could not be read in time.", ex);
+        }
+    }
+
+    private static ParsedDocument ParseWithin(byte[] content, string format, int maxChars, DocumentParseLimits limits, CancellationToken cancellationToken)
     {
         var parsed = format switch
         {
-            DocumentFormats.Docx => DocxText.Extract(content, maxChars),
-            DocumentFormats.Text or DocumentFormats.Markdown or DocumentFormats.Html => ExtractText(DecodeText(content), format, maxChars),
+            DocumentFormats.Docx => DocxText.Extract(content, maxChars, limits, cancellationToken),
+            DocumentFormats.Text or DocumentFormats.Markdown or DocumentFormats.Html => ExtractText(DecodeText(content), format, maxChars, cancellationToken),
             _ => throw new DocumentParseException($"The format '{format}' is not supported. Supported formats: {DocumentFormats.Supported}."),
         };
         var text = TextCleaner.Clean(parsed.Text);
@@ -102,10 +131,10 @@ public static class DocumentParser
     }
 
     /// <summary>Text, title and metadata of decoded text in one of the text formats (txt, md, html), before cleaning.</summary>
-    internal static ParsedDocument ExtractText(string text, string format, int maxChars) => format switch
+    internal static ParsedDocument ExtractText(string text, string format, int maxChars, CancellationToken cancellationToken = default) => format switch
     {
-        DocumentFormats.Markdown => MarkdownText.Extract(text),
-        DocumentFormats.Html => HtmlText.Extract(text, maxChars),
+        DocumentFormats.Markdown => MarkdownText.Extract(text, cancellationToken),
+        DocumentFormats.Html => HtmlText.Extract(text, maxChars, cancellationToken),
         _ => new ParsedDocument(text, null, new Dictionary<string, object>()),
     };
 

@@ -31,7 +31,7 @@ public static class DocumentTitle
             var firstLine = TextCleaner.Clean(parsed.Text).Split('\n').Select(l => l.TrimStart('#').Trim()).FirstOrDefault(l => l.Length > 0);
             return Cap(TextCleaner.OneLine(parsed.Title) ?? TextCleaner.OneLine(firstLine));
         }
-        catch (DocumentParseException)
+        catch (Exception ex) when (ex is DocumentParseException or System.Text.RegularExpressions.RegexMatchTimeoutException)
         {
             // Not readable as its format: ingestion will fail it with the reason; the fallback title does meanwhile.
             return null;

@@ -14,23 +14,25 @@ namespace AspireAi.Core.Documents.Parsing;
 /// </summary>
 internal static class DocxText
 {
-    public static ParsedDocument Extract(ReadOnlySpan<byte> content, int maxChars)
+    public static ParsedDocument Extract(byte[] content, int maxChars, DocumentParseLimits limits, CancellationToken cancellationToken)
     {
         if (content.Length < 4 || content[0] != 0x50 || content[1] != 0x4B)
         {
             throw new DocumentParseException("The file is not a valid .docx document: it is not a ZIP package.");
         }
 
+        // Before OpenXml sees a byte: its loader recurses per XML level and expands parts whole.
+        PackageInspector.Inspect(content, limits, cancellationToken);
         try
         {
-            using var stream = new MemoryStream(content.ToArray(), writable: false);
+            using var stream = new MemoryStream(content, writable: false);
             using var document = WordprocessingDocument.Open(stream, isEditable: false,
                 new OpenSettings { AutoSave = false, MaxCharactersInPart = maxChars * 20L });
             var body = document.MainDocumentPart?.Document?.Body
                 ?? throw new DocumentParseException("The file is not a valid .docx document: it has no main document body.");
             var styles = HeadingLevels(document.MainDocumentPart!.StyleDefinitionsPart);
             var output = new StringBuilder();
-            Walk(body, styles, output, maxChars * 2L);
+            Walk(body, styles, output, maxChars * 2L, cancellationToken);
 
             var metadata = new Dictionary<string, object>();
             var properties = document.PackageProperties;
@@ -89,16 +91,21 @@ internal static class DocxText
         return levels;
     }
 
-    private static void Walk(OpenXmlElement element, Dictionary<string, int> headingStyles, StringBuilder output, long budget)
+    // Iterative (an explicit stack, children pushed in reverse to keep document order): content controls nest
+    // without limit in the format, and a recursive walk would take the thread's stack as deep as the file goes.
+    private static void Walk(OpenXmlElement root, Dictionary<string, int> headingStyles, StringBuilder output, long budget, CancellationToken cancellationToken)
     {
-        foreach (var child in element.ChildElements)
+        var pending = new Stack<OpenXmlElement>();
+        PushChildren(pending, root);
+        while (pending.TryPop(out var element))
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (output.Length > budget)
             {
                 throw new DocumentParseException("The document holds more text than a document may have (Documents:MaxTextChars).");
             }
 
-            switch (child)
+            switch (element)
             {
                 case Paragraph paragraph:
                     AppendParagraph(paragraph, headingStyles, output);
@@ -114,9 +121,17 @@ internal static class DocxText
                     output.Append('\n');
                     break;
                 default:
-                    Walk(child, headingStyles, output, budget); // content controls, custom XML, smart tags
+                    PushChildren(pending, element); // content controls, custom XML, smart tags
                     break;
             }
+        }
+    }
+
+    private static void PushChildren(Stack<OpenXmlElement> pending, OpenXmlElement element)
+    {
+        for (var child = element.LastChild; child is not null; child = child.PreviousSibling())
+        {
+            pending.Push(child);
         }
     }
 

@@ -23,7 +23,7 @@ internal static class HtmlText
         "hr", "body", "html", "caption", "fieldset", "center",
     };
 
-    public static ParsedDocument Extract(string html, int maxChars)
+    public static ParsedDocument Extract(string html, int maxChars, CancellationToken cancellationToken = default)
     {
         var document = new HtmlDocument { OptionMaxNestedChildNodes = 1000 };
         try
@@ -37,7 +37,7 @@ internal static class HtmlText
 
         var title = document.DocumentNode.SelectSingleNode("//title")?.InnerText;
         var output = new StringBuilder();
-        Walk(document.DocumentNode, output, maxChars * 2L);
+        Walk(document.DocumentNode, output, maxChars * 2L, cancellationToken);
         var metadata = new Dictionary<string, object>();
         if (document.DocumentNode.SelectSingleNode("//html[@lang]")?.GetAttributeValue("lang", null) is { Length: > 0 and < 20 } lang)
         {
@@ -54,13 +54,24 @@ internal static class HtmlText
         return new ParsedDocument(text, title, metadata);
     }
 
-    private static void Walk(HtmlNode node, StringBuilder output, long budget)
+    // Iterative: an explicit stack of nodes to visit and text to write once a block's children are done, so no
+    // nesting in a page can take the thread's stack with it.
+    private static void Walk(HtmlNode root, StringBuilder output, long budget, CancellationToken cancellationToken)
     {
-        foreach (var child in node.ChildNodes)
+        var pending = new Stack<(HtmlNode? Node, string? Text)>();
+        PushChildren(pending, root);
+        while (pending.TryPop(out var item))
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (output.Length > budget)
             {
                 throw new DocumentParseException("The HTML holds more text than a document may have (Documents:MaxTextChars).");
+            }
+
+            if (item.Node is not { } child)
+            {
+                output.Append(item.Text);
+                continue;
             }
 
             switch (child.NodeType)
@@ -99,11 +110,11 @@ internal static class HtmlText
                     continue;
                 case "li":
                     output.Append("\n- ");
-                    Walk(child, output, budget);
+                    PushChildren(pending, child);
                     continue;
                 case "td" or "th":
                     output.Append(" | ");
-                    Walk(child, output, budget);
+                    PushChildren(pending, child);
                     continue;
                 case "img":
                     // The alternative text describes the image; the image itself is never loaded.
@@ -115,17 +126,21 @@ internal static class HtmlText
                     continue;
             }
 
-            var block = Blocks.Contains(name);
-            if (block)
+            if (Blocks.Contains(name))
             {
                 output.Append("\n\n");
+                pending.Push((null, "\n\n"));
             }
 
-            Walk(child, output, budget);
-            if (block)
-            {
-                output.Append("\n\n");
-            }
+            PushChildren(pending, child);
+        }
+    }
+
+    private static void PushChildren(Stack<(HtmlNode? Node, string? Text)> pending, HtmlNode node)
+    {
+        for (var child = node.LastChild; child is not null; child = child.PreviousSibling)
+        {
+            pending.Push((child, null));
         }
     }
 }

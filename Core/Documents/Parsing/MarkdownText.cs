@@ -7,9 +7,15 @@ namespace AspireAi.Core.Documents.Parsing;
 /// Markdown to the pipeline's text: ATX headings stay (setext headings become ATX), front matter, link targets,
 /// images, emphasis markers, inline HTML tags and code-fence lines go; the words stay. Links are never followed.
 /// </summary>
+/// <remarks>
+/// Every pattern here sees user text, so none may cost more than linear time: the inline patterns, which are tried
+/// from every position of a line, run on the non-backtracking engine (a line of <c>[[[[…</c> or <c>&lt;http:&lt;http:…</c>
+/// made the backtracking engine rescan the rest of the line from each opener); the others are anchored at a line
+/// start. Emphasis needs a back-reference, which that engine lacks, so it is a scanner of its own (<see cref="Emphasis"/>).
+/// </remarks>
 internal static partial class MarkdownText
 {
-    public static ParsedDocument Extract(string markdown)
+    public static ParsedDocument Extract(string markdown, CancellationToken cancellationToken = default)
     {
         var text = markdown.ReplaceLineEndings("\n");
         var metadata = new Dictionary<string, object>();
@@ -32,6 +38,7 @@ internal static partial class MarkdownText
         var inFence = false;
         for (var i = 0; i < lines.Length; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var line = lines[i];
             if (line.TrimStart().StartsWith("```", StringComparison.Ordinal) || line.TrimStart().StartsWith("~~~", StringComparison.Ordinal))
             {
@@ -76,7 +83,7 @@ internal static partial class MarkdownText
         line = Link().Replace(line, "$1");
         line = AutoLink().Replace(line, "$1");
         line = HtmlTag().Replace(line, "");
-        line = Emphasis().Replace(line, "$2");
+        line = Emphasis.Strip(line);
         line = InlineCode().Replace(line, "$1");
         return line;
     }
@@ -96,22 +103,19 @@ internal static partial class MarkdownText
     [GeneratedRegex(@"^ {0,3}([-*_])([ \t]*\1){2,}[ \t]*$", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
     private static partial Regex HorizontalRule();
 
-    [GeneratedRegex(@"!\[([^\]]*)\]\([^)]*\)", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"!\[([^\]]*)\]\([^)]*\)", RegexOptions.NonBacktracking, matchTimeoutMilliseconds: 1000)]
     private static partial Regex Image();
 
-    [GeneratedRegex(@"\[([^\]]+)\](\([^)]*\)|\[[^\]]*\])", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"\[([^\]]+)\](\([^)]*\)|\[[^\]]*\])", RegexOptions.NonBacktracking, matchTimeoutMilliseconds: 1000)]
     private static partial Regex Link();
 
-    [GeneratedRegex(@"<((?:https?|mailto):[^>\s]+)>", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"<((?:https?|mailto):[^>\s]+)>", RegexOptions.NonBacktracking, matchTimeoutMilliseconds: 1000)]
     private static partial Regex AutoLink();
 
-    [GeneratedRegex(@"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>", RegexOptions.NonBacktracking, matchTimeoutMilliseconds: 1000)]
     private static partial Regex HtmlTag();
 
-    [GeneratedRegex(@"(\*\*|__|~~|\*|(?<![\w])_)(?=\S)(.+?)(?<=\S)\1", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
-    private static partial Regex Emphasis();
-
-    [GeneratedRegex(@"`([^`]+)`", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"`([^`]+)`", RegexOptions.NonBacktracking, matchTimeoutMilliseconds: 1000)]
     private static partial Regex InlineCode();
 
     [GeneratedRegex(@"^#{1,6}[ \t]+(.+)$", RegexOptions.Multiline, matchTimeoutMilliseconds: 1000)]

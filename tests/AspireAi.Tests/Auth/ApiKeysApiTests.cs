@@ -15,7 +15,7 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
     {
         var (client, user) = await factory.CreateUserClientAsync();
 
-        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "  ci pipeline ", expiresInDays = 30 });
+        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "  ci pipeline ", expiresInDays = 30, scopes = new[] { "chat" } });
 
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.Contains("no-store", created.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
@@ -42,7 +42,7 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
         var listText = await list.Content.ReadAsStringAsync();
         Assert.DoesNotContain(key[13..], listText, StringComparison.Ordinal);
         var item = Assert.Single((await list.ReadJsonAsync()).GetProperty("items").EnumerateArray());
-        Assert.Equal(["createdAt", "expiresAt", "id", "lastUsedAt", "name", "prefix"], item.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["createdAt", "expiresAt", "id", "lastUsedAt", "name", "prefix", "scopes"], item.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal(id, item.GetProperty("id").GetGuid());
         Assert.Equal(prefix, item.GetProperty("prefix").GetString());
         Assert.True(await factory.ScalarAsync<bool>("SELECT last_used_at IS NOT NULL FROM api_keys WHERE id = $1", id));
@@ -73,9 +73,9 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
     {
         var (client, _) = await factory.CreateUserClientAsync();
         var (other, _) = await factory.CreateUserClientAsync();
-        using var theirs = await other.PostAsJsonAsync("/v1/api-keys", new { name = "theirs" });
-        using var older = await client.PostAsJsonAsync("/v1/api-keys", new { name = "older" });
-        using var newer = await client.PostAsJsonAsync("/v1/api-keys", new { name = "newer" });
+        using var theirs = await other.PostAsJsonAsync("/v1/api-keys", new { name = "theirs", scopes = new[] { "chat" } });
+        using var older = await client.PostAsJsonAsync("/v1/api-keys", new { name = "older", scopes = new[] { "chat" } });
+        using var newer = await client.PostAsJsonAsync("/v1/api-keys", new { name = "newer", scopes = new[] { "chat" } });
 
         Assert.Equal(System.Text.Json.JsonValueKind.Null, (await older.ReadJsonAsync()).GetProperty("expiresAt").ValueKind);
         using var list = await client.GetAsync("/v1/api-keys");
@@ -88,7 +88,7 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
     {
         var (owner, _) = await factory.CreateUserClientAsync();
         var (intruder, _) = await factory.CreateUserClientAsync();
-        using var created = await owner.PostAsJsonAsync("/v1/api-keys", new { name = "mine" });
+        using var created = await owner.PostAsJsonAsync("/v1/api-keys", new { name = "mine", scopes = new[] { "chat" } });
         var body = await created.ReadJsonAsync();
         var id = body.GetProperty("id").GetGuid();
 
@@ -107,9 +107,9 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
     public async Task An_expired_key_and_a_key_of_a_disabled_user_are_refused()
     {
         var (client, user) = await factory.CreateUserClientAsync();
-        using var expiring = await client.PostAsJsonAsync("/v1/api-keys", new { name = "expiring", expiresInDays = 1 });
+        using var expiring = await client.PostAsJsonAsync("/v1/api-keys", new { name = "expiring", expiresInDays = 1, scopes = new[] { "chat" } });
         var expiringBody = await expiring.ReadJsonAsync();
-        using var lasting = await client.PostAsJsonAsync("/v1/api-keys", new { name = "lasting" });
+        using var lasting = await client.PostAsJsonAsync("/v1/api-keys", new { name = "lasting", scopes = new[] { "chat" } });
         var lastingKey = (await lasting.ReadJsonAsync()).GetProperty("key").GetString()!;
         await using (var expire = factory.DataSource.CreateCommand("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1"))
         {
@@ -136,7 +136,7 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
     public async Task Last_used_is_recorded_at_most_once_a_minute()
     {
         var (client, _) = await factory.CreateUserClientAsync();
-        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "busy" });
+        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "busy", scopes = new[] { "chat" } });
         var body = await created.ReadJsonAsync();
         var id = body.GetProperty("id").GetGuid();
         var key = body.GetProperty("key").GetString()!;
@@ -168,7 +168,7 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
 
         using var response = await client.PostAsJsonAsync("/v1/api-keys", new { name = " ", expiresInDays = 0 });
 
-        Assert.Equal(["expiresInDays", "name"], await response.ReadValidationErrorKeysAsync());
+        Assert.Equal(["expiresInDays", "name", "scopes"], await response.ReadValidationErrorKeysAsync());
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public sealed partial class ApiKeysApiTests(ApiFactory factory) : IClassFixture<
     {
         using var client = factory.CreateClient();
 
-        using var create = await client.PostAsJsonAsync("/v1/api-keys", new { name = "x" });
+        using var create = await client.PostAsJsonAsync("/v1/api-keys", new { name = "x", scopes = new[] { "chat" } });
         using var delete = await client.DeleteAsync($"/v1/api-keys/{Guid.NewGuid()}");
 
         await create.ReadProblemAsync(HttpStatusCode.Unauthorized);

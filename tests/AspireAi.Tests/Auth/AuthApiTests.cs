@@ -24,12 +24,12 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
 
         using var response = await client.RegisterAsync(email, Password, "  Ada Lovelace ");
 
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var body = await response.ReadJsonAsync();
-        var id = body.GetProperty("id").GetGuid();
         Assert.Equal(email, body.GetProperty("email").GetString());
-        Assert.Equal("Ada Lovelace", body.GetProperty("displayName").GetString());
-        Assert.Equal(["displayName", "email", "id"], body.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["email", "message"], body.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        var id = await factory.ScalarAsync<Guid>("SELECT id FROM users WHERE email = $1", email);
+        Assert.Equal("Ada Lovelace", await factory.ScalarAsync<string>("SELECT display_name FROM users WHERE id = $1", id));
 
         await using var command = factory.DataSource.CreateCommand("""
             SELECT u.email, u.role, o.name, u.password_hash, u.disabled_at IS NULL
@@ -80,18 +80,34 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task Register_refuses_an_email_that_exists_in_any_letter_case()
+    public async Task Register_answers_a_known_email_in_any_letter_case_exactly_like_a_new_one_and_changes_nothing()
     {
         using var client = factory.CreateClient();
         var email = ApiFactory.NewEmail("dup");
         using var first = await client.RegisterAsync(email);
-        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        var firstBody = await first.ReadJsonAsync();
 
         using var second = await client.RegisterAsync(email.ToUpperInvariant(), "another password!");
 
-        var problem = await second.ReadProblemAsync(HttpStatusCode.Conflict);
-        Assert.Equal("Email already registered.", problem.GetProperty("title").GetString());
+        // Same status, same body shape and message: the answer does not tell whether the address had an account.
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.Accepted), (first.StatusCode, second.StatusCode));
+        var secondBody = await second.ReadJsonAsync();
+        Assert.Equal(firstBody.GetProperty("message").GetString(), secondBody.GetProperty("message").GetString());
+        Assert.Equal(email.ToUpperInvariant(), secondBody.GetProperty("email").GetString());
+        Assert.Null(second.Headers.Location);
         Assert.Equal(1L, await factory.ScalarAsync<long>("SELECT count(*) FROM users WHERE lower(email) = lower($1)", email));
+        // The owner's password still signs in; the second one does not.
+        using (var owner = await client.TokenAsync(email, "correct horse battery"))
+        {
+            Assert.Equal(HttpStatusCode.OK, owner.StatusCode);
+        }
+        using (var stranger = await client.TokenAsync(email, "another password!"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, stranger.StatusCode);
+        }
+        var id = await factory.ScalarAsync<Guid>("SELECT id FROM users WHERE lower(email) = lower($1)", email);
+        Assert.Equal(1L, await factory.ScalarAsync<long>(
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.register_existing' AND target_id = $1", id.ToString()));
     }
 
     [Fact]
@@ -127,7 +143,7 @@ public sealed class AuthApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         var email = ApiFactory.NewEmail();
         using (var registered = await client.RegisterAsync(email, Password))
         {
-            Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+            Assert.Equal(HttpStatusCode.Accepted, registered.StatusCode);
         }
 
         // Email lookup is case-insensitive, as uniqueness is.

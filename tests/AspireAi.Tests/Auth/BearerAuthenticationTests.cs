@@ -195,10 +195,10 @@ public sealed class BearerAuthenticationTests(ApiFactory factory) : IClassFixtur
     }
 
     [Fact]
-    public async Task An_admins_API_key_passes_the_admin_policy_like_the_admins_access_token()
+    public async Task An_admins_API_key_with_the_admin_scope_passes_the_admin_policy_like_the_admins_access_token()
     {
         var (client, user) = await factory.CreateAdminClientAsync();
-        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "claims" });
+        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "claims", scopes = new[] { "admin" } });
         var key = (await created.ReadJsonAsync()).GetProperty("key").GetString()!;
 
         // The admin policy reads the role claim: an admin's API key passes it just as the admin's token does.

@@ -10,18 +10,48 @@ public sealed class LoginThrottleTests(ApiFactory factory) : IClassFixture<ApiFa
     private const string WrongPassword = "wrong-password-123";
 
     [Fact]
-    public async Task After_5_failures_an_account_is_throttled_from_every_address_even_with_the_right_password()
+    public async Task Failures_from_elsewhere_never_lock_the_owner_out_they_only_slow_the_account_down()
     {
         var (_, user) = await factory.CreateUserClientAsync();
 
         for (var i = 0; i < 5; i++)
         {
-            // A new client (so a new address) each time: the account's own budget is what runs out.
+            // A new client (so a new address) each time: the attack the per-account budget used to turn into a lockout.
             using var failed = await factory.CreateClient().TokenAsync(user.Email, WrongPassword);
             Assert.Equal(HttpStatusCode.Unauthorized, failed.StatusCode);
         }
-        using var throttled = await factory.CreateClient().TokenAsync(user.Email, user.Password);
-        using var otherCase = await factory.CreateClient().TokenAsync(user.Email.ToUpperInvariant(), user.Password);
+        using var owner = await factory.CreateClient().TokenAsync(user.Email, user.Password);
+        using var ownerOtherCase = await factory.CreateClient().TokenAsync(user.Email.ToUpperInvariant(), user.Password);
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (owner.StatusCode, ownerOtherCase.StatusCode));
+        // Both sign-ins waited: the account collected 5 failures from everywhere (the first step is 1 s).
+        Assert.Equal(2L, await factory.ScalarAsync<long>(
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.login_succeeded' AND target_id = $1 AND details->>'slowed_ms' = '1000'",
+            user.Id.ToString()));
+        Assert.Equal(5L, await factory.ScalarAsync<long>(
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.login_failed' AND target_id = $1 AND details->>'reason' = 'wrong_password'",
+            user.Id.ToString()));
+        // Redis holds hashes of the account (and of account + address), never the email itself.
+        await using var redis = await RedisTestClients.ConnectAsync(factory.Servers.RedisConnectionString);
+        var keys = await RedisTestClients.KeysAsync(redis, "auth:login:*");
+        Assert.Contains(LoginThrottle.AccountKey(user.Email), keys);
+        Assert.All(keys, key => Assert.DoesNotContain("@", key, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task After_5_failures_one_address_is_refused_for_that_account_while_other_addresses_sign_in()
+    {
+        var (_, user) = await factory.CreateUserClientAsync();
+        using var attacker = factory.CreateClient(ApiFactory.NewClientAddress());
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var failed = await attacker.TokenAsync(user.Email, WrongPassword);
+            Assert.Equal(HttpStatusCode.Unauthorized, failed.StatusCode);
+        }
+        using var throttled = await attacker.TokenAsync(user.Email, user.Password);
+        using var otherCase = await attacker.TokenAsync(user.Email.ToUpperInvariant(), user.Password);
+        using var owner = await factory.CreateClient().TokenAsync(user.Email, user.Password);
 
         var problem = await throttled.ReadProblemAsync(HttpStatusCode.TooManyRequests);
         Assert.Equal("Too many failed sign-in attempts.", problem.GetProperty("title").GetString());
@@ -29,19 +59,20 @@ public sealed class LoginThrottleTests(ApiFactory factory) : IClassFixture<ApiFa
         Assert.NotNull(retryAfter);
         Assert.InRange(retryAfter.Value, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(15));
         await otherCase.ReadProblemAsync(HttpStatusCode.TooManyRequests);
-
-        // Redis holds a hash of the account, never the email itself.
-        await using var redis = await RedisTestClients.ConnectAsync(factory.Servers.RedisConnectionString);
-        var keys = await RedisTestClients.KeysAsync(redis, "auth:login:*");
-        Assert.Contains(LoginThrottle.AccountKey(user.Email), keys);
-        Assert.All(keys, key => Assert.DoesNotContain("@", key, StringComparison.Ordinal));
-        Assert.Equal(5L, await factory.ScalarAsync<long>(
-            "SELECT count(*) FROM audit_log WHERE action = 'auth.login_failed' AND target_id = $1 AND details->>'reason' = 'wrong_password'",
-            user.Id.ToString()));
+        Assert.Equal(HttpStatusCode.OK, owner.StatusCode);
         Assert.Equal(2L, await factory.ScalarAsync<long>(
-            "SELECT count(*) FROM audit_log WHERE action = 'auth.login_throttled' AND details->>'ip' = ANY($1)",
-            (object)new[] { throttled.RequestMessage!.Headers.GetValues(ApiFactory.ClientAddressHeader).Single(),
-                otherCase.RequestMessage!.Headers.GetValues(ApiFactory.ClientAddressHeader).Single() }));
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.login_throttled' AND details->>'ip' = $1",
+            attacker.DefaultRequestHeaders.GetValues(ApiFactory.ClientAddressHeader).Single()));
+    }
+
+    [Fact]
+    public void The_slowdown_doubles_per_failure_over_the_threshold_up_to_its_cap()
+    {
+        var settings = new AuthOptions();
+
+        Assert.Equal(
+            [0, 1, 2, 4, 8, 10, 10],
+            new long[] { 4, 5, 6, 7, 8, 9, 1000 }.Select(failures => (int)LoginThrottle.Slowdown(failures, settings).TotalSeconds));
     }
 
     [Fact]

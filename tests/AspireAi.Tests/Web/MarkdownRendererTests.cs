@@ -8,6 +8,22 @@ public sealed class MarkdownRendererTests
 {
     private readonly MarkdownRenderer _markdown = new();
 
+    [Theory]
+    [InlineData(">")]
+    [InlineData("- ")]
+    [InlineData("[")]
+    [InlineData("*")]
+    public void Markdown_nested_past_markdigs_depth_limit_falls_back_to_encoded_plain_text(string level)
+    {
+        var markdown = string.Concat(Enumerable.Repeat(level, 1000)) + "<script>alert(1)</script> deep";
+
+        var html = _markdown.ToHtml(markdown);
+
+        // The whole answer, encoded, in one paragraph: not a 500, and no markup of the model's.
+        Assert.Equal("<p>" + System.Net.WebUtility.HtmlEncode(markdown) + "</p>\n", html);
+        Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt; deep", html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Renders_ordinary_markdown()
     {

@@ -535,6 +535,28 @@ public sealed partial class MemoryPagesTests(WebStackFixture stack) : IClassFixt
             .Select(h => (h.GetProperty("operation").GetString()!, h.GetProperty("actor").GetString()!,
                 h.GetProperty("oldText").GetString(), h.GetProperty("newText").GetString()))];
 
+    [Theory]
+    [InlineData("/https://evil.example/x", "href=\"/https://evil.example/x\"")]
+    [InlineData("https://evil.example/x", "href=\"/memories\"")]
+    [InlineData("//evil.example/x", "href=\"/memories\"")]
+    [InlineData("/javascript:alert(1)", "href=\"/javascript:alert(1)\"")]
+    public async Task A_return_address_is_rendered_exactly_as_validated_so_it_never_leaves_the_site(string returnUrl, string expected)
+    {
+        var (browser, api, _) = await stack.SignInAsync();
+        using var _browser = browser;
+        using var _api = api;
+        var id = await CreateMemoryAsync(api, "Likes quiet trains");
+
+        var forget = await browser.GetPageAsync($"/memories/forget?returnUrl={Uri.EscapeDataString(returnUrl)}");
+        var edit = await browser.GetPageAsync($"/memories/{id}/edit?returnUrl={Uri.EscapeDataString(returnUrl)}");
+
+        // A path on this site stays one: with its leading '/' trimmed, "/https://evil.example/x" became a link there.
+        Assert.Contains($"<a {expected} data-testid=\"cancel-forget\"", forget, StringComparison.Ordinal);
+        Assert.Contains($"<a {expected} data-testid=\"cancel-edit\"", edit, StringComparison.Ordinal);
+        Assert.DoesNotContain("href=\"https://evil.example", forget + edit, StringComparison.Ordinal);
+        Assert.DoesNotContain("href=\"javascript:", forget + edit, StringComparison.Ordinal);
+    }
+
     private async Task<long> CountAsync(string sql, Guid userId)
     {
         await using var command = stack.Api.DataSource.CreateCommand(sql);
