@@ -104,7 +104,7 @@ public static partial class MemoryAttributes
 
     private const string Neg = @"(?:(?:always|usually|often|sometimes|generally|normally)\s+)?(?<neg>(?:doesnt|does not|dont|do not|no longer|never|isnt|is not|is no longer)\s+)?";
 
-    [GeneratedRegex(@"^(?:works (?:at|for)|is employed (?:at|by)|is working (?:at|for)|employer is)(?:\s+(?<value>.+))?$", RegexOptions.CultureInvariant, 2000)]
+    [GeneratedRegex(@"^(?:(?:works (?:at|for)|is employed (?:at|by)|is working (?:at|for)|employer is)(?:\s+(?<value>.+))?|is an? (?:\w+ ){1,3}(?:at|for) (?<value>[a-z0-9].*))$", RegexOptions.CultureInvariant, 2000)]
     private static partial Regex Employer();
 
     [GeneratedRegex(@"^(?:works as|job is|profession is|role is|occupation is)(?:\s+(?<value>.+))?$", RegexOptions.CultureInvariant, 2000)]

@@ -78,7 +78,7 @@ public static partial class OfflineFactExtractor
     {
         "use", "write", "answer", "respond", "reply", "keep", "avoid", "format", "explain", "give", "show", "include",
         "add", "address", "speak", "talk", "stop", "start", "remind", "summarize", "summarise", "prefer", "be", "make",
-        "put", "return", "cite", "list", "limit", "translate",
+        "put", "return", "cite", "list", "limit", "translate", "pretend", "assume", "treat", "mention", "ask", "suggest", "double-check",
     };
 
     private static readonly HashSet<string> KnownTechnologies = new(StringComparer.OrdinalIgnoreCase)
@@ -308,7 +308,7 @@ public static partial class OfflineFactExtractor
         var first = true;
         foreach (var part in ClauseSplit().Split(sentence))
         {
-            var clause = part.Trim().TrimEnd(',');
+            var clause = LeadingFiller().Replace(part.Trim().TrimEnd(','), "").Trim();
             if (clause.Length == 0)
             {
                 continue;
@@ -441,8 +441,7 @@ public static partial class OfflineFactExtractor
             return null;
         }
         var first = words[0].ToLowerInvariant().Replace("’", "'", StringComparison.Ordinal);
-        var isInstruction = first is "always" or "never"
-            || (first is "dont" or "don't" && ImperativeVerbs.Contains(words[1]))
+        var isInstruction = (first is "always" or "never" or "dont" or "don't" && ImperativeVerbs.Contains(words[1]))
             || ImperativeVerbs.Contains(first);
         var fact = isInstruction ? Finish(text) : null;
         return fact is null ? null : new MemoryFact(fact, MemoryType.Procedural, 0.8f, Entities(fact), false);
@@ -562,7 +561,11 @@ public static partial class OfflineFactExtractor
             }
             yield break;
         }
-        if (verb is "was" && BornIn().Match(tail) is { Success: true } born)
+        if (verb is "used" && tail.StartsWith("to ", StringComparison.OrdinalIgnoreCase))
+        {
+            yield break; // "I used to live in Rome": no longer true
+        }
+                if (verb is "was" && BornIn().Match(tail) is { Success: true } born)
         {
             yield return Fact($"Was born in {born.Groups["place"].Value}", 0.7f);
             yield break;
@@ -593,7 +596,7 @@ public static partial class OfflineFactExtractor
         string? canonical = verb switch
         {
             "joined" or "join" => "Works at " + state,
-            "moved" or "relocated" when MovedTo().Match(state) is { Success: true } m => "Lives in " + m.Groups["place"].Value,
+            "moved" or "relocated" when MovedTo().Match(state) is { Success: true } m => "Lives in " + Purpose().Replace(m.Groups["place"].Value, ""),
             "switched" or "migrated" or "changed" or "moved" when SwitchedTo().Match(state) is { Success: true } sw => "Uses " + sw.Groups["new"].Value,
             "started" when StartedAt().Match(state) is { Success: true } s => "Works at " + s.Groups["org"].Value,
             "live" or "reside" or "stay" when state.StartsWith("in ", StringComparison.OrdinalIgnoreCase) => "Lives in " + state[3..],
@@ -642,7 +645,8 @@ public static partial class OfflineFactExtractor
     private static IEnumerable<MemoryFact> FromBe(string rest)
     {
         rest = StateAdverbs().Replace(" " + rest + " ", " ").Trim();
-        rest = TrailingChange().Replace(rest, "").Trim().TrimEnd(',');
+        // "I'm a vegetarian since last year": the state is the fact, not when it began.
+        rest = SinceTail().Replace(TrailingChange().Replace(rest, "").Trim().TrimEnd(','), "");
         var words = rest.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (words.Length == 0 || SkippedStates.Contains(words[0].Trim(',')))
         {
@@ -836,7 +840,7 @@ public static partial class OfflineFactExtractor
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex RememberLead();
 
-    [GeneratedRegex(@"^(?:(?:hi|hello|hey|well|so|also|btw|by the way|oh|ok|okay|and|but|fyi|just so you know|for context|anyway|plus|oh and|one more thing|quick update|update|good news|news|these days|nowadays|currently|lately|now)\b[,!:]?\s*)+",
+    [GeneratedRegex(@"^(?:(?:hi|hello|hey|well|so|also|btw|by the way|oh|ok|okay|and|but|fyi|just so you know|for context|anyway|plus|oh and|one more thing|quick update|update|good news|news|these days|nowadays|currently|lately|now|honestly|frankly|to be honest|tbh|never mind|nevermind)\b[,!:]?\s*)+",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex LeadingFiller();
 
@@ -866,7 +870,7 @@ public static partial class OfflineFactExtractor
     [GeneratedRegex(@",?\s*please$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex PleaseTail();
 
-    [GeneratedRegex(@"(?:,?\s+(?:yesterday|today|last\s+(?:week|month|year|night|weekend|spring|summer|autumn|fall|winter)|this\s+(?:week|month|year)|recently|(?:a|one|two|three|four|five|six|a\s+few|\d+)\s+(?:days?|weeks?|months?|years?)\s+ago|in\s+(?:january|february|march|april|may|june|july|august|september|october|november|december|\d{4})))+$",
+    [GeneratedRegex(@"(?:,?\s+(?:since\s+(?:last\s+\w+|\d{4}|yesterday|(?:a|one|two|three|\d+)\s+\w+\s+ago)|yesterday|today|last\s+(?:week|month|year|night|weekend|spring|summer|autumn|fall|winter)|this\s+(?:week|month|year)|recently|(?:a|one|two|three|four|five|six|a\s+few|\d+)\s+(?:days?|weeks?|months?|years?)\s+ago|in\s+(?:january|february|march|april|may|june|july|august|september|october|november|december|\d{4})))+$",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex TrailingTime();
 
@@ -930,6 +934,13 @@ public static partial class OfflineFactExtractor
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex Subject();
 
+    [GeneratedRegex(@",?\s+since\s+.+$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex SinceTail();
+
+    // "to Cape Town for a new role": why is not where.
+    [GeneratedRegex(@"\s+(?:for|because|since|with|to\s+be)\b.*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex Purpose();
+
     [GeneratedRegex(@"^born\s+in\s+(?<place>.+)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex BornIn();
 
@@ -985,7 +996,7 @@ public static partial class OfflineFactExtractor
     [GeneratedRegex(@"(?<=\s)(?:my|our|me|us|i|we|myself|mine|ours)(?=\s)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex FirstPerson();
 
-    [GeneratedRegex(@",?\s+(?:and|but)\s+(?=(?:i|i'm|i’m|my|we|our)\b)|,?\s+(?:and|but)\s+(?=(?:everyone|everybody|people|friends|most\s+people|my\s+friends)\s+calls?\s+me\b)|,?\s+(?:and|but)\s+(?=(?:also\s+)?(?:work|live|use|play|speak|drive|own|have|like|love|prefer|eat|drink|study|teach|enjoy|hate|am)\b)|,\s+(?=(?:work|live|use|play|speak|drive|own|study|teach)\b)",
+    [GeneratedRegex(@",?\s+(?:and|but)\s+(?=(?:(?:now|then|also|currently|today|these\s+days)\s+)?(?:i|i'm|i’m|my|we|our)\b)|,?\s+(?:and|but)\s+(?=(?:everyone|everybody|people|friends|most\s+people|my\s+friends)\s+calls?\s+me\b)|,?\s+(?:and|but)\s+(?=(?:also\s+)?(?:work|live|use|play|speak|drive|own|have|like|love|prefer|eat|drink|study|teach|enjoy|hate|am)\b)|,\s+(?=(?:work|live|use|play|speak|drive|own|study|teach)\b)|,\s+(?=(?:please\s+|just\s+)?call\s+me\b)",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex ClauseSplit();
 
