@@ -128,9 +128,17 @@ public static partial class LlmExtensions
 
     private static IChatClient CreateProvider(IServiceProvider services, LlmProviderOptions provider, LlmOptions options, string httpClientName) =>
         provider.Provider == LlmProvider.Offline
-            ? new OfflineChatClient(services.GetServices<IOfflineStructuredResponder>(), options.Offline, services.GetService<TimeProvider>())
+            ? new OfflineChatClient(services.GetServices<IOfflineStructuredResponder>(), options.Offline, services.GetService<TimeProvider>(),
+                LocalEmbedder(services))
             : OpenAiProvider.CreateChatClient(
                 provider, services.GetRequiredService<IHttpClientFactory>().CreateClient(httpClientName), options.RequestTimeout);
+
+    // The offline model matches memories to a question by meaning with the local embedder, never a remote one (the
+    // offline model may be the fallback of a remote primary whose embeddings cost money).
+    private static IEmbeddingGenerator<string, Embedding<float>>? LocalEmbedder(IServiceProvider services) =>
+        services.GetService<IOptions<LlmOptions>>()?.Value.ResolveEmbeddingProvider() == LlmProvider.Offline
+            ? services.GetService<IEmbeddingGenerator<string, Embedding<float>>>()
+            : null;
 
     private static IEmbeddingGenerator<string, Embedding<float>> CreateEmbeddingGenerator(IServiceProvider services)
     {

@@ -185,8 +185,10 @@ public sealed record MemoryHistoryEntry(
 /// <param name="Entities">Named things it mentions.</param>
 /// <param name="Retraction">True when the user retracted this fact: consolidation may only delete, never add it.</param>
 /// <param name="Scope">Requested scope: <see cref="MemoryScope.Session"/> for session-only facts, otherwise the source's default.</param>
+/// <param name="Supersedes">True when the user said the fact replaces what was true before ("now", "again", "actually",
+/// "switched to", "from now on"): consolidation then updates the closest memory of the same kind instead of adding.</param>
 public sealed record MemoryFact(string Text, MemoryType Type, float Importance, IReadOnlyList<MemoryEntity> Entities, bool Retraction,
-    MemoryScope? Scope = null);
+    MemoryScope? Scope = null, bool Supersedes = false);
 
 /// <summary>Where a write comes from, for the history and the memory's provenance.</summary>
 /// <param name="Actor">Who decided.</param>

@@ -30,7 +30,7 @@ public static class MemorySchemas
               "items": {
                 "type": "object",
                 "additionalProperties": false,
-                "required": ["text", "type", "importance", "entities", "scope", "retraction"],
+                "required": ["text", "type", "importance", "entities", "scope", "retraction", "supersedes"],
                 "properties": {
                   "text": { "type": "string", "minLength": 1, "maxLength": 2000 },
                   "type": { "type": "string", "enum": ["semantic", "episodic", "procedural"] },
@@ -49,7 +49,8 @@ public static class MemorySchemas
                     }
                   },
                   "scope": { "type": "string", "enum": ["user", "session"] },
-                  "retraction": { "type": "boolean" }
+                  "retraction": { "type": "boolean" },
+                  "supersedes": { "type": "boolean" }
                 }
               }
             }
@@ -114,6 +115,9 @@ public static class MemorySchemas
             {
                 FillDefaults(item);
             }
+            // Added after the first schema version, so even a complete fact of a cut-off answer may lack it: absent
+            // means "no change of state".
+            item.TryAdd("supersedes", false);
             Coerce(item);
             var errors = JsonSchemaValidator.Validate(FactItemSchema, JsonSerializer.SerializeToElement(item));
             if (errors.Count > 0)
@@ -181,6 +185,7 @@ public static class MemorySchemas
             ["entities"] = new JsonArray([.. fact.Entities.Select(e => (JsonNode)new JsonObject { ["name"] = e.Name, ["type"] = e.Type })]),
             ["scope"] = fact.Scope == MemoryScope.Session ? "session" : "user",
             ["retraction"] = fact.Retraction,
+            ["supersedes"] = fact.Supersedes,
         };
     }
 
@@ -225,10 +230,12 @@ public static class MemorySchemas
         {
             item["importance"] = parsed;
         }
-        if (item["retraction"] is JsonValue retraction && retraction.TryGetValue<string>(out var retractionText)
-            && bool.TryParse(retractionText, out var flag))
+        foreach (var name in (string[])["retraction", "supersedes"])
         {
-            item["retraction"] = flag;
+            if (item[name] is JsonValue value && value.TryGetValue<string>(out var text) && bool.TryParse(text, out var flag))
+            {
+                item[name] = flag;
+            }
         }
         if (item.ContainsKey("entities") && item["entities"] is null)
         {
@@ -259,7 +266,8 @@ public static class MemorySchemas
             (float)item["importance"]!.GetValue<double>(),
             entities,
             item["retraction"]!.GetValue<bool>(),
-            item["scope"]!.GetValue<string>() == "session" ? MemoryScope.Session : null);
+            item["scope"]!.GetValue<string>() == "session" ? MemoryScope.Session : null,
+            item["supersedes"]!.GetValue<bool>());
     }
 }
 

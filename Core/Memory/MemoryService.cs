@@ -227,8 +227,12 @@ public sealed partial class MemoryService(
         {
             facts.Add(new MemoryFact(text.TrimEnd('.'), type ?? MemoryType.Semantic, 0.7f, OfflineFactExtractor.Entities(text), false));
         }
-        var scope = sessionOnly && sessionId is not null ? MemoryScopeRef.ForSession(orgId, userId, sessionId) : MemoryScopeRef.ForUser(orgId, userId);
-        var scoped = facts.Select(f => new ScopedFact(type is { } t ? f with { Type = t } : f, scope)).ToList();
+        // A fact the text itself limits to the conversation ("remember that for this chat …") stays in the session
+        // even when the caller asked for the user scope: it must not leak into other conversations.
+        MemoryScopeRef ScopeOf(MemoryFact fact) => (sessionOnly || fact.Scope == MemoryScope.Session) && sessionId is not null
+            ? MemoryScopeRef.ForSession(orgId, userId, sessionId)
+            : MemoryScopeRef.ForUser(orgId, userId);
+        var scoped = facts.Select(f => new ScopedFact(type is { } t ? f with { Type = t } : f, ScopeOf(f))).ToList();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var effects = new MemoryWriteEffects();

@@ -119,7 +119,10 @@ public sealed partial class MemoryTools(MemoryRetriever retriever, MemoryService
             return "Error: that is a question, not something to remember.";
         }
         MemoryType? type = MemoryNames.TryParseType(ReadString(arguments, "type"), out var parsed) ? parsed : null;
-        var sessionOnly = string.Equals(ReadString(arguments, "scope"), "session", StringComparison.OrdinalIgnoreCase);
+        // The user's own words decide too: "remember that, for this conversation, …" is session-only whatever scope
+        // the model passed.
+        var sessionOnly = string.Equals(ReadString(arguments, "scope"), "session", StringComparison.OrdinalIgnoreCase)
+            || OfflineFactExtractor.HasSessionCue(request.Query);
         var report = await service.RememberAsync(request.UserId, request.OrgId, sessionId, text, type, sessionOnly, cancellationToken).ConfigureAwait(false);
         return JsonSerializer.Serialize(report.Results.Select(r => new
         {

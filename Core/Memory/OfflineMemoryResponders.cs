@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AspireAi.Core.Llm;
 using AspireAi.Core.Llm.Offline;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 
 namespace AspireAi.Core.Memory;
 
@@ -9,27 +12,40 @@ internal sealed class OfflineExtractionResponder : IOfflineStructuredResponder
 {
     public string SchemaName => MemorySchemas.FactsSchemaName;
 
-    public JsonNode? Respond(OfflineStructuredRequest request)
+    public ValueTask<JsonNode?> RespondAsync(OfflineStructuredRequest request, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var messages = MemoryPrompts.ReadExchange(request.UserText);
         var facts = OfflineFactExtractor.Extract(messages, MemoryPrompts.MaxFactsFrom(request.SystemTexts));
-        return new JsonObject { ["facts"] = new JsonArray([.. facts.Select(f => (JsonNode)MemorySchemas.ToJson(f))]) };
+        return ValueTask.FromResult<JsonNode?>(new JsonObject { ["facts"] = new JsonArray([.. facts.Select(f => (JsonNode)MemorySchemas.ToJson(f))]) });
     }
 }
 
-/// <summary>The offline model's answer to the consolidation call (schema <c>memory_decision</c>), by <see cref="ConsolidationRules"/>.</summary>
-internal sealed class OfflineDecisionResponder : IOfflineStructuredResponder
+/// <summary>
+/// The offline model's answer to the consolidation call (schema <c>memory_decision</c>), by <see cref="ConsolidationRules"/>
+/// with the local embedder's similarity of the fact to each candidate (a remote embedder is not called for it).
+/// </summary>
+internal sealed class OfflineDecisionResponder(IEmbeddingGenerator<string, Embedding<float>> embedder, IOptions<LlmOptions> options) : IOfflineStructuredResponder
 {
     public string SchemaName => MemorySchemas.DecisionSchemaName;
 
-    public JsonNode? Respond(OfflineStructuredRequest request)
+    public async ValueTask<JsonNode?> RespondAsync(OfflineStructuredRequest request, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
         if (MemoryPrompts.ReadFact(request.UserText) is not { } fact)
         {
             return null;
         }
         var candidates = request.Memories.Select(m => (m.Id, m.Text)).ToList();
-        return MemorySchemas.ToJson(ConsolidationRules.Decide(fact, candidates));
+        IReadOnlyList<double>? similarity = null;
+        // The thresholds of the rules are MiniLM cosines: the hashing test double only sees shared words.
+        if (candidates.Count > 0 && options.Value.ResolveEmbeddingProvider() == LlmProvider.Offline && options.Value.Offline.Embedder == OfflineEmbedder.MiniLM)
+        {
+            var vectors = await embedder.GenerateAsync([fact.Text, .. candidates.Select(c => c.Text)], cancellationToken: cancellationToken).ConfigureAwait(false);
+            var factVector = vectors[0].Vector;
+            similarity = [.. vectors.Skip(1).Select(v => (double)OfflineEmbeddingGenerator.CosineSimilarity(factVector.Span, v.Vector.Span))];
+        }
+        return MemorySchemas.ToJson(ConsolidationRules.Decide(fact, candidates, similarity));
     }
 }
 
@@ -91,6 +107,7 @@ internal static class MemoryPrompts
         ["fact"] = fact.Text,
         ["type"] = MemoryNames.Of(fact.Type),
         ["retraction"] = fact.Retraction,
+        ["supersedes"] = fact.Supersedes,
     }.ToJsonString();
 
     public static MemoryFact? ReadFact(string text)
@@ -101,7 +118,8 @@ internal static class MemoryPrompts
             {
                 var type = MemoryNames.TryParseType(root["type"]?.GetValue<string>(), out var parsed) ? parsed : MemoryType.Semantic;
                 var retraction = root["retraction"] is JsonValue r && r.TryGetValue<bool>(out var flag) && flag;
-                return new MemoryFact(factText, type, 0.5f, [], retraction);
+                var supersedes = root["supersedes"] is JsonValue s && s.TryGetValue<bool>(out var replaces) && replaces;
+                return new MemoryFact(factText, type, 0.5f, [], retraction, Supersedes: supersedes);
             }
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)

@@ -21,9 +21,9 @@ public interface IOfflineStructuredResponder
     /// <summary>
     /// The JSON answer, which must validate against <see cref="OfflineStructuredRequest.Schema"/> (the offline model
     /// checks and throws <see cref="InvalidOperationException"/> when it does not, so a broken rule fails its tests);
-    /// null to let the generic schema filler answer instead.
+    /// null to let the generic schema filler answer instead. Asynchronous so that a rule may ask the local embedder.
     /// </summary>
-    JsonNode? Respond(OfflineStructuredRequest request);
+    ValueTask<JsonNode?> RespondAsync(OfflineStructuredRequest request, CancellationToken cancellationToken);
 }
 
 /// <summary>What a structured-output request carries, pre-digested for rule-based responders.</summary>

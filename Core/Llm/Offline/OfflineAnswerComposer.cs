@@ -3,12 +3,19 @@ using System.Text.RegularExpressions;
 
 namespace AspireAi.Core.Llm.Offline;
 
-// Writes the offline model's answer from what the request carries: tool results of this turn, the memories and
-// passages that share words with the question (cited as [id]), or an honest "I can't know that" otherwise.
+// Writes the offline model's answer from what the request carries: tool results of this turn, the memories that
+// answer the question (by meaning when the local embedder scored them, else by shared words) and the passages that
+// share words with it (cited as [id]), or an honest "I can't know that" otherwise.
 internal static partial class OfflineAnswerComposer
 {
     public const string Label = "(offline model)";
     private const int MaxItems = 3;
+
+    // all-MiniLM-L6-v2 rates a memory that answers a question about the user at a cosine of about 0.2–0.4 even when
+    // they share no word ("Where is home for me these days?" / "Lives in Porto" 0.20); the best memory leads and those
+    // close behind it follow.
+    private const double MinSimilarity = 0.15;
+    private const double BehindBest = 0.1;
 
     private static readonly HashSet<string> Greetings = new(StringComparer.Ordinal)
     {
@@ -17,7 +24,9 @@ internal static partial class OfflineAnswerComposer
 
     private static readonly HashSet<string> SelfWords = new(StringComparer.Ordinal) { "me", "my", "i", "myself", "mine" };
 
-    public static string Compose(OfflineConversation conversation)
+    /// <param name="conversation">The request.</param>
+    /// <param name="memorySimilarity">Cosine similarity of the question to each memory of the request, or null.</param>
+    public static string Compose(OfflineConversation conversation, IReadOnlyList<double>? memorySimilarity)
     {
         var answer = new StringBuilder(Label);
         var userWords = TextNormalizer.ContentWords(conversation.UserText).ToHashSet(StringComparer.Ordinal);
@@ -31,7 +40,9 @@ internal static partial class OfflineAnswerComposer
             said = true;
         }
 
-        var memories = Relevant(conversation.Memories, userWords);
+        var memories = memorySimilarity is null
+            ? Relevant(conversation.Memories, userWords)
+            : ByMeaning(conversation.Memories, memorySimilarity, userWords, AsksAboutSelf(conversation.UserText));
         if (memories.Count == 0 && conversation.Memories.Count > 0 && AsksAboutSelf(conversation.UserText))
         {
             // "What do you know about me?" shares no content word with any memory, yet every memory answers it.
@@ -107,6 +118,25 @@ internal static partial class OfflineAnswerComposer
             .ThenBy(candidate => candidate.order)
             .Take(MaxItems)
             .Select(candidate => (candidate.item, BestExcerpt(candidate.item.Text, userWords)))];
+    }
+
+    // Memories that share words with the question, and, for a question about the user, those the embedder rates
+    // closest to it; best first by similarity. A question about something else ("the capital of France") is not
+    // answered from memories it merely resembles.
+    private static List<(PromptBlockItem Item, string Text)> ByMeaning(IReadOnlyList<PromptBlockItem> items, IReadOnlyList<double> similarity,
+        HashSet<string> userWords, bool aboutSelf)
+    {
+        var scored = items
+            .Select((item, order) => (item, order, words: TextNormalizer.ContentWords(item.Text).Count(userWords.Contains),
+                similarity: order < similarity.Count ? similarity[order] : 0))
+            .ToList();
+        var best = scored.Count == 0 ? 0 : scored.Max(c => c.similarity);
+        return [.. scored
+            .Where(c => c.words > 0 || (aboutSelf && c.similarity >= MinSimilarity && c.similarity >= best - BehindBest))
+            .OrderByDescending(c => c.similarity + (0.15 * Math.Min(c.words, 3)))
+            .ThenBy(c => c.order)
+            .Take(MaxItems)
+            .Select(c => (c.item, BestExcerpt(c.item.Text, userWords)))];
     }
 
     private static string BestExcerpt(string text, HashSet<string> userWords)

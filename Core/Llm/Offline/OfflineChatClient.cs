@@ -15,7 +15,9 @@ namespace AspireAi.Core.Llm.Offline;
 /// <item>answers in JSON, when <c>ChatOptions.ResponseFormat</c> is a JSON schema: by the
 /// <see cref="IOfflineStructuredResponder"/> registered for the schema name, else by generic schema filling;</item>
 /// <item>answers in text, starting with <c>(offline model)</c>, from this turn's tool results and the memories and
-/// sources blocks (<see cref="LlmPromptBlocks"/>) relevant to the question, citing their ids as <c>[id]</c>.</item>
+/// sources blocks (<see cref="LlmPromptBlocks"/>) relevant to the question, citing their ids as <c>[id]</c>. Memories
+/// are matched by meaning when a local embedder is given ("Where is home these days?" finds "Lives in Porto"), else by
+/// shared words.</item>
 /// </list>
 /// Streaming yields the answer word by word (optionally <see cref="OfflineLlmOptions.TokenDelayMs"/> apart), then a
 /// usage update with estimated tokens (about characters / 4, never 0).
@@ -25,14 +27,17 @@ public sealed class OfflineChatClient : IChatClient
     private readonly Dictionary<string, IOfflineStructuredResponder> _responders;
     private readonly OfflineLlmOptions _options;
     private readonly TimeProvider _timeProvider;
+    private readonly IEmbeddingGenerator<string, Embedding<float>>? _embedder;
     private readonly ChatClientMetadata _metadata = new(OfflineModels.ProviderName, providerUri: null, OfflineModels.ChatModelId);
 
     /// <summary>Creates the client.</summary>
     /// <param name="responders">Structured-output rules, one per schema name.</param>
     /// <param name="options">Offline settings (streaming delay).</param>
     /// <param name="timeProvider">Clock for timestamps.</param>
+    /// <param name="embedder">A local embedder to match memories to the question by meaning; null matches by words.</param>
     public OfflineChatClient(
-        IEnumerable<IOfflineStructuredResponder>? responders = null, OfflineLlmOptions? options = null, TimeProvider? timeProvider = null)
+        IEnumerable<IOfflineStructuredResponder>? responders = null, OfflineLlmOptions? options = null, TimeProvider? timeProvider = null,
+        IEmbeddingGenerator<string, Embedding<float>>? embedder = null)
     {
         _responders = new Dictionary<string, IOfflineStructuredResponder>(StringComparer.OrdinalIgnoreCase);
         foreach (var responder in responders ?? [])
@@ -45,23 +50,24 @@ public sealed class OfflineChatClient : IChatClient
 
         _options = options ?? new OfflineLlmOptions();
         _timeProvider = timeProvider ?? TimeProvider.System;
+        _embedder = embedder;
     }
 
     /// <inheritdoc />
-    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = Answer(messages, options);
+        var reply = await AnswerAsync(messages, options, cancellationToken).ConfigureAwait(false);
         var message = new ChatMessage(ChatRole.Assistant, [reply.Content]) { MessageId = reply.MessageId, CreatedAt = reply.CreatedAt };
-        return Task.FromResult(new ChatResponse(message)
+        return new ChatResponse(message)
         {
             ResponseId = reply.ResponseId,
             ModelId = OfflineModels.ChatModelId,
             CreatedAt = reply.CreatedAt,
             FinishReason = reply.FinishReason,
             Usage = reply.Usage,
-        });
+        };
     }
 
     /// <inheritdoc />
@@ -70,7 +76,7 @@ public sealed class OfflineChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = Answer(messages, options);
+        var reply = await AnswerAsync(messages, options, cancellationToken).ConfigureAwait(false);
 
         IEnumerable<AIContent> chunks = reply.Content is TextContent text ? Chunk(text.Text).Select(chunk => new TextContent(chunk)) : [reply.Content];
         var first = true;
@@ -107,7 +113,7 @@ public sealed class OfflineChatClient : IChatClient
     {
     }
 
-    private OfflineReply Answer(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private async Task<OfflineReply> AnswerAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         var conversation = OfflineConversation.From(messages);
         var now = _timeProvider.GetUtcNow();
@@ -121,12 +127,13 @@ public sealed class OfflineChatClient : IChatClient
         }
         else if (options?.ResponseFormat is ChatResponseFormatJson json)
         {
-            content = new TextContent(StructuredAnswer(conversation, json, now));
+            content = new TextContent(await StructuredAnswerAsync(conversation, json, now, cancellationToken).ConfigureAwait(false));
             finishReason = ChatFinishReason.Stop;
         }
         else
         {
-            var answer = OfflineAnswerComposer.Compose(conversation);
+            var similarity = await MemorySimilarityAsync(conversation, cancellationToken).ConfigureAwait(false);
+            var answer = OfflineAnswerComposer.Compose(conversation, similarity);
             finishReason = ChatFinishReason.Stop;
 
             // Honour a token cap the way a real model does: cut the answer and say so in the finish reason.
@@ -146,18 +153,31 @@ public sealed class OfflineChatClient : IChatClient
         return new OfflineReply("offline-" + id, "msg-" + id, now, content, finishReason, usage);
     }
 
-    private string StructuredAnswer(OfflineConversation conversation, ChatResponseFormatJson format, DateTimeOffset now)
+    // Cosine similarity of the question to each injected memory (same order), or null without an embedder.
+    private async Task<IReadOnlyList<double>?> MemorySimilarityAsync(OfflineConversation conversation, CancellationToken cancellationToken)
+    {
+        if (_embedder is null || conversation.Memories.Count == 0 || string.IsNullOrWhiteSpace(conversation.UserText))
+        {
+            return null;
+        }
+        var vectors = await _embedder.GenerateAsync([conversation.UserText, .. conversation.Memories.Select(m => m.Text)], cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        var question = vectors[0].Vector;
+        return [.. vectors.Skip(1).Select(v => (double)OfflineEmbeddingGenerator.CosineSimilarity(question.Span, v.Vector.Span))];
+    }
+
+    private async Task<string> StructuredAnswerAsync(OfflineConversation conversation, ChatResponseFormatJson format, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (format.Schema is not { } schema)
         {
             // JSON mode without a schema: any object will do, so wrap the ordinary answer.
-            return new JsonObject { ["answer"] = OfflineAnswerComposer.Compose(conversation) }.ToJsonString();
+            return new JsonObject { ["answer"] = OfflineAnswerComposer.Compose(conversation, null) }.ToJsonString();
         }
 
         JsonNode? node = null;
         if (format.SchemaName is { } name && _responders.TryGetValue(name, out var responder))
         {
-            node = responder.Respond(new OfflineStructuredRequest
+            node = await responder.RespondAsync(new OfflineStructuredRequest
             {
                 SchemaName = name,
                 Schema = schema,
@@ -167,7 +187,7 @@ public sealed class OfflineChatClient : IChatClient
                 Memories = conversation.Memories,
                 Sources = conversation.Sources,
                 Now = now,
-            });
+            }, cancellationToken).ConfigureAwait(false);
 
             if (node is not null)
             {

@@ -88,6 +88,24 @@ public sealed class OfflineModelTests
     }
 
     [Fact]
+    public async Task With_the_local_embedder_memories_are_chosen_by_meaning_not_by_their_order()
+    {
+        using var embedder = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 8);
+        using var client = new OfflineChatClient(embedder: embedder);
+        var memories = LlmPromptBlocks.Memories(
+            [new("m-1", "Works at Globex"), new("m-2", "Uses Stripe"), new("m-3", "Is vegan"), new("m-4", "Lives in Porto")]);
+
+        // No word in common with the memory that answers it, which comes last.
+        var home = await client.GetResponseAsync([memories, new(ChatRole.User, "Where is home for me these days?")]);
+        Assert.Contains("Lives in Porto. [m-4]", home.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("[m-2]", home.Text, StringComparison.Ordinal);
+
+        // A question about something else is not answered from memories it merely resembles.
+        var capital = await client.GetResponseAsync([memories, new(ChatRole.User, "What is the capital of France?")]);
+        Assert.DoesNotContain("[m-", capital.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Questions_about_the_user_are_answered_from_memories_even_without_shared_words()
     {
         using var client = new OfflineChatClient();
@@ -253,13 +271,13 @@ public sealed class OfflineModelTests
 
         public string SchemaName => Name;
 
-        public JsonNode? Respond(OfflineStructuredRequest request)
+        public ValueTask<JsonNode?> RespondAsync(OfflineStructuredRequest request, CancellationToken cancellationToken)
         {
             var sentences = request.UserText.Split(". ", StringSplitOptions.RemoveEmptyEntries).Select(s => s.TrimEnd('.') + ".");
             var items = request.Schema.GetProperty("properties").GetProperty("facts").GetProperty("items").GetProperty("type").GetString() == "integer"
                 ? new JsonArray(JsonValue.Create("not a number"))
                 : new JsonArray([.. sentences.Select(s => (JsonNode)JsonValue.Create(s))]);
-            return new JsonObject { ["facts"] = items };
+            return ValueTask.FromResult<JsonNode?>(new JsonObject { ["facts"] = items });
         }
     }
 }

@@ -120,4 +120,77 @@ public sealed class ConsolidationRulesTests
         Assert.Equal((MemoryOperation.Noop, "m1"), (decision.Operation, decision.TargetId));
         Assert.Null(correction);
     }
+
+    private static MemoryDecision DecideWith(MemoryFact fact, params (string Text, double Similarity)[] existing) =>
+        ConsolidationRules.Decide(fact, [.. existing.Select((e, i) => ($"m{i + 1}", e.Text))], [.. existing.Select(e => e.Similarity)]);
+
+    [Theory]
+    [InlineData("Is vegan", "Is vegetarian")]
+    [InlineData("Eats meat", "Is vegetarian")]
+    [InlineData("Prefers to be called Rob", "Prefers to be called Robert")]
+    [InlineData("Is 40 years old", "Is 39 years old")]
+    [InlineData("Is married", "Is single")]
+    [InlineData("Has three kids", "Has two kids")]
+    [InlineData("Favourite food is ramen", "Favourite food is sushi")]
+    public void Another_value_of_a_single_valued_attribute_updates_it(string fact, string existing)
+    {
+        var decision = Decide(Fact(fact), "Uses Stripe", existing);
+
+        Assert.Equal((MemoryOperation.Update, "m2", fact), (decision.Operation, decision.TargetId, decision.Text));
+    }
+
+    [Theory]
+    [InlineData("Doesn't drink alcohol", "Drinks alcohol")]
+    [InlineData("Likes cilantro", "Doesn't like cilantro")]
+    public void A_denial_of_a_remembered_fact_replaces_it(string fact, string existing) =>
+        Assert.Equal((MemoryOperation.Update, "m1"), (Decide(Fact(fact), existing).Operation, Decide(Fact(fact), existing).TargetId));
+
+    [Theory]
+    [InlineData("Has a sister named Ana", "Has a brother named Tom")]
+    [InlineData("Has a cat named Luna", "Has a cat named Tom")]
+    [InlineData("Prefers to be called Max", "Name is Maximilian")]
+    [InlineData("Favourite food is pizza", "Favourite colour is blue")]
+    [InlineData("Lives in Berlin", "Works at Acme")]
+    public void A_fact_about_another_attribute_or_a_second_family_member_is_added(string fact, string existing) =>
+        Assert.Equal(MemoryOperation.Add, DecideWith(Fact(fact), (existing, 0.85)).Operation);
+
+    [Fact]
+    public void A_retraction_finds_its_memory_by_attribute()
+    {
+        var decision = Decide(Fact("Works at", retraction: true), "Lives in Rome", "Works at Acme Corp");
+
+        Assert.Equal((MemoryOperation.Delete, "m2"), (decision.Operation, decision.TargetId));
+    }
+
+    [Fact]
+    public void A_change_of_state_replaces_the_closest_memory_with_the_same_predicate()
+    {
+        var emacs = new MemoryFact("Uses Emacs", MemoryType.Semantic, 0.5f, [], false, Supersedes: true);
+
+        var decision = DecideWith(emacs, ("Uses Stripe", 0.33), ("Uses Vim", 0.56), ("Plays chess", 0.0));
+        Assert.Equal((MemoryOperation.Update, "m2"), (decision.Operation, decision.TargetId));
+        // Without the cue, tools are many: another one is added.
+        Assert.Equal(MemoryOperation.Add, DecideWith(emacs with { Supersedes = false }, ("Uses Vim", 0.56)).Operation);
+    }
+
+    [Fact]
+    public void A_paraphrase_is_a_noop_but_a_close_fact_naming_something_else_is_not()
+    {
+        Assert.Equal((MemoryOperation.Noop, "m1"), (DecideWith(Fact("Has a dog called Rex"), ("Has a dog named Rex", 0.98)).Operation, "m1"));
+        Assert.Equal(MemoryOperation.Add, DecideWith(Fact("Has a dog called Max"), ("Has a dog named Rex", 0.93)).Operation);
+    }
+
+    [Theory]
+    [InlineData("Is vegetarian", "diet", true)]
+    [InlineData("Doesn't eat meat", "diet", true)]
+    [InlineData("Prefers to be called Sam", "preferred name", true)]
+    [InlineData("Has a sister named Ana", "family:sister", false)]
+    [InlineData("Doesn't drink coffee", "verb:drink", false)]
+    public void The_attribute_model(string text, string key, bool singleValued)
+    {
+        var attribute = MemoryAttributes.Of(text);
+
+        Assert.NotNull(attribute);
+        Assert.Equal((key, singleValued), (attribute.Key, attribute.SingleValued));
+    }
 }

@@ -100,4 +100,98 @@ public sealed class OfflineFactExtractorTests
 
         Assert.Equal(["Uses Go", "Uses Rust"], facts.Select(f => f.Text));
     }
+
+    [Theory]
+    [InlineData("I live on St. James St. in Dublin. I work at Hooli.", "I live on St. James St. in Dublin.|I work at Hooli.")]
+    [InlineData("My favourite author is J. R. R. Tolkien.", "My favourite author is J. R. R. Tolkien.")]
+    [InlineData("I moved to the U.S. in 2019; we like it.", "I moved to the U.S. in 2019;|we like it.")]
+    [InlineData("Ask Dr. Lee, e.g. about Acme Inc. plans! Then stop", "Ask Dr. Lee, e.g. about Acme Inc. plans!|Then stop")]
+    [InlineData("I live on Main St. I work at Acme.", "I live on Main St.|I work at Acme.")]
+    public void Sentences_are_not_cut_after_abbreviations_or_initials(string text, string expected) =>
+        Assert.Equal(expected.Split('|'), OfflineFactExtractor.Sentences(text).Select(s => s.Trim()));
+
+    [Theory]
+    [InlineData("Actually, I live in Porto, not Lisbon.", "Lives in Porto")]
+    [InlineData("I'm vegan now.", "Is vegan")]
+    [InlineData("I eat meat again.", "Eats meat")]
+    [InlineData("These days I'm based in Valencia.", "Lives in Valencia")]
+    [InlineData("I switched from Vim to Emacs.", "Uses Emacs")]
+    [InlineData("Sorry, my name is actually Jon.", "Name is Jon")]
+    public void Changes_of_state_and_corrections_supersede(string text, string expected)
+    {
+        var fact = Assert.Single(Extract(text));
+
+        Assert.Equal((expected, true, false), (fact.Text, fact.Supersedes, fact.Retraction));
+    }
+
+    [Theory]
+    [InlineData("I stopped drinking coffee.", "Drinks coffee")]
+    [InlineData("I left Hooli last week.", "Works at Hooli")]
+    [InlineData("I quit my job.", "Works at")]
+    [InlineData("I sold my car.", "Has a car")]
+    [InlineData("I'm not vegetarian anymore.", "Is vegetarian")]
+    [InlineData("Forget where I live.", "Lives in")]
+    [InlineData("Please forget about my cat.", "Their cat")]
+    public void Stopping_leaving_and_forgetting_are_retractions(string text, string expected)
+    {
+        var fact = Assert.Single(Extract(text));
+
+        Assert.Equal((expected, true), (fact.Text, fact.Retraction));
+    }
+
+    [Theory]
+    [InlineData("Please call me Rob from now on.", "Prefers to be called Rob")]
+    [InlineData("I'd rather you call me Samantha.", "Prefers to be called Samantha")]
+    [InlineData("I'd prefer you call me Dr. Lee.", "Prefers to be called Dr. Lee")]
+    [InlineData("I go by Liz these days.", "Prefers to be called Liz")]
+    [InlineData("My nickname is Bubbles.", "Prefers to be called Bubbles")]
+    public void Requests_to_be_called_something_else_are_extracted(string text, string expected) =>
+        Assert.Equal(expected, Assert.Single(Extract(text)).Text);
+
+    [Theory]
+    [InlineData("Please remember that for this chat my name is Zed.", "Name is Zed")]
+    [InlineData("Remember that I'm allergic to shellfish, for this conversation only.", "Is allergic to shellfish")]
+    [InlineData("Just for today, reply in German.", "Reply in German")]
+    [InlineData("For this project, always use Python for code examples.", "Always use Python for code examples")]
+    public void An_explicit_conversation_scope_is_kept_whatever_else_the_sentence_says(string text, string expected)
+    {
+        var fact = Assert.Single(Extract(text));
+
+        Assert.Equal((expected, MemoryScope.Session), (fact.Text, fact.Scope));
+        Assert.True(OfflineFactExtractor.HasSessionCue(text));
+    }
+
+    [Theory]
+    [InlineData("I'm working at eating healthier.")]
+    [InlineData("I work at getting better sleep.")]
+    [InlineData("I live in fear of deadlines.")]
+    [InlineData("I love that!")]
+    [InlineData("I have a question about Python.")]
+    [InlineData("I have to go now.")]
+    [InlineData("Call me when you're done.")]
+    [InlineData("I started learning Rust.")]
+    public void Odd_phrasings_yield_no_nonsense_facts(string text) =>
+        Assert.DoesNotContain(Extract(text), f => f.Text.StartsWith("Works at", StringComparison.Ordinal)
+            || f.Text.StartsWith("Lives in", StringComparison.Ordinal) || f.Text.StartsWith("Prefers to be called", StringComparison.Ordinal)
+            || f.Text.StartsWith("Has a question", StringComparison.Ordinal) || f.Text.StartsWith("Loves that", StringComparison.Ordinal)
+            || f.Text.StartsWith("Has to", StringComparison.Ordinal));
+
+    [Theory]
+    [InlineData("I don't eat meat.", "Doesn't eat meat")]
+    [InlineData("I do not own a car.", "Doesn't own a car")]
+    [InlineData("I never drink coffee after noon.", "Never drinks coffee after noon")]
+    [InlineData("I live in Oslo, work at Equinor and play chess.", "Lives in Oslo|Works at Equinor|Plays chess")]
+    [InlineData("My name is Elizabeth but everyone calls me Liz.", "Name is Elizabeth|Prefers to be called Liz")]
+    public void Negations_and_compound_statements(string text, string expected) =>
+        Assert.Equal(expected.Split('|'), Extract(text).Select(f => f.Text));
+
+    [Theory]
+    [InlineData("drinking", "drink")]
+    [InlineData("using", "use")]
+    [InlineData("running", "run")]
+    [InlineData("cycling", "cycle")]
+    [InlineData("writing", "write")]
+    [InlineData("visiting", "visit")]
+    [InlineData("dancing", "dance")]
+    public void Gerunds_go_back_to_their_verb(string gerund, string verb) => Assert.Equal(verb, OfflineFactExtractor.BaseOfGerund(gerund));
 }
