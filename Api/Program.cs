@@ -7,6 +7,7 @@ using AspireAi.Api.Extensions;
 using AspireAi.Api.Jobs;
 using AspireAi.Api.Memories;
 using AspireAi.Api.Prompts;
+using AspireAi.Api.RateLimiting;
 using AspireAi.Api.Usage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -17,16 +18,17 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.UseForwardedHeaders();
+app.UseRateLimits();
 app.MapDefaultEndpoints();
-app.MapAuthApi();
+app.MapAuthApi().WithRateLimitClass(RateLimitClass.Auth);
 app.MapApiKeysApi();
-app.MapAdminUsersApi();
+app.MapAdminUsersApi().WithRateLimitClass(RateLimitClass.Admin);
 app.MapConversationsApi();
-app.MapChatApi();
-app.MapPromptsApi();
+app.MapChatApi().WithRateLimitClass(RateLimitClass.Chat);
+app.MapPromptsApi().WithRateLimitClass(RateLimitClass.Admin);
 app.MapUsageApi();
-app.MapJobsApi();
-app.MapMemoriesApi();
-app.MapDocumentsApi();
+app.MapJobsApi().WithRateLimitClass(RateLimitClass.Admin);
+app.MapMemoriesApi().WithRateLimitClassForWrites(RateLimitClass.MemoryWrites);
+app.MapDocumentsApi().WithRateLimitClass(RateLimitClass.Documents);
 
 app.Run();

@@ -33,7 +33,7 @@ public static class ChatApi
     /// (validation, ownership, budget) is decided before the first byte, so it gets a proper 4xx.
     /// </summary>
     public static async Task<Results<EmptyHttpResult, Ok<ChatReply>, ValidationProblem, ProblemHttpResult>> SendMessage(
-        Guid id, SendMessageRequest request, HttpContext http, ChatService chat, ChatRateLimiter limiter, IOptions<ChatSettings> settings)
+        Guid id, SendMessageRequest request, HttpContext http, ChatService chat, IOptions<ChatSettings> settings)
     {
         var limit = settings.Value.MaxInputChars;
         if (string.IsNullOrWhiteSpace(request.Content))
@@ -49,14 +49,6 @@ public static class ChatApi
         }
 
         var user = http.User.GetCurrentUser();
-        if (await limiter.TryAcquireAsync(user.UserId, http.RequestAborted) is { } wait)
-        {
-            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Problem(
-                title: "Too many messages",
-                detail: $"At most {settings.Value.RequestsPerMinute} messages a minute. Try again in {Math.Ceiling(wait.TotalSeconds)} s.",
-                statusCode: StatusCodes.Status429TooManyRequests);
-        }
         var prepared = await chat.PrepareAsync(user.UserId, user.OrgId, id, request.Content, http.RequestAborted);
         switch (prepared.Rejection)
         {

@@ -1,3 +1,4 @@
+using AspireAi.Api.RateLimiting;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
@@ -19,6 +20,7 @@ internal static class Extensions
         builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddAuth();
+        builder.AddRateLimits();
         builder.Services.AddValidation();
         builder.AddLlm();
         builder.AddChat();
