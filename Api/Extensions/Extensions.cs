@@ -2,6 +2,7 @@ using AspireAi.Api.RateLimiting;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
+using AspireAi.Core.Idempotency;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
@@ -21,6 +22,7 @@ internal static class Extensions
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
         builder.AddAuth();
         builder.AddRateLimits();
+        builder.AddIdempotency();
         builder.Services.AddValidation();
         builder.AddLlm();
         builder.AddChat();

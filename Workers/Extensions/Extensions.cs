@@ -1,5 +1,6 @@
 using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
+using AspireAi.Core.Idempotency;
 using AspireAi.Core.Memory;
 using AspireAi.Core.Redis;
 using AspireAi.ServiceDefaults;
@@ -16,5 +17,6 @@ internal static class Extensions
         builder.AddJobWorkers();
         builder.AddDocumentIngestion();
         builder.AddMemoryJobs();
+        builder.AddIdempotencySweep();
     }
 }
