@@ -1,5 +1,6 @@
 using AspireAi.Api.RateLimiting;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Caching;
 using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
 using AspireAi.Core.Idempotency;
@@ -20,6 +21,7 @@ internal static class Extensions
         builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor);
         builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        builder.AddSharedCache();
         builder.AddAuth();
         builder.AddRateLimits();
         builder.AddIdempotency();

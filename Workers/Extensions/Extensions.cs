@@ -1,3 +1,4 @@
+using AspireAi.Core.Caching;
 using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
 using AspireAi.Core.Idempotency;
@@ -14,6 +15,7 @@ internal static class Extensions
     {
         builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        builder.AddSharedCache();
         builder.AddJobWorkers();
         builder.AddDocumentIngestion();
         builder.AddMemoryJobs();
