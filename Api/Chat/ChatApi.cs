@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Api.Conversations;
+using AspireAi.Api.Idempotency;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -89,6 +90,11 @@ public static class ChatApi
 
         await foreach (var item in events)
         {
+            if (item is ErrorEvent { Status: >= 500 })
+            {
+                // A provider outage: a retry with the same Idempotency-Key should try again, not replay this error.
+                IdempotencyMiddleware.DoNotStore(http);
+            }
             var payload = item switch
             {
                 DeltaEvent d => JsonSerializer.Serialize(new { text = d.Text }, JsonSerializerOptions.Web),

@@ -25,6 +25,7 @@ internal sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempo
     ILogger<IdempotencyMiddleware> logger)
 {
     public const string KeyHeader = "Idempotency-Key";
+    private static readonly object DoNotStoreItem = new();
     public const string ReplayedHeader = "Idempotent-Replayed";
     private const int MaxKeyLength = 255;
 
@@ -80,6 +81,16 @@ internal sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempo
         await RunAndStoreAsync(context, userId, key);
     }
 
+    /// <summary>
+    /// For a response whose status went out before it failed (a stream ending in a server-side error event): do not
+    /// store it, so a retry with the same key runs again instead of replaying the failure.
+    /// </summary>
+    public static void DoNotStore(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Items[DoNotStoreItem] = true;
+    }
+
     private async Task RunAndStoreAsync(HttpContext context, Guid userId, string key)
     {
         var response = context.Response;
@@ -90,7 +101,8 @@ internal sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempo
         try
         {
             await next(context);
-            if (IsWorthStoring(response.StatusCode) && !context.RequestAborted.IsCancellationRequested && !capture.Overflowed)
+            if (IsWorthStoring(response.StatusCode) && !context.RequestAborted.IsCancellationRequested && !capture.Overflowed
+                && !context.Items.ContainsKey(DoNotStoreItem))
             {
                 var headers = StoredHeaders.Where(h => response.Headers.ContainsKey(h))
                     .ToDictionary(h => h, h => response.Headers[h].ToString(), StringComparer.OrdinalIgnoreCase);
