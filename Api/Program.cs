@@ -31,6 +31,6 @@ app.MapPromptsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
 app.MapUsageApi();
 app.MapJobsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
 app.MapMemoriesApi().WithRateLimitClassForWrites(RateLimitClass.MemoryWrites).WithIdempotency();
-app.MapDocumentsApi().WithRateLimitClass(RateLimitClass.Documents).WithIdempotency();
+app.MapDocumentsApi().WithRateLimitClassForWrites(RateLimitClass.Documents).WithIdempotency();
 
 app.Run();
