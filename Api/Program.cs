@@ -5,9 +5,11 @@ using AspireAi.Api.Chat;
 using AspireAi.Api.Conversations;
 using AspireAi.Api.Documents;
 using AspireAi.Api.Extensions;
+using AspireAi.Api.Idempotency;
 using AspireAi.Api.Jobs;
 using AspireAi.Api.Memories;
 using AspireAi.Api.Prompts;
+using AspireAi.Api.RateLimiting;
 using AspireAi.Api.Usage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -19,20 +21,23 @@ var app = builder.Build();
 
 app.UseTrustedProxies();
 app.UseApiSecurityHeaders();
-// Explicit, so that the headers above are on the 401s and 403s these answer too.
+// Explicit, so that the headers above are on the 401s and 403s these answer too, and so that the limits and the
+// idempotency keys below know the caller.
 app.UseAuthentication();
+app.UseRateLimits();
 app.UseAuthorization();
+app.UseIdempotencyKeys();
 app.MapDefaultEndpoints();
-app.MapAuthApi();
-app.MapApiKeysApi();
-app.MapAdminUsersApi();
-app.MapAuditApi();
-app.MapConversationsApi();
-app.MapChatApi();
-app.MapPromptsApi();
+app.MapAuthApi().WithRateLimitClass(RateLimitClass.Auth);
+app.MapApiKeysApi().WithIdempotency();
+app.MapAdminUsersApi().WithRateLimitClass(RateLimitClass.Admin);
+app.MapAuditApi().WithRateLimitClass(RateLimitClass.Admin);
+app.MapConversationsApi().WithIdempotency();
+app.MapChatApi().WithRateLimitClass(RateLimitClass.Chat).WithIdempotency();
+app.MapPromptsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
 app.MapUsageApi();
-app.MapJobsApi();
-app.MapMemoriesApi();
-app.MapDocumentsApi();
+app.MapJobsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
+app.MapMemoriesApi().WithRateLimitClassForWrites(RateLimitClass.MemoryWrites).WithIdempotency();
+app.MapDocumentsApi().WithRateLimitClassForWrites(RateLimitClass.Documents).WithIdempotency();
 
 app.Run();

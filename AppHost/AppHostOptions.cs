@@ -30,6 +30,8 @@ public sealed class AppHostOptions
         ["--web-port"] = "AppHost:WebPort",
         ["--postgres-port"] = "AppHost:PostgresPort",
         ["--redis-port"] = "AppHost:RedisPort",
+        ["--api-replicas"] = "AppHost:ApiReplicas",
+        ["--workers-replicas"] = "AppHost:WorkersReplicas",
     };
 
     public InfrastructureMode Infrastructure { get; set; } = InfrastructureMode.Local;
@@ -43,6 +45,12 @@ public sealed class AppHostOptions
     [Range(1, 65535)] public int WebPort { get; set; } = 5090;
     [Range(1, 65535)] public int PostgresPort { get; set; } = 55432;
     [Range(1, 65535)] public int RedisPort { get; set; } = 56379;
+
+    /// <summary>Instances of the Api; more than one puts them behind DCP's proxy on <see cref="ApiPort"/>.</summary>
+    [Range(1, 16)] public int ApiReplicas { get; set; } = 1;
+
+    /// <summary>Instances of the Workers; more than one puts them behind DCP's proxy on <see cref="WorkersPort"/>.</summary>
+    [Range(1, 16)] public int WorkersReplicas { get; set; } = 1;
 
     /// <summary>False makes the local Postgres and Redis skip fsync: faster, and fine for throw-away test stacks.</summary>
     public bool Durable { get; set; } = true;

@@ -19,14 +19,17 @@ var migrator = builder.AddProject<Projects.AspireAi_Migrator>(ResourceNames.Migr
     .WithAppSettings(builder.Configuration, "Admin");
 
 // Api and Workers share the stores, the migrated schema, the signing key and the application settings.
+// Replicas share limits (Redis), sessions and jobs (Postgres); while Redis is down each Api instance keeps its
+// share of every rate limit, which is why it is told how many there are.
 var api = builder.AddProject<Projects.AspireAi_Api>(ResourceNames.Api)
-    .WithFixedHttpPort(options.ApiPort)
+    .WithHttpPort(options.ApiPort, options.ApiReplicas)
     .AsBackend(postgres, redis, migrator, signingKey, builder.Configuration)
     .WithEnvironment("Proxy__Key", proxyKey)
+    .WithEnvironment("RateLimits__InstanceCount", options.ApiReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture))
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.AspireAi_Workers>(ResourceNames.Workers)
-    .WithFixedHttpPort(options.WorkersPort)
+    .WithHttpPort(options.WorkersPort, options.WorkersReplicas)
     .AsBackend(postgres, redis, migrator, signingKey, builder.Configuration)
     .WithHttpHealthCheck("/health");
 

@@ -23,6 +23,21 @@ public static class ServiceExtensions
         });
 
     /// <summary>
+    /// <paramref name="replicas"/> instances of the project. One listens on <paramref name="port"/> itself
+    /// (<see cref="WithFixedHttpPort"/>); several each get a port of their own from DCP behind its proxy, which listens
+    /// on <paramref name="port"/> and spreads connections over them (the Web reaches them the same way).
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithHttpPort(this IResourceBuilder<ProjectResource> project, int port, int replicas) =>
+        replicas == 1
+            ? project.WithFixedHttpPort(port)
+            : project.WithEndpoint("http", endpoint =>
+            {
+                endpoint.Port = port;
+                endpoint.TargetPort = null;
+                endpoint.IsProxied = true;
+            }).WithReplicas(replicas);
+
+    /// <summary>
     /// A backend service: references Postgres and Redis and waits for them and for the migrator to finish, so it
     /// never sees an old schema; gets the token signing key and the application settings.
     /// </summary>
@@ -40,7 +55,7 @@ public static class ServiceExtensions
     /// reach the services that own them.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithBackendSettings(this IResourceBuilder<ProjectResource> project, IConfiguration configuration) =>
-        project.WithAppSettings(configuration, "Llm", "Chat", "Pricing", "Auth", "Memory", "Documents", "Jobs");
+        project.WithAppSettings(configuration, "Llm", "Chat", "Pricing", "Auth", "Memory", "Documents", "Jobs", "RateLimits", "Idempotency");
 
     /// <summary>Passes the given configuration sections on as environment variables (<c>Section__Key</c>).</summary>
     public static IResourceBuilder<ProjectResource> WithAppSettings(this IResourceBuilder<ProjectResource> project,

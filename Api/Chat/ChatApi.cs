@@ -2,6 +2,7 @@ using AspireAi.Api.Auth;
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Api.Conversations;
+using AspireAi.Api.Idempotency;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -34,7 +35,7 @@ public static class ChatApi
     /// (validation, ownership, budget) is decided before the first byte, so it gets a proper 4xx.
     /// </summary>
     public static async Task<Results<EmptyHttpResult, Ok<ChatReply>, ValidationProblem, ProblemHttpResult>> SendMessage(
-        Guid id, SendMessageRequest request, HttpContext http, ChatService chat, ChatRateLimiter limiter, IOptions<ChatSettings> settings)
+        Guid id, SendMessageRequest request, HttpContext http, ChatService chat, IOptions<ChatSettings> settings)
     {
         var limit = settings.Value.MaxInputChars;
         if (string.IsNullOrWhiteSpace(request.Content))
@@ -50,14 +51,6 @@ public static class ChatApi
         }
 
         var user = http.User.GetCurrentUser();
-        if (await limiter.TryAcquireAsync(user.UserId, http.RequestAborted) is { } wait)
-        {
-            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Problem(
-                title: "Too many messages",
-                detail: $"At most {settings.Value.RequestsPerMinute} messages a minute. Try again in {Math.Ceiling(wait.TotalSeconds)} s.",
-                statusCode: StatusCodes.Status429TooManyRequests);
-        }
         var prepared = await chat.PrepareAsync(user.UserId, user.OrgId, id, request.Content, http.RequestAborted);
         switch (prepared.Rejection)
         {
@@ -98,6 +91,11 @@ public static class ChatApi
 
         await foreach (var item in events)
         {
+            if (item is ErrorEvent { Status: >= 500 })
+            {
+                // A provider outage: a retry with the same Idempotency-Key should try again, not replay this error.
+                IdempotencyMiddleware.DoNotStore(http);
+            }
             var payload = item switch
             {
                 DeltaEvent d => JsonSerializer.Serialize(new { text = d.Text }, JsonSerializerOptions.Web),

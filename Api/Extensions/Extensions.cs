@@ -1,8 +1,11 @@
 using AspireAi.Api.Auth;
 using AspireAi.Api.Problems;
+using AspireAi.Api.RateLimiting;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Caching;
 using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
+using AspireAi.Core.Idempotency;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
@@ -21,7 +24,10 @@ internal static class Extensions
         builder.AddDatabase();
         builder.Services.AddProblemMappings();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        builder.AddSharedCache();
         builder.AddAuth();
+        builder.AddRateLimits();
+        builder.AddIdempotency();
         builder.Services.AddValidation();
         builder.AddLlm();
         builder.AddChat();

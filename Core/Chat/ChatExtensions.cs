@@ -17,7 +17,6 @@ public static class ChatExtensions
         builder.Services.AddSingleton<PromptStore>();
         builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddSingleton<ChatService>();
-        builder.Services.AddSingleton<ChatRateLimiter>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
         return builder;
     }

@@ -17,9 +17,6 @@ public sealed class ChatSettings
 
     [Required] public string SystemPromptName { get; set; } = "chat.system";
 
-    /// <summary>Chat sends per user per minute, shared by all Api instances through Redis; 0 turns the limit off.</summary>
-    [Range(0, 100_000)] public int RequestsPerMinute { get; set; } = 30;
-
     /// <summary>Per-user tokens (input + output) per UTC day; 0 turns the budget off.</summary>
     [Range(0, long.MaxValue)] public long DailyTokenBudget { get; set; } = 500_000;
 }

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using AspireAi.Core.Caching;
+using Microsoft.Extensions.Caching.Hybrid;
 using Npgsql;
 
 namespace AspireAi.Core.Chat;
@@ -20,14 +22,41 @@ internal static partial class PromptTemplate
     public static partial Regex Placeholder();
 }
 
-/// <summary>Versioned prompt templates. Versions are immutable (a trigger enforces it); activation moves one flag.</summary>
-public sealed class PromptStore(NpgsqlDataSource dataSource)
+/// <summary>
+/// Versioned prompt templates. Versions are immutable (a trigger enforces it); activation moves one flag. The active
+/// version is read on every chat turn, so it is cached in process (every instance drops it when a version is created
+/// or activated); not in Redis, which may be shared by hosts on other databases, where the row's id would differ.
+/// </summary>
+public sealed class PromptStore(NpgsqlDataSource dataSource, SharedCache? cache = null)
 {
+    private static readonly HybridCacheEntryOptions ActiveCacheOptions = new()
+    {
+        Expiration = TimeSpan.FromMinutes(5),
+        LocalCacheExpiration = TimeSpan.FromMinutes(5),
+        Flags = HybridCacheEntryFlags.DisableDistributedCache,
+    };
+
     internal const string Columns = "id, name, version, template, model, temperature, max_tokens, created_by, created_at, sha256, is_active";
 
     public static string HashOf(string template) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(template)));
 
-    public async Task<PromptVersion?> GetActiveAsync(string name, CancellationToken cancellationToken)
+    public async Task<PromptVersion?> GetActiveAsync(string name, CancellationToken cancellationToken) =>
+        cache is null
+            ? await ReadActiveAsync(name, cancellationToken).ConfigureAwait(false)
+            : await cache.GetOrCreateAsync(CacheKey(name), token => new ValueTask<PromptVersion?>(ReadActiveAsync(name, token)), ActiveCacheOptions,
+                cancellationToken).ConfigureAwait(false);
+
+    private static string CacheKey(string name) => "prompt:active:" + name;
+
+    private async Task InvalidateAsync(string name)
+    {
+        if (cache is not null)
+        {
+            await cache.InvalidateAsync(CacheKey(name)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<PromptVersion?> ReadActiveAsync(string name, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM prompts WHERE name = $1 AND is_active");
         command.Parameters.Add(new() { Value = name });
@@ -71,6 +100,10 @@ public sealed class PromptStore(NpgsqlDataSource dataSource)
         insert.Parameters.Add(new() { Value = activate });
         var created = (await ReadAsync(insert, cancellationToken).ConfigureAwait(false)).Single();
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        if (activate)
+        {
+            await InvalidateAsync(name).ConfigureAwait(false);
+        }
         return created;
     }
 
@@ -93,13 +126,14 @@ public sealed class PromptStore(NpgsqlDataSource dataSource)
             return null;
         }
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await InvalidateAsync(name).ConfigureAwait(false);
         return activated;
     }
 
     /// <summary>Activates the newest version older than the active one; null when there is none to go back to.</summary>
     public async Task<PromptVersion?> RollbackAsync(string name, CancellationToken cancellationToken)
     {
-        var active = await GetActiveAsync(name, cancellationToken).ConfigureAwait(false);
+        var active = await ReadActiveAsync(name, cancellationToken).ConfigureAwait(false);
         if (active is null)
         {
             return null;

@@ -1,4 +1,5 @@
 using System.Net.Http;
+using AspireAi.Core.Caching;
 using AspireAi.Core.Common;
 using AspireAi.Core.Llm.Offline;
 using AspireAi.Core.Llm.OpenAi;
@@ -154,7 +155,10 @@ public static partial class LlmExtensions
             .UseLogging(loggers)
             .Build(services);
         // Outside telemetry: a cache hit is no model call, so it must not count in the model's latency histogram.
-        return options.QueryEmbeddingCacheSize > 0 ? new QueryEmbeddingCache(generator, options.QueryEmbeddingCacheSize) : generator;
+        // Only where the service registered the shared cache (Api, Workers); test hosts without Redis go uncached.
+        return options.QueryEmbeddingCacheDuration > TimeSpan.Zero && services.GetService<SharedCache>() is { } cache
+            ? new CachingEmbeddingGenerator(generator, cache, options.QueryEmbeddingCacheDuration)
+            : generator;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LLM pipeline: {Primary}; fallback: {Fallback}")]

@@ -78,11 +78,11 @@ public sealed class LlmOptions : LlmProviderOptions
     public int EmbeddingBatchSize { get; set; } = 64;
 
     /// <summary>
-    /// Query vectors kept in memory, keyed by model and text (single-text calls only, so ingestion batches never evict
-    /// them); 0 turns the cache off. One entry is ~1.6 KB.
+    /// How long query vectors stay in the shared cache (in process and Redis), keyed by model and text; single-text
+    /// calls only, so ingestion batches never evict them. Zero turns the cache off. One entry is ~1.6 KB.
     /// </summary>
-    [Range(0, 1_000_000)]
-    public int QueryEmbeddingCacheSize { get; set; } = 10_000;
+    [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
+    public TimeSpan QueryEmbeddingCacheDuration { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>Default cap on generated tokens when a request sets none.</summary>
     [Range(1, 1_000_000)]

@@ -1,4 +1,6 @@
+using AspireAi.Core.Caching;
 using AspireAi.Core.Data;
+using AspireAi.Core.Idempotency;
 using AspireAi.Core.Redis;
 using AspireAi.ServiceDefaults;
 using AspireAi.Workers.Documents;
@@ -13,8 +15,10 @@ internal static class Extensions
     {
         builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        builder.AddSharedCache();
         builder.AddJobWorkers();
         builder.AddDocumentJobs();
         builder.AddMemoryJobs();
+        builder.AddIdempotencySweep();
     }
 }

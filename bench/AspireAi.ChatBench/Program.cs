@@ -52,7 +52,7 @@ await using var api = ChildProcess.Start(new ChildProcessSpec("dotnet", [apiDll]
         ["Llm__EmbeddingProvider"] = "Offline",
         ["Logging__LogLevel__Default"] = "Warning",
         // The harness sends hundreds of messages a minute per user; the per-user limit is not what it measures.
-        ["Chat__RequestsPerMinute"] = "0",
+        ["RateLimits__Enabled"] = "false",
     },
 }, line => { if (line.Contains("fail", StringComparison.OrdinalIgnoreCase)) Console.Error.WriteLine($"api | {line}"); });
 

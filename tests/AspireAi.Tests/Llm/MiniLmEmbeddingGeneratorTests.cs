@@ -95,37 +95,4 @@ public sealed class MiniLmEmbeddingGeneratorTests
 
         Assert.All(concurrent, r => Assert.True(Cosine(expected[r.i], r.Item2) > 0.9999f));
     }
-
-    [Fact]
-    public async Task Repeated_single_queries_are_served_from_the_cache_and_batches_are_not_cached()
-    {
-        using var inner = new CountingGenerator();
-        using var cache = new QueryEmbeddingCache(inner, capacity: 2);
-
-        var first = await cache.GenerateAsync(["Where is the user's home?"]);
-        var second = await cache.GenerateAsync(["Where is the user's home?"]);
-        await cache.GenerateAsync(["a", "b"]);
-        await cache.GenerateAsync(["a", "b"]);
-
-        Assert.Equal(first[0].Vector.ToArray(), second[0].Vector.ToArray());
-        Assert.Equal(3, inner.Calls);
-    }
-
-    private sealed class CountingGenerator : IEmbeddingGenerator<string, Embedding<float>>
-    {
-        private readonly OfflineEmbeddingGenerator _inner = new();
-
-        public int Calls { get; private set; }
-
-        public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
-            IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            Calls++;
-            return _inner.GenerateAsync(values, options, cancellationToken);
-        }
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => _inner.GetService(serviceType, serviceKey);
-
-        public void Dispose() => _inner.Dispose();
-    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
-using AspireAi.Core.Chat;
+using AspireAi.Api.RateLimiting;
+using AspireAi.Tests.RateLimiting;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Identity.Tokens;
 using AspireAi.Core.Memory;
@@ -19,35 +20,46 @@ public sealed class RedisFailureTests
     private static readonly TimeSpan PastThePause = TimeSpan.FromSeconds(16);
 
     [Fact]
-    public async Task Chat_rate_limits_count_in_process_while_redis_is_dead_and_in_redis_again_after_it_restarts()
+    public async Task Rate_limits_count_in_process_with_the_instance_share_while_redis_is_dead_and_in_redis_again_after_it_restarts()
     {
         await using var server = await TestServers.StartPrivateRedisAsync();
         await using var redis = await RedisTestClients.ConnectAsync(server.ConnectionString);
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var limiter = new ChatRateLimiter(redis, Options.Create(new ChatSettings { RequestsPerMinute = 1 }), clock, NullLogger<ChatRateLimiter>.Instance);
+        using var metrics = new RateLimitTestClients.MetricsRecorder();
+        // Two instances: each keeps half of the bucket while Redis is down.
+        using var buckets = RateLimitTestClients.Buckets(redis, clock, instanceCount: 2, metrics.Factory);
+        var limit = new TokenBucketLimit { Capacity = 4, PerMinute = 1 };
         var db = redis.GetDatabase();
-        Assert.Null(await limiter.TryAcquireAsync(Guid.NewGuid(), CancellationToken.None));
+        Assert.False((await buckets.TakeAsync(RateLimitClass.Chat, "user:before", limit, false, CancellationToken.None))!.Local);
 
         await server.KillAsync();
-        var during = Guid.NewGuid();
         var watch = Stopwatch.StartNew();
-        var first = await limiter.TryAcquireAsync(during, CancellationToken.None);
-        var second = await limiter.TryAcquireAsync(during, CancellationToken.None);
+        var during = new List<RateLimitDecision?>();
+        for (var i = 0; i < 3; i++)
+        {
+            during.Add(await buckets.TakeAsync(RateLimitClass.Chat, "user:during", limit, false, CancellationToken.None));
+        }
+        var closed = await buckets.TakeAsync(RateLimitClass.Auth, "ip:during", limit, failClosed: true, CancellationToken.None);
         var elapsed = watch.Elapsed;
 
-        // The first call fails (no connection, so nothing is queued for later); the second does not try Redis at all.
-        Assert.Null(first);
-        Assert.NotNull(second);
+        Assert.All(during, d => Assert.True(d!.Local));
+        Assert.Equal([true, true, false], during.Select(d => d!.Allowed));
+        Assert.Equal([1L, 0L, 0L], during.Select(d => d!.Remaining));
+        Assert.True(during[2]!.RetryAfter > TimeSpan.Zero);
+        // Auth set to fail closed: no decision at all, the middleware answers 503.
+        Assert.Null(closed);
         Assert.True(elapsed < TimeSpan.FromSeconds(1.5), $"Requests waited {elapsed} on a dead Redis.");
+        Assert.Equal(4, metrics.Sum("aspireai.rate_limit.local_decisions"));
+        Assert.Equal(1, metrics.Sum("aspireai.rate_limit.decisions", ("outcome", "unavailable")));
 
         await server.StartAsync();
         await RedisTestClients.WaitUntilConnectedAsync(redis);
         clock.Now += PastThePause;
-        var after = Guid.NewGuid();
-        Assert.Null(await limiter.TryAcquireAsync(after, CancellationToken.None));
-        Assert.Equal("1", await db.StringGetAsync(ChatRateLimiter.Key(after)));
+        var after = await buckets.TakeAsync(RateLimitClass.Chat, "user:after", limit, false, CancellationToken.None);
+        Assert.Equal((true, false, 3L), (after!.Allowed, after.Local, after.Remaining));
+        Assert.True(await db.KeyExistsAsync(TokenBuckets.Key(RateLimitClass.Chat, "user:after")));
         // Counted in process only: the failed call was not replayed when Redis came back.
-        Assert.False(await db.KeyExistsAsync(ChatRateLimiter.Key(during)));
+        Assert.False(await db.KeyExistsAsync(TokenBuckets.Key(RateLimitClass.Chat, "user:during")));
     }
 
     [Fact]

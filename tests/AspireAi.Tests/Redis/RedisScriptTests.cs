@@ -1,5 +1,6 @@
 using System.Net;
-using AspireAi.Core.Chat;
+using AspireAi.Api.RateLimiting;
+using AspireAi.Tests.RateLimiting;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Memory;
 using AspireAi.Tests.Infrastructure;
@@ -41,21 +42,34 @@ public sealed class RedisScriptTests
     }
 
     [Fact]
-    public async Task The_chat_rate_limit_counts_in_one_key_per_user_that_expires_with_the_minute()
+    public async Task A_token_bucket_takes_one_token_per_decision_refills_with_time_and_expires_once_it_would_be_full()
     {
         await using var redis = await RedisTestClients.SharedAsync();
-        var limiter = new ChatRateLimiter(redis, Options.Create(new ChatSettings { RequestsPerMinute = 2 }), TimeProvider.System,
-            NullLogger<ChatRateLimiter>.Instance);
-        var user = Guid.NewGuid();
+        using var buckets = RateLimitTestClients.Buckets(redis);
+        var caller = $"user:{Guid.NewGuid()}";
+        // 2 tokens, refilled at 6 a minute: one every 10 s.
+        var limit = new TokenBucketLimit { Capacity = 2, PerMinute = 6 };
 
-        Assert.Null(await limiter.TryAcquireAsync(user, CancellationToken.None));
-        Assert.Null(await limiter.TryAcquireAsync(user, CancellationToken.None));
-        var refused = await limiter.TryAcquireAsync(user, CancellationToken.None);
+        var first = await buckets.TakeAsync(RateLimitClass.Chat, caller, limit, failClosed: false, CancellationToken.None);
+        var second = await buckets.TakeAsync(RateLimitClass.Chat, caller, limit, failClosed: false, CancellationToken.None);
+        var third = await buckets.TakeAsync(RateLimitClass.Chat, caller, limit, failClosed: false, CancellationToken.None);
 
-        Assert.InRange(refused!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+        Assert.Equal((true, 1L, false), (first!.Allowed, first.Remaining, first.Local));
+        Assert.Equal((true, 0L), (second!.Allowed, second.Remaining));
+        Assert.False(third!.Allowed);
+        Assert.InRange(third.RetryAfter, TimeSpan.FromSeconds(9), TimeSpan.FromSeconds(10));
+        Assert.InRange(third.ResetAfter, TimeSpan.FromSeconds(19), TimeSpan.FromSeconds(20));
         var db = redis.GetDatabase();
-        Assert.Equal("3", await db.StringGetAsync(ChatRateLimiter.Key(user)));
-        Assert.InRange((await db.KeyTimeToLiveAsync(ChatRateLimiter.Key(user)))!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+        var key = TokenBuckets.Key(RateLimitClass.Chat, caller);
+        Assert.InRange((double)await db.HashGetAsync(key, "tokens"), 0, 0.1);
+        Assert.InRange((await db.KeyTimeToLiveAsync(key))!.Value, TimeSpan.FromSeconds(19), TimeSpan.FromSeconds(21));
+
+        // A fast refill (1 token a millisecond) has the bucket allow again a moment later.
+        var fast = new TokenBucketLimit { Capacity = 1, PerMinute = 60_000 };
+        var other = $"user:{Guid.NewGuid()}";
+        Assert.True((await buckets.TakeAsync(RateLimitClass.Default, other, fast, false, CancellationToken.None))!.Allowed);
+        await Task.Delay(20);
+        Assert.True((await buckets.TakeAsync(RateLimitClass.Default, other, fast, false, CancellationToken.None))!.Allowed);
     }
 
     [Fact]
@@ -89,23 +103,25 @@ public sealed class RedisScriptTests
     {
         await using var server = await TestServers.StartPrivateRedisAsync();
         await using var redis = await RedisTestClients.ConnectAsync(server.ConnectionString);
-        var limiter = new ChatRateLimiter(redis, Options.Create(new ChatSettings { RequestsPerMinute = 100 }), TimeProvider.System,
-            NullLogger<ChatRateLimiter>.Instance);
-        var user = Guid.NewGuid();
+        using var buckets = RateLimitTestClients.Buckets(redis);
+        var limit = new TokenBucketLimit { Capacity = 100, PerMinute = 1 };
+        var caller = $"user:{Guid.NewGuid()}";
+        var key = TokenBuckets.Key(RateLimitClass.Chat, caller);
         var db = redis.GetDatabase();
 
-        await limiter.TryAcquireAsync(user, CancellationToken.None);
+        await buckets.TakeAsync(RateLimitClass.Chat, caller, limit, false, CancellationToken.None);
         // The server forgets every script; StackExchange.Redis answers NOSCRIPT by sending the script again.
         await redis.GetServers().Single().ScriptFlushAsync();
-        await limiter.TryAcquireAsync(user, CancellationToken.None);
-        Assert.Equal("2", await db.StringGetAsync(ChatRateLimiter.Key(user)));
+        var second = await buckets.TakeAsync(RateLimitClass.Chat, caller, limit, false, CancellationToken.None);
+        Assert.Equal((98L, false), (second!.Remaining, second.Local));
 
         // A clean stop writes the append-only file, so the count survives; the script cache does not.
         await server.StopAsync();
         await server.StartAsync();
         await RedisTestClients.WaitUntilConnectedAsync(redis);
-        await limiter.TryAcquireAsync(user, CancellationToken.None);
+        var third = await buckets.TakeAsync(RateLimitClass.Chat, caller, limit, false, CancellationToken.None);
 
-        Assert.Equal("3", await db.StringGetAsync(ChatRateLimiter.Key(user)));
+        Assert.Equal((97L, false), (third!.Remaining, third.Local));
+        Assert.InRange((double)await db.HashGetAsync(key, "tokens"), 97, 97.2);
     }
 }
