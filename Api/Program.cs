@@ -6,6 +6,8 @@ using AspireAi.Api.Documents;
 using AspireAi.Api.Extensions;
 using AspireAi.Api.Jobs;
 using AspireAi.Api.Memories;
+using AspireAi.Api.OpenAiCompat;
+using AspireAi.Api.OpenApi;
 using AspireAi.Api.Prompts;
 using AspireAi.Api.Usage;
 
@@ -28,5 +30,7 @@ app.MapUsageApi();
 app.MapJobsApi();
 app.MapMemoriesApi();
 app.MapDocumentsApi();
+app.MapOpenAiCompatApi();
+app.MapApiDocumentation();
 
 app.Run();

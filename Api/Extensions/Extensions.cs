@@ -4,6 +4,8 @@ using AspireAi.Core.Documents;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
+using AspireAi.Api.OpenAiCompat;
+using AspireAi.Api.OpenApi;
 using AspireAi.Core.Redis;
 using AspireAi.ServiceDefaults;
 
@@ -25,5 +27,7 @@ internal static class Extensions
         builder.AddJobs();
         builder.AddMemory();
         builder.AddDocuments();
+        builder.AddApiDocumentation();
+        builder.AddOpenAiCompat();
     }
 }
