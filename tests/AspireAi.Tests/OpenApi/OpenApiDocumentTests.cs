@@ -64,7 +64,6 @@ public sealed partial class OpenApiDocumentTests(ApiFactory factory) : IClassFix
     {
         using var client = factory.CreateClient();
         var document = await (await client.GetAsync("/openapi/v1.json")).ReadJsonAsync();
-        await File.WriteAllTextAsync(Path.Combine(Path.GetTempPath(), "aspireai-openapi.json"), document.GetRawText());
 
         var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer");
         Assert.Equal("http", scheme.GetProperty("type").GetString());
