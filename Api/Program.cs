@@ -5,6 +5,7 @@ using AspireAi.Api.Conversations;
 using AspireAi.Api.Documents;
 using AspireAi.Api.Extensions;
 using AspireAi.Api.Jobs;
+using AspireAi.Api.Mcp;
 using AspireAi.Api.Memories;
 using AspireAi.Api.OpenAiCompat;
 using AspireAi.Api.OpenApi;
@@ -31,6 +32,7 @@ app.MapJobsApi();
 app.MapMemoriesApi();
 app.MapDocumentsApi();
 app.MapOpenAiCompatApi();
+app.MapMcpServer();
 app.MapApiDocumentation();
 
 app.Run();

@@ -4,6 +4,7 @@ using AspireAi.Core.Documents;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
+using AspireAi.Api.Mcp;
 using AspireAi.Api.OpenAiCompat;
 using AspireAi.Api.OpenApi;
 using AspireAi.Core.Redis;
@@ -29,5 +30,6 @@ internal static class Extensions
         builder.AddDocuments();
         builder.AddApiDocumentation();
         builder.AddOpenAiCompat();
+        builder.AddMcp();
     }
 }
