@@ -67,7 +67,7 @@ public static class DocumentsApi
 
     public sealed record SearchHitResponse(
         Guid DocumentId, string Title, Guid ChunkId, int Ordinal, string? Heading, string Content, double? Similarity, double Score,
-        int? VectorRank, int? TextRank, bool FullTextMatch);
+        int? VectorRank, int? TextRank, bool FullTextMatch, int? Page);
 
     public sealed record SearchResponse(
         string Query, string Model, bool LowConfidence, double? BestSimilarity, double Threshold, double LatencyMs, IReadOnlyList<SearchHitResponse> Results);
@@ -78,7 +78,7 @@ public static class DocumentsApi
         Guid Id, int Total, IReadOnlyDictionary<string, int> Counts, int Deleted, bool Completed, DateTimeOffset CreatedAt, IReadOnlyList<BatchItemResponse> Items);
 
     /// <summary>
-    /// Uploads one document: <c>multipart/form-data</c> with a <c>file</c> (txt, md, html, docx) and optional
+    /// Uploads one document: <c>multipart/form-data</c> with a <c>file</c> (txt, md, html, docx, pdf) and optional
     /// <c>title</c>, <c>scope</c>, <c>tags</c> (comma-separated) and <c>format</c>; or JSON text. 202 with the new
     /// document; 200 with the existing one when the same content is already in the scope.
     /// </summary>
@@ -281,7 +281,7 @@ public static class DocumentsApi
             new DocumentSearchRequest(query!, request.TopK ?? settings.TopK, request.DocumentIds, tags, request.Scope), http.RequestAborted);
         return TypedResults.Ok(new SearchResponse(query!, result.Model, result.LowConfidence, result.BestSimilarity, result.Threshold, result.LatencyMs,
             [.. result.Hits.Select(h => new SearchHitResponse(h.DocumentId, h.Title, h.ChunkId, h.Ordinal, h.Heading, h.Content, h.Similarity, h.Score,
-                h.VectorRank, h.TextRank, h.FullTextMatch))]));
+                h.VectorRank, h.TextRank, h.FullTextMatch, h.Page))]));
     }
 
     private sealed record ReadResult(IReadOnlyList<NewDocument> Documents, ValidationProblem? Invalid = null, ProblemHttpResult? Problem = null)
@@ -315,7 +315,7 @@ public static class DocumentsApi
 
         return Fail(TypedResults.Problem(
             title: "Unsupported media type",
-            detail: "Send multipart/form-data with a 'file' field (txt, md, html, docx), or application/json with 'title' and 'text'.",
+            detail: "Send multipart/form-data with a 'file' field (txt, md, html, docx, pdf), or application/json with 'title' and 'text'.",
             statusCode: StatusCodes.Status415UnsupportedMediaType));
     }
 

@@ -150,6 +150,7 @@ public sealed class AspireAiMcpTools(
                 chunkId = h.ChunkId,
                 title = h.Title,
                 heading = h.Heading,
+                page = h.Page,
                 content = h.Content,
                 score = Math.Round(h.Score, 4),
             }),

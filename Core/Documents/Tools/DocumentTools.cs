@@ -84,7 +84,7 @@ internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Guid 
         var result = await retriever.SearchAsync(userId, orgId, request, cancellationToken).ConfigureAwait(false);
         foreach (var hit in result.Hits)
         {
-            _returned.TryAdd(hit.ChunkId, new Citation(hit.DocumentId, hit.Title, hit.ChunkId));
+            _returned.TryAdd(hit.ChunkId, new Citation(hit.DocumentId, hit.Title, hit.ChunkId, hit.Page));
         }
         // A JsonElement (camelCase) travels unchanged through the tool loop, the model adapter and the chat events.
         return JsonSerializer.SerializeToElement(new SearchDocumentsResult(
