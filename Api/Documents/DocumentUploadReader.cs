@@ -57,7 +57,7 @@ internal static class DocumentUploadReader
 
         return Fail(TypedResults.Problem(
             title: "Unsupported media type",
-            detail: "Send multipart/form-data with a 'file' field (txt, md, html, docx), or application/json with 'title' and 'text'.",
+            detail: "Send multipart/form-data with a 'file' field (txt, md, html, docx, pdf), or application/json with 'title' and 'text'.",
             statusCode: StatusCodes.Status415UnsupportedMediaType));
     }
 

@@ -40,7 +40,7 @@ public static class DocumentsApi
     }
 
     /// <summary>
-    /// Uploads one document: <c>multipart/form-data</c> with a <c>file</c> (txt, md, html, docx) and optional
+    /// Uploads one document: <c>multipart/form-data</c> with a <c>file</c> (txt, md, html, docx, pdf) and optional
     /// <c>title</c>, <c>scope</c>, <c>tags</c> (comma-separated) and <c>format</c>; or JSON text. 202 with the new
     /// document; 200 with the existing one when the same content is already in the scope.
     /// </summary>
@@ -239,7 +239,7 @@ public static class DocumentsApi
             new DocumentSearchRequest(query!, request.TopK ?? settings.TopK, request.DocumentIds, tags, request.Scope), cancellationToken);
         return TypedResults.Ok(new SearchResponse(query!, result.Model, result.LowConfidence, result.BestSimilarity, result.Threshold, result.LatencyMs,
             [.. result.Hits.Select(h => new SearchHitResponse(h.DocumentId, h.Title, h.ChunkId, h.Ordinal, h.Heading, h.Content, h.Similarity, h.Score,
-                h.VectorRank, h.TextRank, h.FullTextMatch))]));
+                h.VectorRank, h.TextRank, h.FullTextMatch, h.Page))]));
     }
 
     internal static ProblemHttpResult NotFound(Guid id) =>

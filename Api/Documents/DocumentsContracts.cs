@@ -29,7 +29,7 @@ public sealed record PageResponse<T>(IReadOnlyList<T> Items, string? NextCursor)
 
 public sealed record SearchHitResponse(
     Guid DocumentId, string Title, Guid ChunkId, int Ordinal, string? Heading, string Content, double? Similarity, double Score,
-    int? VectorRank, int? TextRank, bool FullTextMatch);
+    int? VectorRank, int? TextRank, bool FullTextMatch, int? Page);
 
 public sealed record SearchResponse(
     string Query, string Model, bool LowConfidence, double? BestSimilarity, double Threshold, double LatencyMs, IReadOnlyList<SearchHitResponse> Results);

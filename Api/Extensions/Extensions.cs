@@ -9,6 +9,9 @@ using AspireAi.Core.Idempotency;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
+using AspireAi.Api.Mcp;
+using AspireAi.Api.OpenAiCompat;
+using AspireAi.Api.OpenApi;
 using AspireAi.Core.Redis;
 using AspireAi.ServiceDefaults;
 
@@ -34,5 +37,8 @@ internal static class Extensions
         builder.AddJobs();
         builder.AddMemory();
         builder.AddDocuments();
+        builder.AddApiDocumentation();
+        builder.AddOpenAiCompat();
+        builder.AddMcp();
     }
 }

@@ -9,8 +9,11 @@ public sealed record ChatContextRequest(Guid UserId, Guid OrgId, string AgentId,
 /// <summary>A block of context for the model (memories, retrieved passages) and the ids it was built from.</summary>
 public sealed record ChatContextBlock(string Text, IReadOnlyList<Guid> MemoryIds, IReadOnlyList<Citation> Citations);
 
-/// <summary>A passage of the user's documents that an answer may cite; <c>[Sn]</c> in the answer is the n-th citation.</summary>
-public sealed record Citation(Guid DocumentId, string Title, Guid ChunkId);
+/// <summary>
+/// A passage of the user's documents that an answer may cite; <c>[Sn]</c> in the answer is the n-th citation.
+/// <paramref name="Page"/> is the page the passage starts on, for paged formats (PDF).
+/// </summary>
+public sealed record Citation(Guid DocumentId, string Title, Guid ChunkId, int? Page = null);
 
 /// <summary>
 /// Supplies context before every completion (long-term memory, documents). Providers run concurrently; one that

@@ -19,9 +19,13 @@ public enum ChatRejection
     BudgetExceeded,
 }
 
-/// <summary>A turn that is ready to stream: the user message is already stored, the assistant row is a placeholder.</summary>
+/// <summary>
+/// A turn that is ready to stream: the user message is already stored, the assistant row is a placeholder. A turn
+/// without a conversation (a client that keeps its own history, see <see cref="ChatService.PrepareClientTurnAsync"/>)
+/// stores no messages: its outcome is only charged to the ledger.
+/// </summary>
 public sealed record ChatTurn(
-    Guid UserId, Guid OrgId, Conversation Conversation, Guid UserMessageId, Guid AssistantMessageId, string UserText,
+    Guid UserId, Guid OrgId, Conversation? Conversation, Guid UserMessageId, Guid AssistantMessageId, string UserText,
     PromptVersion Prompt, IReadOnlyList<ChatMessage> Messages, ChatOptions Options,
     IReadOnlyList<Guid> MemoryIds, IReadOnlyList<Citation> Citations, string? TraceId, long StartedAt);
 
@@ -185,7 +189,7 @@ public sealed partial class ChatService(
                 await FinaliseAsync(turn, "failed", answer.ToString(), model, null,
                     new { error = timedOut ? "timeout" : failure.GetType().Name, toolCalls }, citations.Items, CancellationToken.None).ConfigureAwait(false);
                 finalised = true;
-                LogProviderFailure(failure, turn.Conversation.Id, timedOut);
+                LogProviderFailure(failure, turn.Conversation?.Id, timedOut);
                 yield return timedOut
                     ? new ErrorEvent(504, "The language model timed out",
                         $"No complete answer within {settings.Value.RequestTimeoutSeconds} s. The partial answer was kept.", "https://tools.ietf.org/html/rfc9110#section-15.6.5", turn.TraceId)
@@ -286,6 +290,37 @@ public sealed partial class ChatService(
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        if (turn.Conversation is { } conversation)
+        {
+            if (!await UpdateMessagesAsync(turn, conversation, status, content, model, usage, cost, latencyMs, metadata, citations, connection, tx, cancellationToken).ConfigureAwait(false))
+            {
+                return cost; // Already finalised (cannot happen twice, but never double-charge).
+            }
+        }
+        if (usage is { } used)
+        {
+            // A turn without a conversation has no message row to point at.
+            await UsageLedger.RecordAsync(new UsageEntry(turn.UserId, turn.OrgId, turn.Conversation?.Id, turn.Conversation is null ? null : turn.AssistantMessageId,
+                turn.TraceId, "chat", model, (int)used.Input, (int)used.Output, cost, used.Estimated, turn.TraceId), connection, tx, cancellationToken).ConfigureAwait(false);
+        }
+        if (status == "complete" && turn.Conversation is { } completedIn)
+        {
+            var completed = new ChatExchangeCompleted(turn.UserId, turn.OrgId, completedIn.AgentId, completedIn.Id,
+                turn.UserMessageId, turn.AssistantMessageId, turn.UserText, content, turn.TraceId);
+            foreach (var observer in observers)
+            {
+                await observer.OnCompletedAsync(completed, connection, tx, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return cost;
+    }
+
+    // The assistant row and the conversation's preview; false when the row was already finalised.
+    private static async Task<bool> UpdateMessagesAsync(ChatTurn turn, Conversation conversation, string status, string content, string model,
+        (long Input, long Output, bool Estimated)? usage, decimal cost, int latencyMs, object? metadata, IReadOnlyList<Citation> citations,
+        NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
+    {
         await using (var update = new NpgsqlCommand("""
             UPDATE messages
             SET content = $2, status = $3, model = $4, input_tokens = $5, output_tokens = $6, cost = $7, latency_ms = $8,
@@ -307,7 +342,7 @@ public sealed partial class ChatService(
             update.Parameters.Add(new() { Value = turn.MemoryIds.ToArray() });
             if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
             {
-                return cost; // Already finalised (cannot happen twice, but never double-charge).
+                return false;
             }
         }
         if (content.Length > 0)
@@ -315,26 +350,11 @@ public sealed partial class ChatService(
             await using var preview = new NpgsqlCommand("""
                 UPDATE conversations SET last_message_preview = left($2, 200), last_message_at = now(), updated_at = now() WHERE id = $1
                 """, connection, tx);
-            preview.Parameters.Add(new() { Value = turn.Conversation.Id });
+            preview.Parameters.Add(new() { Value = conversation.Id });
             preview.Parameters.Add(new() { Value = content });
             await preview.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-        if (usage is { } used)
-        {
-            await UsageLedger.RecordAsync(new UsageEntry(turn.UserId, turn.OrgId, turn.Conversation.Id, turn.AssistantMessageId,
-                turn.TraceId, "chat", model, (int)used.Input, (int)used.Output, cost, used.Estimated, turn.TraceId), connection, tx, cancellationToken).ConfigureAwait(false);
-        }
-        if (status == "complete")
-        {
-            var completed = new ChatExchangeCompleted(turn.UserId, turn.OrgId, turn.Conversation.AgentId, turn.Conversation.Id,
-                turn.UserMessageId, turn.AssistantMessageId, turn.UserText, content, turn.TraceId);
-            foreach (var observer in observers)
-            {
-                await observer.OnCompletedAsync(completed, connection, tx, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return cost;
+        return true;
     }
 
     /// <summary>
@@ -467,7 +487,7 @@ public sealed partial class ChatService(
     private partial void LogContextProviderFailed(Exception exception, string provider);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Chat provider failed for conversation {ConversationId} (timeout: {TimedOut})")]
-    private partial void LogProviderFailure(Exception exception, Guid conversationId, bool timedOut);
+    private partial void LogProviderFailure(Exception exception, Guid? conversationId, bool timedOut);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} has no price in Pricing:Models; its calls are recorded at cost 0")]
     private partial void LogUnpricedModel(string model);

@@ -135,7 +135,7 @@ public sealed partial class DocumentIngestionHandler(
 
         // Embedding runs a batch ahead of the COPY that stores (and indexes) the previous batch.
         var written = await ChunkWriter.WriteAsync(context.Connection, source.Id, source.ScopeKey, embedder.ModelId,
-            Rows(source.Id, chunks, cancellationToken), cancellationToken).ConfigureAwait(false);
+            Rows(source.Id, chunks, parsed.Pages, cancellationToken), cancellationToken).ConfigureAwait(false);
         if (written != chunks.Count)
         {
             throw new InvalidOperationException($"Stored {written} of {chunks.Count} chunks.");
@@ -163,7 +163,28 @@ public sealed partial class DocumentIngestionHandler(
         LogReady(source.Id, source.Format, chunks.Count, embedder.ModelId, elapsed.TotalMilliseconds);
     }
 
-    private async IAsyncEnumerable<ChunkRow> Rows(Guid documentId, IReadOnlyList<TextChunk> chunks,
+    // The chunk's page (and last page, when it runs onto the next) for paged formats, so a citation can name it.
+    internal static string ChunkMetadata(TextChunk chunk, IReadOnlyList<DocumentPage>? pages)
+    {
+        var metadata = new Dictionary<string, object>();
+        if (chunk.SplitSentence)
+        {
+            metadata["splitSentence"] = true;
+        }
+        if (pages is { Count: > 0 })
+        {
+            var first = pages.Last(p => p.Start <= chunk.Start || p == pages[0]).Number;
+            var last = pages.Last(p => p.Start < chunk.End || p == pages[0]).Number;
+            metadata["page"] = first;
+            if (last != first)
+            {
+                metadata["pageEnd"] = last;
+            }
+        }
+        return JsonSerializer.Serialize(metadata);
+    }
+
+    private async IAsyncEnumerable<ChunkRow> Rows(Guid documentId, IReadOnlyList<TextChunk> chunks, IReadOnlyList<DocumentPage>? pages,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var lastProgress = Stopwatch.GetTimestamp();
@@ -173,7 +194,7 @@ public sealed partial class DocumentIngestionHandler(
             {
                 var chunk = chunks[start + i];
                 yield return new ChunkRow(Guid.CreateVersion7(), chunk.Ordinal, chunk.Heading, chunk.Content, chunk.TokenCount, chunk.Start, chunk.End,
-                    chunk.SplitSentence ? """{"splitSentence":true}""" : "{}", vectors[i]);
+                    ChunkMetadata(chunk, pages), vectors[i]);
             }
 
             if (Stopwatch.GetElapsedTime(lastProgress) >= ProgressInterval)

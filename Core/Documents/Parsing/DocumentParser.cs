@@ -10,10 +10,11 @@ public static class DocumentFormats
     public const string Markdown = "md";
     public const string Html = "html";
     public const string Docx = "docx";
+    public const string Pdf = "pdf";
 
-    public static IReadOnlyList<string> All { get; } = [Text, Markdown, Html, Docx];
+    public static IReadOnlyList<string> All { get; } = [Text, Markdown, Html, Docx, Pdf];
 
-    /// <summary>"txt, md, html, docx", for error messages.</summary>
+    /// <summary>"txt, md, html, docx, pdf", for error messages.</summary>
     public static string Supported => string.Join(", ", All);
 
     public static bool IsValid(string? format) => format is not null && All.Contains(format, StringComparer.Ordinal);
@@ -28,6 +29,7 @@ public static class DocumentFormats
             "md" or "markdown" or "mdown" or "mkd" => Markdown,
             "html" or "htm" or "xhtml" => Html,
             "docx" => Docx,
+            "pdf" => Pdf,
             _ => null,
         };
         if (byExtension is not null)
@@ -42,6 +44,7 @@ public static class DocumentFormats
             "text/markdown" or "text/x-markdown" => Markdown,
             "text/html" or "application/xhtml+xml" => Html,
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => Docx,
+            "application/pdf" => Pdf,
             _ => null,
         };
     }
@@ -51,7 +54,11 @@ public static class DocumentFormats
 /// <param name="Text">Cleaned text; headings are lines starting with one to six <c>#</c>.</param>
 /// <param name="Title">A title found in the document (HTML &lt;title&gt;, docx properties, first heading), if any.</param>
 /// <param name="Metadata">Facts for <c>documents.metadata</c> (never content).</param>
-public sealed record ParsedDocument(string Text, string? Title, IReadOnlyDictionary<string, object> Metadata);
+public sealed record ParsedDocument(string Text, string? Title, IReadOnlyDictionary<string, object> Metadata)
+{
+    /// <summary>For paged formats (PDF): where each page with text starts in <see cref="Text"/>, in page order.</summary>
+    public IReadOnlyList<DocumentPage>? Pages { get; init; }
+}
 
 /// <summary>The file cannot be read as its format. The message is the reason shown to the user.</summary>
 public sealed class DocumentParseException : Exception
@@ -100,6 +107,7 @@ public static class DocumentParser
         var parsed = format switch
         {
             DocumentFormats.Docx => DocxText.Extract(content, maxChars, limits, cancellationToken),
+            DocumentFormats.Pdf => PdfText.Extract(content, maxChars),
             DocumentFormats.Text or DocumentFormats.Markdown or DocumentFormats.Html => ExtractText(DecodeText(content), format, maxChars, cancellationToken),
             _ => throw new DocumentParseException($"The format '{format}' is not supported. Supported formats: {DocumentFormats.Supported}."),
         };
@@ -123,6 +131,12 @@ public static class DocumentParser
             {
                 metadata[key] = clean;
             }
+        }
+
+        if (parsed.Pages is not null && !string.Equals(text, parsed.Text, StringComparison.Ordinal))
+        {
+            // Page offsets point into the parser's text; cleaning is expected to leave a PDF's (already clean) text alone.
+            throw new InvalidOperationException("Cleaning moved the text of a paged document; its page offsets would be wrong.");
         }
 
         metadata["characters"] = text.Length;

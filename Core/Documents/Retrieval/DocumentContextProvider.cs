@@ -58,11 +58,19 @@ public sealed class DocumentContextProvider(DocumentRetriever retriever, Content
             budget -= cost;
             var id = SourceIdPrefix + (items.Count + 1).ToString(CultureInfo.InvariantCulture);
             items.Add(new PromptBlockItem(id, passage.Content));
-            citations.Add(new Citation(hit.DocumentId, hit.Title, hit.ChunkId));
-            legend.Add($"{id} = \"{passage.Title}\"" + (passage.Heading is null ? "" : $" ({passage.Heading})"));
+            citations.Add(new Citation(hit.DocumentId, hit.Title, hit.ChunkId, hit.Page));
+            legend.Add($"{id} = \"{passage.Title}\"" + (passage.Heading is null ? "" : $" ({passage.Heading})") + PageLabel(hit));
         }
 
         var instruction = LlmPromptBlocks.SourcesInstruction + " Sources: " + string.Join("; ", legend) + ".";
         return new ChatContextBlock(LlmPromptBlocks.Format(LlmPromptBlocks.SourcesHeading, items, instruction), [], citations);
     }
+
+    /// <summary>", p. 3" or ", pp. 3-4" for a passage of a paged document, so the model can cite the page.</summary>
+    internal static string PageLabel(DocumentSearchHit hit) => hit.Page switch
+    {
+        null => "",
+        var page when hit.PageEnd is { } end && end != page => string.Create(CultureInfo.InvariantCulture, $", pp. {page}-{end}"),
+        var page => string.Create(CultureInfo.InvariantCulture, $", p. {page}"),
+    };
 }

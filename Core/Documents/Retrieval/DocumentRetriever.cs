@@ -27,9 +27,10 @@ public sealed record DocumentSearchRequest(
 /// <param name="VectorRank">1-based rank in the vector search, when it found the chunk.</param>
 /// <param name="TextRank">1-based rank in the full-text search, when it found the chunk.</param>
 /// <param name="FullTextMatch">The chunk contains every term of the query (after stemming and stopwords).</param>
+/// <param name="Page">For paged formats (PDF): the page the passage starts on; <paramref name="PageEnd"/> the last, when it runs on.</param>
 public sealed record DocumentSearchHit(
     Guid ChunkId, Guid DocumentId, string Title, int Ordinal, string? Heading, string Content, double? Similarity, double Score,
-    int? VectorRank, int? TextRank, bool FullTextMatch);
+    int? VectorRank, int? TextRank, bool FullTextMatch, int? Page = null, int? PageEnd = null);
 
 /// <summary>The outcome of a search.</summary>
 /// <param name="Hits">Passages, best first. Empty when the search was low-confidence.</param>
@@ -117,7 +118,8 @@ public sealed partial class DocumentRetriever(
         SELECT fu.id, c.document_id, d.title, c.ordinal, c.heading, c.content,
                coalesce(fu.similarity, -(c.embedding <#> $1)) AS similarity,
                fu.rrf, fu.vector_rank, fu.text_rank,
-               $10 <> '' AND c.tsv @@ plainto_tsquery('english', $10) AS full_match
+               $10 <> '' AND c.tsv @@ plainto_tsquery('english', $10) AS full_match,
+               (c.metadata->>'page')::int, (c.metadata->>'pageEnd')::int
         FROM fused fu
         JOIN document_chunks c ON c.id = fu.id
         JOIN documents d ON d.id = c.document_id
@@ -188,7 +190,7 @@ public sealed partial class DocumentRetriever(
                     candidates.Add(new DocumentSearchHit(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetInt32(3),
                         reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetDouble(6),
                         (double)reader.GetDecimal(7), reader.IsDBNull(8) ? null : (int)reader.GetInt64(8), reader.IsDBNull(9) ? null : (int)reader.GetInt64(9),
-                        reader.GetBoolean(10)));
+                        reader.GetBoolean(10), reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)));
                 }
             }
 

@@ -91,7 +91,7 @@ internal sealed class SearchDocumentsFunction(DocumentRetriever retriever, Conte
             {
                 continue;
             }
-            _returned.TryAdd(hit.ChunkId, new Citation(hit.DocumentId, hit.Title, hit.ChunkId));
+            _returned.TryAdd(hit.ChunkId, new Citation(hit.DocumentId, hit.Title, hit.ChunkId, hit.Page));
             passages.Add(new SearchDocumentsPassage(hit.DocumentId, passage.Title, hit.ChunkId, hit.Ordinal, passage.Heading, passage.Content,
                 hit.Similarity is { } s ? Math.Round(s, 4) : null, Math.Round(hit.Score, 5)));
         }

@@ -448,7 +448,7 @@ public sealed class DocumentsApiTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Theory]
-    [InlineData("report.pdf", "application/pdf")]
+    [InlineData("slides.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation")]
     [InlineData("photo.png", "image/png")]
     [InlineData("noextension", "application/octet-stream")]
     public async Task Unsupported_formats_are_a_415_naming_the_supported_ones(string fileName, string contentType)
@@ -459,7 +459,7 @@ public sealed class DocumentsApiTests(ApiFactory factory) : IClassFixture<ApiFac
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Contains("txt, md, html, docx", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("txt, md, html, docx, pdf", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         await AssertNothingWrittenAsync(user.Id);
     }
 
