@@ -64,7 +64,7 @@ public static partial class OpenAiCompatApi
     }
 
     public sealed record CompletionServices(
-        ChatService Chat, ChatRateLimiter Limiter, MemoryService Memory, IOptions<ChatSettings> Settings, IOptions<LlmOptions> Llm,
+        ChatService Chat, MemoryService Memory, IOptions<ChatSettings> Settings, IOptions<LlmOptions> Llm,
         IOptions<MemoryOptions> MemoryOptions, ILoggerFactory Loggers);
 
     public static async Task<Results<EmptyHttpResult, JsonHttpResult<ChatCompletion>, JsonHttpResult<OpenAiErrorResponse>>> CreateChatCompletion(
@@ -95,13 +95,7 @@ public static partial class OpenAiCompatApi
         }
 
         var user = http.User.GetCurrentUser();
-        if (await services.Limiter.TryAcquireAsync(user.UserId, http.RequestAborted) is { } wait)
-        {
-            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-            http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            return OpenAiErrors.Result(StatusCodes.Status429TooManyRequests,
-                $"At most {services.Settings.Value.RequestsPerMinute} chat requests a minute. Try again in {seconds} s.");
-        }
+        // Rate limits are the Api's shared ones (the chat class, RateLimiting/), applied before this handler runs.
         if (body.User is { Length: > 0 } endUser)
         {
             // OpenAI's end-user id: kept on the trace for attribution; the caller is still the credential's owner.

@@ -7,6 +7,7 @@ using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Documents.Parsing;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
+using AspireAi.Workers.Documents;
 using UglyToad.PdfPig.Content;
 using UglyToad.PdfPig.Core;
 using UglyToad.PdfPig.Fonts.Standard14Fonts;
