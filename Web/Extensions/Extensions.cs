@@ -17,7 +17,8 @@ internal static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        builder.Services.AddRazorComponents();
+        // Static SSR for the pages that are forms and links; Interactive Server where a page lives (chat streaming).
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddAntiforgery(options => options.HeaderName = AntiforgeryValidationFilter.HeaderName);
 
         builder.AddWebAuthentication();
