@@ -23,6 +23,7 @@ app.MapApiKeysApi();
 app.MapAdminUsersApi();
 app.MapConversationsApi();
 app.MapChatApi();
+app.MapFeedbackApi();
 app.MapPromptsApi();
 app.MapUsageApi();
 app.MapJobsApi();

@@ -19,6 +19,8 @@ public static class ChatExtensions
         builder.Services.AddSingleton<ChatService>();
         builder.Services.AddSingleton<ChatRateLimiter>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
+        builder.Services.AddSingleton<IChatExchangeObserver, ConversationTitles>();
+        builder.Services.AddSingleton<MessageFeedbackStore>();
         return builder;
     }
 }
