@@ -5,6 +5,7 @@ using AspireAi.Web.Documents;
 using AspireAi.Web.Jobs;
 using AspireAi.Web.Memories;
 using AspireAi.Web.Http;
+using AspireAi.Web.Usage;
 
 namespace AspireAi.Web.Extensions;
 
@@ -27,5 +28,6 @@ internal static class Extensions
         builder.AddDocumentsUi();
         builder.AddMemoriesUi();
         builder.AddJobsUi();
+        builder.AddUsageUi();
     }
 }
