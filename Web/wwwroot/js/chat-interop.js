@@ -24,3 +24,14 @@ export function enterToSend(textarea) {
         }
     });
 }
+
+// After the circuit refreshed the Api tokens, write them into the session cookie with an ordinary request (the
+// circuit's own connection cannot set cookies). True when the server renewed it.
+export async function renewSession(url, antiforgeryToken) {
+    const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "RequestVerificationToken": antiforgeryToken },
+    });
+    return response.ok;
+}

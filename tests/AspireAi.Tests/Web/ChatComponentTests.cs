@@ -5,7 +5,10 @@ using AspireAi.Web.Chat;
 using AspireAi.Web.Components.Chat;
 using Bunit;
 using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Forms;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace AspireAi.Tests.Web;
 
@@ -25,6 +28,8 @@ public sealed class ChatComponentTests : IDisposable
         _context.Services.AddSingleton(new ChatStreamClient(http, TimeProvider.System));
         _context.Services.AddSingleton(new ApiClient(http, TimeProvider.System));
         _context.Services.AddSingleton<MarkdownRenderer>();
+        _context.Services.AddSingleton<IHttpContextAccessor>(new HttpContextAccessor());
+        _context.Services.TryAddSingleton<AntiforgeryStateProvider, NoAntiforgery>();
         // After the services: setting it builds the renderer, which closes the container.
         _context.SetRendererInfo(new RendererInfo("Server", isInteractive: true));
     }
@@ -141,6 +146,11 @@ public sealed class ChatComponentTests : IDisposable
 
     private static string Sse(params (string Event, string Data)[] events) =>
         string.Concat(events.Select(e => $"event: {e.Event}\ndata: {e.Data}\n\n"));
+
+    private sealed class NoAntiforgery : AntiforgeryStateProvider
+    {
+        public override AntiforgeryRequestToken? GetAntiforgeryToken() => null;
+    }
 
     private sealed class RecordingApi : HttpMessageHandler
     {

@@ -137,4 +137,38 @@ public sealed class ChatLiveTests(WebAppFixture web) : IClassFixture<WebAppFixtu
         await Assertions.Expect(page.GetByTestId("message-input")).ToHaveValueAsync("One more question");
         await Assertions.Expect(page.GetByTestId("user-message")).ToHaveCountAsync(0);
     }
+
+    [Fact]
+    public async Task Tokens_the_live_page_refreshes_are_written_back_to_the_session_cookie()
+    {
+        var user = web.Api.CreateUser();
+        // Shorter than Web's refresh margin: every Api call refreshes first, the circuit's included.
+        user.AccessTokenLifetimeSeconds = 10;
+        var conversation = web.Api.AddConversation(user, "Long open tab");
+        await using var browser = await LiveBrowser.LaunchAsync();
+        var page = await browser.SignInAsync(web.BaseAddress, user.Email, user.Password);
+        await LiveBrowser.OpenChatAsync(page, conversation.Id);
+        var before = await SessionCookieAsync(page);
+        var refreshes = user.RefreshCount;
+
+        await page.GetByTestId("message-input").FillAsync("Still there?");
+        await page.GetByTestId("send").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("assistant-message").Last).ToHaveAttributeAsync("data-status", "complete");
+
+        // The circuit refreshed (its connection cannot set cookies); the page then renewed the cookie by a request.
+        Assert.True(user.RefreshCount > refreshes);
+        var after = before;
+        for (var attempt = 0; attempt < 50 && after == before; attempt++)
+        {
+            await Task.Delay(100);
+            after = await SessionCookieAsync(page);
+        }
+        Assert.NotEqual(before, after);
+        await LiveBrowser.OpenChatAsync(page, conversation.Id);
+        await Assertions.Expect(page.GetByTestId("chat-title")).ToHaveTextAsync("Long open tab");
+    }
+
+    private static async Task<string> SessionCookieAsync(IPage page) =>
+        string.Concat((await page.Context.CookiesAsync()).Where(c => c.Name.StartsWith(WebBrowser.SessionCookie, StringComparison.Ordinal))
+            .OrderBy(c => c.Name, StringComparer.Ordinal).Select(c => c.Value));
 }
