@@ -25,6 +25,7 @@ internal static class Extensions
         builder.AddWebAuthentication();
         builder.AddApiClients();
         builder.Services.AddSingleton<MarkdownRenderer>();
+        builder.Services.AddScoped<ChatExchanges>();
         builder.AddDocumentsUi();
         builder.AddMemoriesUi();
         builder.AddJobsUi();
