@@ -37,6 +37,7 @@ app.MapAdminUsersApi().WithRateLimitClass(RateLimitClass.Admin);
 app.MapAuditApi().WithRateLimitClass(RateLimitClass.Admin);
 app.MapConversationsApi().WithIdempotency();
 app.MapChatApi().WithRateLimitClass(RateLimitClass.Chat).WithIdempotency();
+app.MapFeedbackApi();
 app.MapPromptsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
 app.MapUsageApi();
 app.MapJobsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();

@@ -27,9 +27,8 @@ app.UseAntiforgery();
 
 app.MapDefaultEndpoints();
 app.MapStaticAssets().AllowAnonymous();
-app.MapRazorComponents<App>();
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 app.MapAccountApi();
-app.MapChatProxy();
 app.MapDocumentsUi();
 app.MapMemoriesUi();
 app.MapJobsUi();

@@ -11,6 +11,7 @@ namespace AspireAi.Api.Conversations;
 public static class ConversationsApi
 {
     private const int DefaultPageSize = 20;
+    private const int MaxSearchLength = 200;
 
     public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
@@ -46,16 +47,23 @@ public static class ConversationsApi
         CreateConversationRequest request, HttpContext http, ConversationStore store)
     {
         var user = http.User.GetCurrentUser();
-        var title = string.IsNullOrWhiteSpace(request.Title) ? "New conversation" : request.Title.Trim();
-        var conversation = await store.CreateAsync(user.UserId, user.OrgId, title, request.AgentId ?? "default", http.RequestAborted);
+        // Without a title it is named after its first exchange (ConversationTitles).
+        var untitled = string.IsNullOrWhiteSpace(request.Title);
+        var title = untitled ? ConversationTitles.Placeholder : request.Title!.Trim();
+        var conversation = await store.CreateAsync(
+            user.UserId, user.OrgId, title, request.AgentId ?? "default", http.RequestAborted, titlePending: untitled);
         return TypedResults.Created($"/v1/conversations/{conversation.Id}", ToResponse(conversation));
     }
 
     public static async Task<Results<Ok<PageResponse<ConversationResponse>>, ValidationProblem>> ListConversations(
-        HttpContext http, ConversationStore store, string? cursor = null, int? limit = null)
+        HttpContext http, ConversationStore store, string? cursor = null, int? limit = null, string? q = null)
     {
         var errors = new Dictionary<string, string[]>();
         var size = PageSize(limit, errors);
+        if (q is { Length: > MaxSearchLength })
+        {
+            errors["q"] = [$"The search text is {q.Length} characters long; the limit is {MaxSearchLength}."];
+        }
         (DateTimeOffset, Guid)? after = null;
         if (cursor is not null)
         {
@@ -73,7 +81,7 @@ public static class ConversationsApi
         {
             return TypedResults.ValidationProblem(errors);
         }
-        var page = await store.ListAsync(http.User.GetCurrentUser().UserId, after, size, http.RequestAborted);
+        var page = await store.ListAsync(http.User.GetCurrentUser().UserId, after, size, http.RequestAborted, search: q);
         return TypedResults.Ok(new PageResponse<ConversationResponse>([.. page.Items.Select(ToResponse)], page.NextCursor));
     }
 

@@ -14,7 +14,9 @@ public static class UsageApi
     public static IEndpointRouteBuilder MapUsageApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup("/v1/usage").WithTags("Usage").RequireAuthorization().RequireScope(ApiKeyScopes.Chat).MapGet("/", GetMyUsage);
-        app.MapGroup("/v1/admin/usage").WithTags("Usage").RequireAuthorization(AspireAiPolicies.Admin).RequireScope(ApiKeyScopes.Admin).MapGet("/", GetTotals);
+        var admin = app.MapGroup("/v1/admin/usage").WithTags("Usage").RequireAuthorization(AspireAiPolicies.Admin).RequireScope(ApiKeyScopes.Admin);
+        admin.MapGet("/", GetTotals);
+        admin.MapGet("/budget", GetBudgetUse);
         return app;
     }
 
@@ -23,6 +25,20 @@ public static class UsageApi
         IReadOnlyList<UsageTotal> ByDay, IReadOnlyList<UsageTotal> ByModel);
 
     public sealed record TotalsResponse(DateTimeOffset From, DateTimeOffset To, string GroupBy, IReadOnlyList<UsageTotal> Totals);
+
+    public sealed record BudgetUseResponse(DateTimeOffset DayStart, DateTimeOffset ResetsAt, long DailyTokenBudget, IReadOnlyList<UserBudgetUse> Users);
+
+    public sealed record UserBudgetUse(Guid UserId, string Email, long TokensUsed, double Fraction);
+
+    /// <summary>Today's token use per user against the daily budget, the heaviest users first (at most 200).</summary>
+    public static async Task<Ok<BudgetUseResponse>> GetBudgetUse(HttpContext http, UsageLedger ledger, IOptions<ChatSettings> settings)
+    {
+        var (dayStart, reset) = ledger.CurrentDay();
+        var budget = settings.Value.DailyTokenBudget;
+        var uses = await ledger.BudgetUseSinceAsync(dayStart, 200, http.RequestAborted);
+        return TypedResults.Ok(new BudgetUseResponse(dayStart, reset, budget,
+            [.. uses.Select(u => new UserBudgetUse(u.UserId, u.Email, u.TokensUsed, budget > 0 ? (double)u.TokensUsed / budget : 0))]));
+    }
 
     public static async Task<Results<Ok<UsageResponse>, ValidationProblem>> GetMyUsage(
         HttpContext http, UsageLedger ledger, IOptions<ChatSettings> settings, DateTimeOffset? from = null, DateTimeOffset? to = null)

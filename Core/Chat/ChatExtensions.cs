@@ -18,6 +18,8 @@ public static class ChatExtensions
         builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddSingleton<ChatService>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
+        builder.Services.AddSingleton<IChatExchangeObserver, ConversationTitles>();
+        builder.Services.AddSingleton<MessageFeedbackStore>();
         return builder;
     }
 }

@@ -21,11 +21,14 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
 {
     public const int MaxPageSize = 100;
 
-    public async Task<Conversation> CreateAsync(Guid userId, Guid orgId, string title, string agentId, CancellationToken cancellationToken)
+    /// <summary>Creates a conversation; with <paramref name="titlePending"/> its title is replaced by one made from its
+    /// first complete exchange (see <see cref="ConversationTitles"/>), unless it is renamed first.</summary>
+    public async Task<Conversation> CreateAsync(
+        Guid userId, Guid orgId, string title, string agentId, CancellationToken cancellationToken, bool titlePending = false)
     {
         await using var command = dataSource.CreateCommand("""
-            INSERT INTO conversations (id, user_id, org_id, agent_id, title)
-            VALUES ($1, $2, $3, $4, $5)
+            INSERT INTO conversations (id, user_id, org_id, agent_id, title, title_pending)
+            VALUES ($1, $2, $3, $4, $5, $6)
             RETURNING id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
             """);
         command.Parameters.Add(new() { Value = Guid.CreateVersion7() });
@@ -33,6 +36,7 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
         command.Parameters.Add(new() { Value = orgId });
         command.Parameters.Add(new() { Value = agentId });
         command.Parameters.Add(new() { Value = title });
+        command.Parameters.Add(new() { Value = titlePending });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return ReadConversation(reader);
@@ -51,14 +55,20 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadConversation(reader) : null;
     }
 
-    /// <summary>Newest first by (updated_at, id); the cursor is the last row's key.</summary>
-    public async Task<Page<Conversation>> ListAsync(Guid userId, (DateTimeOffset UpdatedAt, Guid Id)? after, int limit, CancellationToken cancellationToken)
+    /// <summary>Newest first by (updated_at, id); the cursor is the last row's key. With <paramref name="search"/>, only
+    /// conversations whose title or any message contains it (case-insensitive, as typed: no wildcards).</summary>
+    public async Task<Page<Conversation>> ListAsync(
+        Guid userId, (DateTimeOffset UpdatedAt, Guid Id)? after, int limit, CancellationToken cancellationToken, string? search = null)
     {
+        // A substring match over one user's own history: bounded by what that user wrote, so no index is kept for it.
         await using var command = dataSource.CreateCommand("""
             SELECT id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
-            FROM conversations
+            FROM conversations c
             WHERE user_id = $1 AND deleted_at IS NULL
               AND ($2::timestamptz IS NULL OR (updated_at, id) < ($2, $3))
+              AND ($5::text IS NULL
+                   OR title ILIKE $5 ESCAPE '\'
+                   OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content ILIKE $5 ESCAPE '\'))
             ORDER BY updated_at DESC, id DESC
             LIMIT $4
             """);
@@ -66,6 +76,11 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
         command.Parameters.Add(new() { Value = after?.UpdatedAt is { } t ? t : DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = after?.Id ?? Guid.Empty });
         command.Parameters.Add(new() { Value = limit + 1 });
+        command.Parameters.Add(new()
+        {
+            Value = string.IsNullOrWhiteSpace(search) ? DBNull.Value : $"%{EscapeLike(search.Trim())}%",
+            NpgsqlDbType = NpgsqlDbType.Text,
+        });
         var items = new List<Conversation>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -87,7 +102,7 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
     public async Task<Conversation?> RenameAsync(Guid userId, Guid conversationId, string title, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            UPDATE conversations SET title = $3, updated_at = now()
+            UPDATE conversations SET title = $3, title_pending = false, updated_at = now()
             WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
             RETURNING id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
             """);
@@ -172,6 +187,9 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
         var items = await ReadMessagesAsync(command, cancellationToken).ConfigureAwait(false);
         return items.Count == 1 ? items[0] : null;
     }
+
+    private static string EscapeLike(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
 
     internal const string MessageColumns =
         "id, conversation_id, sequence, role, content, status, created_at, model, prompt_name, prompt_version, " +

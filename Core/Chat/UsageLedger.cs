@@ -9,6 +9,9 @@ public sealed record UsageEntry(
 
 public sealed record UsageTotal(string Key, DateOnly? Day, long Calls, long InputTokens, long OutputTokens, decimal Cost);
 
+/// <summary>One user's tokens since the start of the budget day.</summary>
+public sealed record BudgetUse(Guid UserId, string Email, long TokensUsed);
+
 public enum UsageGrouping
 {
     Day,
@@ -57,6 +60,28 @@ public sealed class UsageLedger(NpgsqlDataSource dataSource, TimeProvider timePr
         command.Parameters.Add(new() { Value = userId });
         command.Parameters.Add(new() { Value = since });
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>Every user with usage since <paramref name="since"/> (the start of the budget day), most tokens first.</summary>
+    public async Task<IReadOnlyList<BudgetUse>> BudgetUseSinceAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT l.user_id, u.email, SUM(l.input_tokens + l.output_tokens)::bigint AS tokens
+            FROM usage_ledger l JOIN users u ON u.id = l.user_id
+            WHERE l.at >= $1
+            GROUP BY l.user_id, u.email
+            ORDER BY tokens DESC, l.user_id
+            LIMIT $2
+            """);
+        command.Parameters.Add(new() { Value = since });
+        command.Parameters.Add(new() { Value = limit });
+        var uses = new List<BudgetUse>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            uses.Add(new BudgetUse(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2)));
+        }
+        return uses;
     }
 
     /// <summary>Totals over [from, to), grouped; <paramref name="userId"/> null means every user (admin reports).</summary>

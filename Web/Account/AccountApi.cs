@@ -9,6 +9,7 @@ internal static partial class AccountApi
     public const string SignInPath = "/signin";
     public const string AccessDeniedPath = "/denied";
     public const string SignOutPath = "/app/account/signout";
+    public const string RenewPath = "/app/account/renew";
 
     public static RouteGroupBuilder MapAccountApi(this IEndpointRouteBuilder app)
     {
@@ -17,6 +18,7 @@ internal static partial class AccountApi
 
         // Anonymous: signing out of an expired session still clears the cookie and lands on the sign-in page.
         group.MapPost("/signout", SignOutAsync).AllowAnonymous();
+        group.MapPost("/renew", RenewAsync);
 
         return group;
     }
@@ -42,6 +44,14 @@ internal static partial class AccountApi
 
         await session.SignOutAsync(context);
         return TypedResults.LocalRedirect(SignInPath);
+    }
+
+    // Called by an interactive page after its circuit refreshed the Api tokens: this request carries the old cookie,
+    // whose refresh is answered from the refresher's memory of that rotation, and writes the new tokens back.
+    private static async Task<Results<NoContent, UnauthorizedHttpResult>> RenewAsync(HttpContext context, UserSession session)
+    {
+        var (tokens, _) = await session.GetCurrentTokensAsync(context, context.RequestAborted);
+        return tokens is null ? TypedResults.Unauthorized() : TypedResults.NoContent();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not revoke the session on the Api ({Error}); signing out locally")]

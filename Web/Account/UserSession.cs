@@ -106,6 +106,9 @@ internal sealed partial class UserSession(
     {
         if (context.Response.HasStarted)
         {
+            // An interactive circuit's connection: its response started long ago. The page renews the cookie through
+            // RenewPath while the refresher still remembers this rotation (see CookieIsStale).
+            context.Items[CurrentKey] = new Current(tokens, CookieStale: true);
             LogCookieNotWritten("token refresh");
             return;
         }
@@ -124,7 +127,21 @@ internal sealed partial class UserSession(
         await context.SignInAsync(Scheme, result.Principal, properties).ConfigureAwait(false);
     }
 
-    private sealed record Current(UserTokens? Tokens);
+    /// <summary>True when tokens were refreshed on a connection that could not write the cookie (a Blazor circuit): the
+    /// browser's cookie still holds the spent refresh token until a request renews it.</summary>
+    public static bool CookieIsStale(HttpContext context) =>
+        context is not null && context.Items.TryGetValue(CurrentKey, out var item) && item is Current { CookieStale: true };
+
+    public static void CookieRenewed(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Items.TryGetValue(CurrentKey, out var item) && item is Current current)
+        {
+            context.Items[CurrentKey] = current with { CookieStale = false };
+        }
+    }
+
+    private sealed record Current(UserTokens? Tokens, bool CookieStale = false);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the session cookie after {Operation}: the response had already started")]
     private partial void LogCookieNotWritten(string operation);

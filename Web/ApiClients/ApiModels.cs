@@ -62,6 +62,17 @@ public sealed record ChatMessage(
 /// <summary>A passage an assistant answer cites; <c>[Sn]</c> in the answer is the n-th citation of its message.</summary>
 public sealed record ChatCitation(string DocumentId, string? Title, string ChunkId);
 
+internal sealed record FeedbackRequest(string Rating, string? Comment);
+
+/// <summary>The user's thumbs up / down on one answer; <c>Rating</c> is "up" or "down".</summary>
+public sealed record MessageFeedback(string MessageId, string Rating, string? Comment);
+
+public static class FeedbackRatings
+{
+    public const string Up = "up";
+    public const string Down = "down";
+}
+
 public static class ChatRoles
 {
     public const string User = "user";

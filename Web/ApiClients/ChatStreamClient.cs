@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using static AspireAi.Web.ApiClients.ApiResponses;
 
@@ -18,6 +19,44 @@ internal sealed class ChatStreamClient(HttpClient http, TimeProvider time)
     {
         using var request = CreateRequest(conversationId, content, EventStreamMediaType);
         return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The answer as it is written: deltas, tool calls, then done (or an error event). A refusal before the stream
+    // starts (validation, budget, not found) throws ApiException; cancelling the token disposes the response,
+    // which closes the connection and so stops the generation on the Api.
+    public async IAsyncEnumerable<ChatStreamEvent> StreamAsync(
+        string conversationId, string content, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var response = await OpenStreamAsync(conversationId, content, cancellationToken).ConfigureAwait(false);
+        await response.EnsureSuccessAsync(time, cancellationToken).ConfigureAwait(false);
+        if (response.Content.Headers.ContentType?.MediaType != EventStreamMediaType)
+        {
+            throw new ApiException(new ApiProblem(
+                502, "The Api did not stream the answer.", null, null, null, new Dictionary<string, string[]>(), null));
+        }
+
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ChatStreamEvent? parsed = item.EventType switch
+            {
+                "delta" => Deserialize<ChatStreamEvent.Delta>(item.Data),
+                "tool_call" => Deserialize<ChatStreamEvent.ToolCall>(item.Data),
+                "done" => Deserialize<ChatStreamEvent.Done>(item.Data),
+                "error" => new ChatStreamEvent.Failed(ProblemFromEvent(item.Data)),
+                // usage, tool_result and whatever a newer Api adds: nothing the page shows.
+                _ => null,
+            };
+            if (parsed is not null)
+            {
+                yield return parsed;
+            }
+
+            if (parsed is ChatStreamEvent.Done or ChatStreamEvent.Failed)
+            {
+                yield break;
+            }
+        }
     }
 
     // The no-script path: waits for the whole answer.
@@ -71,5 +110,23 @@ internal sealed class ChatStreamClient(HttpClient http, TimeProvider time)
         }
     }
 
+    private static T Deserialize<T>(string data) where T : ChatStreamEvent =>
+        JsonSerializer.Deserialize<T>(data, ApiJson.Options)
+        ?? throw new ApiException(new ApiProblem(502, "The Api sent an empty event.", null, null, null, new Dictionary<string, string[]>(), null));
+
     private sealed record ErrorEvent(string? Type, string? Title, int? Status, string? Detail, string? TraceId);
+}
+
+/// <summary>What the chat page shows of a streamed answer.</summary>
+public abstract record ChatStreamEvent
+{
+    public sealed record Delta(string Text) : ChatStreamEvent;
+
+    public sealed record ToolCall(string Id, string Name) : ChatStreamEvent;
+
+    public sealed record Done(
+        string MessageId, string UserMessageId, string? Model, string? PromptName, string? PromptVersion,
+        int? InputTokens, int? OutputTokens, decimal? Cost, string? TraceId, IReadOnlyList<ChatCitation>? Citations) : ChatStreamEvent;
+
+    public sealed record Failed(ApiProblem Problem) : ChatStreamEvent;
 }

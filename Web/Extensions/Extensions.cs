@@ -5,6 +5,7 @@ using AspireAi.Web.Documents;
 using AspireAi.Web.Jobs;
 using AspireAi.Web.Memories;
 using AspireAi.Web.Http;
+using AspireAi.Web.Usage;
 
 namespace AspireAi.Web.Extensions;
 
@@ -17,15 +18,18 @@ internal static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        builder.Services.AddRazorComponents();
+        // Static SSR for the pages that are forms and links; Interactive Server where a page lives (chat streaming).
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddAntiforgery(options => options.HeaderName = AntiforgeryValidationFilter.HeaderName);
         builder.Services.AddBrowserSecurity();
 
         builder.AddWebAuthentication();
         builder.AddApiClients();
         builder.Services.AddSingleton<MarkdownRenderer>();
+        builder.Services.AddScoped<ChatExchanges>();
         builder.AddDocumentsUi();
         builder.AddMemoriesUi();
         builder.AddJobsUi();
+        builder.AddUsageUi();
     }
 }

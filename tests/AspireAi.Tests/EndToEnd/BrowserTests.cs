@@ -51,6 +51,8 @@ public sealed class BrowserTests(AspireStackFixture fixture) : IClassFixture<Asp
         // Stop a long answer once it has started: the partial answer stays, marked as stopped.
         await page.GetByTestId("message-input").FillAsync("Write a very long essay about the history of the sea, with many details.");
         await page.GetByTestId("send").ClickAsync();
+        // The placeholder arrives with the circuit's next render: until then .Last would still be the first answer.
+        await Assertions.Expect(page.GetByTestId("assistant-message")).ToHaveCountAsync(2);
         var longAnswer = page.GetByTestId("assistant-message").Last;
         await Assertions.Expect(longAnswer.GetByTestId("message-content")).Not.ToBeEmptyAsync();
         await page.GetByTestId("stop").ClickAsync();

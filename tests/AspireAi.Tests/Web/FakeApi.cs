@@ -211,6 +211,12 @@ internal sealed class FakeApi : IAsyncDisposable
             : TypedResults.Ok(message));
 
         app.MapPost("/v1/conversations/{id}/messages", SendMessageAsync);
+
+        // Feedback is the real Api's (WebStackFixture tests it); the chat page only needs to read none.
+        app.MapGet("/v1/conversations/{id}/feedback", IResult (HttpContext context, string id) =>
+            Authenticate(context) is not { } user ? Problem(401, "Unauthorized.")
+            : Find(user, id) is null ? Problem(404, "Conversation not found.")
+            : TypedResults.Ok(Array.Empty<object>()));
     }
 
     private async Task SendMessageAsync(HttpContext context, string id)

@@ -65,22 +65,6 @@ internal sealed partial class WebBrowser : IDisposable
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
     }
 
-    // Posts to the chat proxy the way chat.js does.
-    public async Task<HttpResponseMessage> StreamAsync(string conversationId, string content, string? antiforgeryToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/app/conversations/{conversationId}/stream")
-        {
-            Content = JsonContent.Create(new { content }),
-        };
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        if (antiforgeryToken is not null)
-        {
-            request.Headers.Add("RequestVerificationToken", antiforgeryToken);
-        }
-
-        return await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-    }
-
     // Where a redirect points, as a path on this site ("/c/42"), however the server spelled it.
     public string LocationOf(HttpResponseMessage response)
     {
