@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using AspireAi.Core.Identity;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.Options;
 
 namespace AspireAi.Api.RateLimiting;
@@ -50,6 +51,13 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, TokenBuckets 
 
         var reset = decision.Allowed ? decision.ResetAfter : decision.RetryAfter;
         context.Response.Headers["RateLimit"] = $"\"{policy}\";r={decision.Remaining};t={Seconds(reset)}";
+        if (endpoint.Metadata.GetMetadata<ITagsMetadata>()?.Tags.Contains(OpenAiTag) == true)
+        {
+            // OpenAI's clients read their own names for the same numbers (and back off on them).
+            context.Response.Headers["x-ratelimit-limit-requests"] = limit.Capacity.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers["x-ratelimit-remaining-requests"] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers["x-ratelimit-reset-requests"] = Seconds(reset) + "s";
+        }
         if (decision.Allowed)
         {
             await next(context);
@@ -65,6 +73,9 @@ internal sealed class RateLimitingMiddleware(RequestDelegate next, TokenBuckets 
             extensions: new Dictionary<string, object?> { ["policy"] = policy, ["retryAfterSeconds"] = int.Parse(retry, CultureInfo.InvariantCulture) })
             .ExecuteAsync(context);
     }
+
+    // The tag of the OpenAI-compatible endpoints (Api/OpenAiCompat).
+    private const string OpenAiTag = "OpenAI";
 
     /// <summary>Kebab-case class name, the policy's name in the headers ("memory-writes").</summary>
     internal static string Policy(RateLimitClass routeClass) => routeClass switch

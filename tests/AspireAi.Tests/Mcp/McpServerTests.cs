@@ -50,7 +50,7 @@ public sealed class McpServerTests(ApiFactory factory) : IClassFixture<ApiFactor
     {
         // An API key, as a desktop client would be configured with.
         var (http, user) = await factory.CreateUserClientAsync();
-        using var created = await http.PostAsJsonAsync("/v1/api-keys", new { name = "desktop mcp" });
+        using var created = await http.PostAsJsonAsync("/v1/api-keys", new { name = "desktop mcp", scopes = new[] { "memories:read", "memories:write", "documents:read" } });
         var key = (await created.ReadJsonAsync()).GetProperty("key").GetString()!;
         var keyClient = factory.CreateClient();
         keyClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -154,6 +154,29 @@ public sealed class McpServerTests(ApiFactory factory) : IClassFixture<ApiFactor
         Assert.True(delete.IsError);
         Assert.Equal($"Keeps the {marker} safe under the stairs",
             await factory.ScalarAsync<string>("SELECT text FROM memories WHERE id = $1 AND invalidated_at IS NULL AND user_id = $2", memoryId, alice.Id));
+    }
+
+    [Fact]
+    public async Task An_api_key_without_the_scope_a_tool_needs_is_refused_and_nothing_is_written()
+    {
+        var (http, user) = await factory.CreateUserClientAsync();
+        using var created = await http.PostAsJsonAsync("/v1/api-keys", new { name = "read only", scopes = new[] { "memories:read" } });
+        var key = (await created.ReadJsonAsync()).GetProperty("key").GetString()!;
+        var keyClient = factory.CreateClient();
+        keyClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        await using var client = await ConnectAsync(keyClient);
+
+        var add = await client.CallToolAsync("add_memory", new Dictionary<string, object?> { ["text"] = "Prefers tea to coffee" });
+        var documents = await client.CallToolAsync("list_documents", new Dictionary<string, object?>());
+
+        Assert.True(add.IsError);
+        Assert.Contains("'memories:write' scope", Text(add), StringComparison.Ordinal);
+        Assert.True(documents.IsError);
+        Assert.Contains("'documents:read' scope", Text(documents), StringComparison.Ordinal);
+        Assert.Equal(0L, await factory.ScalarAsync<long>("SELECT count(*) FROM memories WHERE user_id = $1", user.Id));
+        // What the key may do still works.
+        var found = await CallAsync(client, "search_memories", new() { ["query"] = "tea" });
+        Assert.Equal(0, found.GetProperty("memories").GetArrayLength());
     }
 
     private static async Task<McpClient> ConnectAsync(HttpClient http) =>

@@ -19,7 +19,7 @@ internal static class OpenAiCompatTestData
     public static async Task<ApiKeyUser> CreateApiKeyUserAsync(this ApiFactory factory)
     {
         var (client, user) = await factory.CreateUserClientAsync();
-        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "openai sdk" });
+        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "openai sdk", scopes = new[] { "chat" } });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var key = (await created.ReadJsonAsync()).GetProperty("key").GetString()!;
         return new ApiKeyUser(user, client, key);

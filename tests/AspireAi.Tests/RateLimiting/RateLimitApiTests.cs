@@ -55,6 +55,26 @@ public sealed class RateLimitApiTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Fact]
+    public async Task The_openai_compatible_endpoints_also_say_their_quota_in_openais_header_names()
+    {
+        await using var limited = factory.WithSettings(ChatLimit(2));
+        var (client, _) = await limited.CreateUserClientAsync();
+
+        using var first = await client.GetAsync("/v1/models");
+        using var second = await client.GetAsync("/v1/models");
+        using var refused = await client.GetAsync("/v1/models");
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests), (first.StatusCode, second.StatusCode, refused.StatusCode));
+        Assert.Equal(("2", "1"), (Header(first, "x-ratelimit-limit-requests"), Header(first, "x-ratelimit-remaining-requests")));
+        Assert.Matches("^[1-9][0-9]*s$", Header(first, "x-ratelimit-reset-requests"));
+        Assert.Equal("0", Header(refused, "x-ratelimit-remaining-requests"));
+        Assert.Equal("\"chat\";q=2;w=120", Header(refused, "RateLimit-Policy"));
+        // The native routes keep only the standard names.
+        using var native = await client.GetAsync("/v1/conversations");
+        Assert.False(native.Headers.Contains("x-ratelimit-limit-requests"));
+    }
+
+    [Fact]
     public async Task Two_api_instances_draw_from_one_bucket()
     {
         await using var one = factory.WithSettings(ChatLimit(3));
@@ -124,7 +144,7 @@ public sealed class RateLimitApiTests(ApiFactory factory) : IClassFixture<ApiFac
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         Assert.StartsWith("\"default\";", Header(read, "RateLimit-Policy"), StringComparison.Ordinal);
 
-        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "limits" });
+        using var created = await client.PostAsJsonAsync("/v1/api-keys", new { name = "limits", scopes = new[] { "memories:read", "memories:write" } });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         using var keyClient = limited.CreateClient();
         keyClient.DefaultRequestHeaders.Authorization = new("Bearer", (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString());
