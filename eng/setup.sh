@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what AspireAi's stack and tests need on Debian 12 (bookworm), idempotently:
-# redis-server, PostgreSQL 15 with pgvector (built from Debian's source package), and Debian's chromium
-# for the browser tests. A run with everything present does no apt work and takes about a second.
+# redis-server, PostgreSQL 15 with pgvector (built from Debian's source package), and, for the tests, Debian's
+# chromium (browser tests) and nodejs + npm (the official openai npm client). A run with everything present does
+# no apt work and takes about a second.
 set -euo pipefail
 
 PG_MAJOR=15
@@ -80,6 +81,12 @@ main() {
   have_pkg redis-server || want+=(redis-server)
   have_pkg "postgresql-$PG_MAJOR" || want+=("postgresql-$PG_MAJOR" "postgresql-contrib")
   if chromium_wanted; then have_pkg chromium || want+=(chromium fonts-liberation); fi
+  # Node and npm for the tests that drive the Api with the official `openai` npm package.
+  # (Checked by command: a Node from elsewhere that ships its own npm is fine.)
+  if chromium_wanted; then
+    command -v node >/dev/null 2>&1 || want+=(nodejs)
+    command -v npm >/dev/null 2>&1 || want+=(npm)
+  fi
   if [ "${#want[@]}" -gt 0 ] || ! pgvector_installed; then
     need_root "$@"
     [ "${#want[@]}" -gt 0 ] && apt_install "${want[@]}"

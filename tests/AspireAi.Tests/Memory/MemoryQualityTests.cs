@@ -96,7 +96,8 @@ public sealed class MemoryQualityTests(ApiFactory factory, ITestOutputHelper out
             var schema = request.Json.TryGetProperty("response_format", out var format) && format.TryGetProperty("json_schema", out var s)
                 ? s.GetProperty("name").GetString()
                 : null;
-            var memories = messages.Where(m => m.Role == "system")
+            // Memories arrive as data: a user-role <data source="memories"> envelope (LlmPromptBlocks.Data).
+            var memories = messages.Where(m => m.Role == "user" && LlmPromptBlocks.IsData(m.Text))
                 .Select(m => LlmPromptBlocks.Parse(m.Text))
                 .Where(b => b is { Heading: LlmPromptBlocks.MemoriesHeading })
                 .SelectMany(b => b!.Value.Items)
@@ -104,7 +105,7 @@ public sealed class MemoryQualityTests(ApiFactory factory, ITestOutputHelper out
             return schema switch
             {
                 MemorySchemas.FactsSchemaName => Facts(),
-                MemorySchemas.DecisionSchemaName => Decision(messages.Last(m => m.Role == "user").Text, memories),
+                MemorySchemas.DecisionSchemaName => Decision(messages.Last(m => m.Role == "user" && !LlmPromptBlocks.IsData(m.Text)).Text, memories),
                 _ => memories.Count == 0 ? "Noted." : "From memory: " + string.Join(" ", memories.Select(m => $"{m.Text} [{m.Id}]")),
             };
         }

@@ -15,6 +15,7 @@ public sealed partial class OpenApiDocumentTests(ApiFactory factory) : IClassFix
         ["/openapi/{documentName}.json"] = "the document itself",
         ["/health"] = "readiness probe for the orchestrator, not a client API",
         ["/alive"] = "liveness probe for the orchestrator, not a client API",
+        ["/health/details"] = "the per-check health report for administrators and operators, not a client API",
         ["/mcp"] = "the MCP endpoint speaks JSON-RPC over streamable HTTP; its tools are described by tools/list",
         ["/mcp/sse"] = "the MCP SDK's legacy SSE transport",
         ["/mcp/message"] = "the MCP SDK's legacy SSE transport",
