@@ -1,7 +1,8 @@
-using AspireAi.Api.Auth;
 using System.Globalization;
 using System.Text.Json;
+using AspireAi.Api.Auth;
 using AspireAi.Api.Conversations;
+using AspireAi.Api.Extensions;
 using AspireAi.Api.Idempotency;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
@@ -80,14 +81,7 @@ public static class ChatApi
 
     private static async Task StreamAsync(HttpContext http, IAsyncEnumerable<ChatEvent> events)
     {
-        var response = http.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        // Proxies such as nginx buffer responses unless told otherwise; a buffered stream is no stream.
-        response.Headers["X-Accel-Buffering"] = "no";
-        http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
-        // Headers go out now, before the provider has produced anything, so the client knows it was accepted.
-        await response.StartAsync(http.RequestAborted);
+        await http.StartEventStreamAsync();
 
         await foreach (var item in events)
         {
@@ -102,8 +96,8 @@ public static class ChatApi
                 ErrorEvent e => JsonSerializer.Serialize(new { type = e.Type, title = e.Title, status = e.Status, detail = e.Detail, traceId = e.TraceId }, JsonSerializerOptions.Web),
                 _ => JsonSerializer.Serialize(item, item.GetType(), JsonSerializerOptions.Web),
             };
-            await response.WriteAsync($"event: {item.EventName}\ndata: {payload}\n\n", http.RequestAborted);
-            await response.Body.FlushAsync(http.RequestAborted);
+            await http.Response.WriteAsync($"event: {item.EventName}\ndata: {payload}\n\n", http.RequestAborted);
+            await http.Response.Body.FlushAsync(http.RequestAborted);
         }
     }
 

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using AspireAi.Api.Auth;
+using AspireAi.Api.Extensions;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Jobs;
@@ -171,12 +172,7 @@ public static partial class OpenAiCompatApi
 
     private static async Task StreamAsync(HttpContext http, CompletionState completion, IAsyncEnumerable<ChatEvent> events, bool includeUsage, CompletionServices services)
     {
-        var response = http.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
-        await response.StartAsync(http.RequestAborted);
+        await http.StartEventStreamAsync();
 
         await WriteChunkAsync(http, completion.Chunk(new ChunkDelta("assistant", "", null), null, usage: null));
         await foreach (var item in events)

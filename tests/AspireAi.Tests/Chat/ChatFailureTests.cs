@@ -155,8 +155,8 @@ public sealed class ChatFailureTests(ApiFactory factory) : IClassFixture<ApiFact
         ["Resilience:Llm:Retry:Delay"] = "00:00:00.010",
     };
 
-    // The private server has its own users table: sign a user in against it directly.
-    private static async Task<(HttpClient Client, RegisteredUser User)> CreateUserOnAsync(ApiFactory f, Npgsql.NpgsqlDataSource dataSource)
+    // A private server has its own users table: sign a user in against it directly.
+    internal static async Task<(HttpClient Client, RegisteredUser User)> CreateUserOnAsync(ApiFactory f, Npgsql.NpgsqlDataSource dataSource)
     {
         var email = ApiFactory.NewEmail();
         const string password = "a-long-enough-password";
@@ -176,7 +176,9 @@ public sealed class ChatFailureTests(ApiFactory factory) : IClassFixture<ApiFact
             await insert.ExecuteNonQueryAsync();
         }
         var client = f.CreateClient();
-        var tokens = await (await client.PostAsJsonAsync("/v1/auth/token", new { email, password })).Content.ReadFromJsonAsync<JsonElement>();
+        using var response = await client.PostAsJsonAsync("/v1/auth/token", new { email, password });
+        response.EnsureSuccessStatusCode();
+        var tokens = await response.Content.ReadFromJsonAsync<JsonElement>();
         client.DefaultRequestHeaders.Authorization = new("Bearer", tokens.GetProperty("accessToken").GetString());
         return (client, null!);
     }

@@ -86,7 +86,7 @@ public sealed class DegradationTests(ApiFactory factory) : IClassFixture<ApiFact
         var postgres = await TestServers.StartPrivatePostgresAsync();
         await using var api = factory.WithSettings(new Dictionary<string, string?> { ["ConnectionStrings:postgres"] = postgres.ConnectionString });
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(postgres.ConnectionString);
-        var client = await SignInOnAsync(api, dataSource);
+        var (client, _) = await ChatFailureTests.CreateUserOnAsync(api, dataSource);
         var key = Guid.NewGuid().ToString();
 
         await postgres.StopAsync();
@@ -162,33 +162,6 @@ public sealed class DegradationTests(ApiFactory factory) : IClassFixture<ApiFact
         Assert.False(retried.Headers.Contains("Idempotent-Replayed"));
         Assert.Contains("event: done", retriedEvents, StringComparison.Ordinal);
         Assert.Equal(1, await ChatTestData.CountAsync(factory.DataSource, "SELECT count(*) FROM idempotency_keys WHERE user_id = $1 AND status = 'completed'", user.Id));
-    }
-
-    private static async Task<HttpClient> SignInOnAsync(ApiFactory api, Npgsql.NpgsqlDataSource dataSource)
-    {
-        var email = ApiFactory.NewEmail();
-        const string password = "a-long-enough-password";
-        await using (var org = dataSource.CreateCommand("INSERT INTO orgs (id, name) VALUES ($1, 'default') ON CONFLICT (name) DO NOTHING"))
-        {
-            org.Parameters.Add(new() { Value = Guid.CreateVersion7() });
-            await org.ExecuteNonQueryAsync();
-        }
-        await using (var insert = dataSource.CreateCommand("""
-            INSERT INTO users (id, org_id, email, display_name, password_hash, role)
-            SELECT $1, id, $2, 'Outage tester', $3, 'user' FROM orgs WHERE name = 'default'
-            """))
-        {
-            insert.Parameters.Add(new() { Value = Guid.CreateVersion7() });
-            insert.Parameters.Add(new() { Value = email });
-            insert.Parameters.Add(new() { Value = AspireAi.Core.Identity.AdminSeeder.HashPassword(password) });
-            await insert.ExecuteNonQueryAsync();
-        }
-        var client = api.CreateClient();
-        using var response = await client.PostAsJsonAsync("/v1/auth/token", new { email, password });
-        response.EnsureSuccessStatusCode();
-        var token = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString();
-        client.DefaultRequestHeaders.Authorization = new("Bearer", token);
-        return client;
     }
 
     private static HttpRequestMessage Post(string path, object body, string key) =>
