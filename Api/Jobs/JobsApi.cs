@@ -1,7 +1,8 @@
-using AspireAi.Api.Auth;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text.Json;
+using AspireAi.Api.Auth;
+using AspireAi.Core.Audit;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Jobs;
@@ -117,7 +118,7 @@ internal static class JobsApi
     /// returned with 200 instead of a new one.
     /// </summary>
     internal static async Task<Results<Created<JobResponse>, Ok<JobResponse>, ProblemHttpResult>> EnqueueJob(
-        EnqueueJobRequest request, IJobQueue queue, JobAdministration jobs, CancellationToken cancellationToken)
+        EnqueueJobRequest request, IJobQueue queue, JobAdministration jobs, CurrentUser admin, AuditLog audit, CancellationToken cancellationToken)
     {
         var job = new JobRequest(request.Type!, request.Payload ?? default)
         {
@@ -127,6 +128,11 @@ internal static class JobsApi
             MaxAttempts = request.MaxAttempts,
         };
         var result = await queue.EnqueueAsync(job, cancellationToken);
+        if (result.Created)
+        {
+            await audit.AppendAsync(admin.UserId, AuditLog.JobEnqueued, "job", Id(result.JobId), new Dictionary<string, string?> { ["type"] = job.Type },
+                cancellationToken);
+        }
         if (await jobs.GetAsync(result.JobId, cancellationToken) is not { } stored)
         {
             // Already finished and cleaned up: only possible with a tiny retention.
@@ -137,9 +143,15 @@ internal static class JobsApi
     }
 
     /// <summary>Puts a dead or cancelled job back in its queue with its attempts reset; its history is kept.</summary>
-    internal static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> ReplayJob(long id, JobAdministration jobs, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> ReplayJob(long id, JobAdministration jobs, CurrentUser admin, AuditLog audit,
+        CancellationToken cancellationToken)
     {
         var result = await jobs.ReplayAsync(id, cancellationToken);
+        if (result.Outcome == JobChangeOutcome.Changed)
+        {
+            await audit.AppendAsync(admin.UserId, AuditLog.JobReplayed, "job", Id(id), new Dictionary<string, string?> { ["type"] = result.Job!.Type },
+                cancellationToken);
+        }
         return result.Outcome switch
         {
             JobChangeOutcome.Changed => TypedResults.Ok(ToResponse(result.Job!)),
@@ -151,9 +163,15 @@ internal static class JobsApi
     }
 
     /// <summary>Cancels a queued job. A running job cannot be cancelled (it finishes or fails); a finished one is final.</summary>
-    internal static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> CancelJob(long id, JobAdministration jobs, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> CancelJob(long id, JobAdministration jobs, CurrentUser admin, AuditLog audit,
+        CancellationToken cancellationToken)
     {
         var result = await jobs.CancelAsync(id, cancellationToken);
+        if (result.Outcome == JobChangeOutcome.Changed)
+        {
+            await audit.AppendAsync(admin.UserId, AuditLog.JobCancelled, "job", Id(id), new Dictionary<string, string?> { ["type"] = result.Job!.Type },
+                cancellationToken);
+        }
         return result.Outcome switch
         {
             JobChangeOutcome.Changed => TypedResults.Ok(ToResponse(result.Job!)),
@@ -179,4 +197,6 @@ internal static class JobsApi
             job.TraceParent is { Length: 55 } traceParent ? traceParent[3..35] : null,
             [.. attempts.Select(a => new JobAttemptResponse(a.Attempt, a.WorkerId, a.StartedAt, a.FinishedAt,
                 (a.FinishedAt - a.StartedAt).TotalSeconds, a.Outcome, a.Error))]);
+
+    private static string Id(long id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

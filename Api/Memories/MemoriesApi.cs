@@ -1,6 +1,7 @@
-using AspireAi.Api.Auth;
 using System.Globalization;
 using System.Text.Json;
+using AspireAi.Api.Auth;
+using AspireAi.Core.Audit;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Common;
 using AspireAi.Core.Identity;
@@ -204,9 +205,14 @@ public static class MemoriesApi
                 status.Operations, status.Attempts, status.CreatedAt, status.ProcessedAt));
     }
 
-    public static async Task<Ok<MemoryExportResponse>> ExportMemories(HttpContext http, CurrentUser user, MemoryStore store)
+    public static async Task<Ok<MemoryExportResponse>> ExportMemories(HttpContext http, CurrentUser user, MemoryStore store, AuditLog audit)
     {
         var export = await store.ExportAsync(user.UserId, http.RequestAborted);
+        await audit.AppendAsync(user.UserId, AuditLog.MemoryExported, "user", user.UserId.ToString(), new Dictionary<string, string?>
+        {
+            ["memories"] = export.Memories.Count.ToString(CultureInfo.InvariantCulture),
+            ["history"] = export.History.Count.ToString(CultureInfo.InvariantCulture),
+        }, http.RequestAborted);
         // Every memory and its history: no browser or proxy keeps a copy.
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"memories-{export.ExportedAt.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}.json\"";

@@ -1,5 +1,6 @@
-using AspireAi.Api.Auth;
 using System.ComponentModel.DataAnnotations;
+using AspireAi.Api.Auth;
+using AspireAi.Core.Audit;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -31,10 +32,13 @@ public static class PromptsApi
         Guid Id, string Name, int Version, string Template, string? Model, float? Temperature, int? MaxTokens,
         Guid? CreatedBy, DateTimeOffset CreatedAt, string Sha256, bool IsActive);
 
-    public static async Task<Created<PromptResponse>> CreatePrompt(CreatePromptRequest request, HttpContext http, PromptStore store)
+    public static async Task<Created<PromptResponse>> CreatePrompt(CreatePromptRequest request, HttpContext http, PromptStore store, AuditLog audit)
     {
+        var actor = http.User.GetCurrentUser().UserId;
         var created = await store.CreateAsync(request.Name!, request.Template!, request.Model, request.Temperature, request.MaxTokens,
-            http.User.GetCurrentUser().UserId, request.Activate, http.RequestAborted);
+            actor, request.Activate, http.RequestAborted);
+        await audit.AppendAsync(actor, request.Activate ? AuditLog.PromptActivated : AuditLog.PromptCreated, "prompt", created.Name,
+            Version(created), http.RequestAborted);
         return TypedResults.Created($"/v1/admin/prompts?name={created.Name}", ToResponse(created));
     }
 
@@ -42,17 +46,25 @@ public static class PromptsApi
         TypedResults.Ok((await store.ListAsync(name, http.RequestAborted)).Select(ToResponse).ToArray());
 
     public static async Task<Results<Ok<PromptResponse>, ProblemHttpResult>> ActivatePrompt(
-        string name, int version, HttpContext http, PromptStore store)
+        string name, int version, HttpContext http, PromptStore store, AuditLog audit)
     {
         var activated = await store.ActivateAsync(name, version, http.RequestAborted);
+        if (activated is not null)
+        {
+            await audit.AppendAsync(http.User.GetCurrentUser().UserId, AuditLog.PromptActivated, "prompt", activated.Name, Version(activated), http.RequestAborted);
+        }
         return activated is null
             ? TypedResults.Problem(title: "Prompt version not found", detail: $"Prompt '{name}' has no version {version}.", statusCode: StatusCodes.Status404NotFound)
             : TypedResults.Ok(ToResponse(activated));
     }
 
-    public static async Task<Results<Ok<PromptResponse>, ProblemHttpResult>> RollbackPrompt(string name, HttpContext http, PromptStore store)
+    public static async Task<Results<Ok<PromptResponse>, ProblemHttpResult>> RollbackPrompt(string name, HttpContext http, PromptStore store, AuditLog audit)
     {
         var activated = await store.RollbackAsync(name, http.RequestAborted);
+        if (activated is not null)
+        {
+            await audit.AppendAsync(http.User.GetCurrentUser().UserId, AuditLog.PromptRolledBack, "prompt", activated.Name, Version(activated), http.RequestAborted);
+        }
         return activated is null
             ? TypedResults.Problem(title: "Nothing to roll back to", detail: $"Prompt '{name}' has no active version with an older version before it.", statusCode: StatusCodes.Status409Conflict)
             : TypedResults.Ok(ToResponse(activated));
@@ -60,4 +72,10 @@ public static class PromptsApi
 
     private static PromptResponse ToResponse(PromptVersion p) =>
         new(p.Id, p.Name, p.Version, p.Template, p.Model, p.Temperature, p.MaxTokens, p.CreatedBy, p.CreatedAt, p.Sha256, p.IsActive);
+
+    private static Dictionary<string, string?> Version(PromptVersion prompt) => new()
+    {
+        ["version"] = prompt.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["sha256"] = prompt.Sha256,
+    };
 }

@@ -25,6 +25,22 @@ public sealed record AuditBreak(long Id, long ChainSeq, string Reason);
 /// </summary>
 public sealed class AuditLog(NpgsqlDataSource dataSource)
 {
+    public const string PromptCreated = "prompt.created";
+    public const string PromptActivated = "prompt.activated";
+    public const string PromptRolledBack = "prompt.rolled_back";
+    public const string JobEnqueued = "job.enqueued";
+    public const string JobReplayed = "job.replayed";
+    public const string JobCancelled = "job.cancelled";
+    public const string MemoryExported = "memory.exported";
+
+    /// <summary>
+    /// Appends one event done by <paramref name="actorUserId"/> (the trigger links it into the chain). Ids and names
+    /// only: never message or memory text, never a secret.
+    /// </summary>
+    public Task AppendAsync(Guid? actorUserId, string action, string targetType, string targetId,
+        IReadOnlyDictionary<string, string?>? details = null, CancellationToken cancellationToken = default) =>
+        Identity.IdentityAudit.WriteAsync(dataSource, new Identity.AuditEntry(actorUserId, action, targetType, targetId, details), cancellationToken);
+
     /// <summary>One page, newest first; <paramref name="cursor"/> is the token of the previous page's last row.</summary>
     public async Task<(IReadOnlyList<AuditRecord> Items, string? NextCursor)> ListAsync(AuditFilter filter, string? cursor, int limit,
         CancellationToken cancellationToken = default)
