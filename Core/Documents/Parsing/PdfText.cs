@@ -26,7 +26,7 @@ internal static class PdfText
     private static readonly UnsupervisedReadingOrderDetector ReadingOrder =
         new(5, UnsupervisedReadingOrderDetector.SpatialReasoningRules.ColumnWise, useRenderingOrder: false);
 
-    public static ParsedDocument Extract(ReadOnlySpan<byte> content, int maxChars)
+    public static ParsedDocument Extract(ReadOnlySpan<byte> content, int maxChars, CancellationToken cancellationToken = default)
     {
         PdfDocument pdf;
         try
@@ -53,6 +53,8 @@ internal static class PdfText
             {
                 foreach (var page in pdf.GetPages())
                 {
+                    // The parse deadline (Documents:Limits:ParseTimeout), between pages: a PDF of many slow pages stops.
+                    cancellationToken.ThrowIfCancellationRequested();
                     var words = page.GetWords(NearestNeighbourWordExtractor.Instance).Where(w => !string.IsNullOrWhiteSpace(w.Text)).ToList();
                     var pageText = words.Count == 0 ? "" : TextCleaner.Clean(string.Join(PageSeparator,
                         ReadingOrder.Get(DocstrumBoundingBoxes.Instance.GetBlocks(words)).Select(b => b.Text)));

@@ -73,6 +73,17 @@ public sealed class PdfIngestionTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Fact]
+    public void The_parse_deadline_stops_a_pdf_between_its_pages()
+    {
+        var pdf = Pdf([("First page.", 700)], [("Second page.", 700)]);
+        using var expired = new CancellationTokenSource();
+        expired.Cancel();
+
+        Assert.Throws<OperationCanceledException>(() => PdfText.Extract(pdf, 100_000, expired.Token));
+        Assert.Contains("Second page.", PdfText.Extract(pdf, 100_000, CancellationToken.None).Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_chunk_knows_the_page_it_starts_on_and_the_page_it_runs_onto()
     {
         DocumentPage[] pages = [new(1, 0), new(2, 100), new(5, 200)];
