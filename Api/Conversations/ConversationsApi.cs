@@ -1,7 +1,7 @@
-using AspireAi.Api.Auth;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text.Json;
+using AspireAi.Api.Auth;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;

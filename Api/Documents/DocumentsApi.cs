@@ -1,16 +1,10 @@
-using AspireAi.Api.Auth;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
+using AspireAi.Api.Auth;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Documents;
-using AspireAi.Core.Documents.Parsing;
 using AspireAi.Core.Documents.Retrieval;
 using AspireAi.Core.Identity;
-using AspireAi.ServiceDefaults.ErrorHandling;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
 namespace AspireAi.Api.Documents;
@@ -23,6 +17,7 @@ namespace AspireAi.Api.Documents;
 public static class DocumentsApi
 {
     private const int DefaultPageSize = 20;
+
     public static RouteGroupBuilder MapDocumentsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/documents").WithTags("Documents").RequireAuthorization()

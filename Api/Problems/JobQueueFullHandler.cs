@@ -1,5 +1,5 @@
-using AspireAi.Core.Jobs;
 using System.Globalization;
+using AspireAi.Core.Jobs;
 using AspireAi.ServiceDefaults.ErrorHandling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
