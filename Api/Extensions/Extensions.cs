@@ -13,6 +13,7 @@ using AspireAi.Api.Mcp;
 using AspireAi.Api.OpenAiCompat;
 using AspireAi.Api.OpenApi;
 using AspireAi.Core.Redis;
+using AspireAi.Offline;
 using AspireAi.ServiceDefaults;
 
 namespace AspireAi.Api.Extensions;
@@ -33,6 +34,7 @@ internal static class Extensions
         builder.AddIdempotency();
         builder.Services.AddValidation();
         builder.AddLlm();
+        builder.Services.AddOfflineModels();
         builder.AddChat();
         builder.AddJobs();
         builder.AddMemory();

@@ -1,9 +1,10 @@
 using System.Diagnostics;
-using AspireAi.Core.Llm.Offline;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AspireAi.Core.Llm;
 
@@ -13,25 +14,28 @@ namespace AspireAi.Core.Llm;
 /// request (or time it out). Remote embedding providers have nothing to warm up and are ready at once.
 /// </summary>
 internal sealed partial class EmbeddingWarmup(
-    IEmbeddingGenerator<string, Embedding<float>> generator, ILogger<EmbeddingWarmup> logger) : BackgroundService, IHealthCheck
+    IServiceProvider services, IOptions<LlmOptions> options, ILogger<EmbeddingWarmup> logger) : BackgroundService, IHealthCheck
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (generator.GetService<MiniLmEmbeddingGenerator>() is not { } local)
+        // The raw local model, not the app's pipeline: a warm-up is no query, so it must not be cached or counted.
+        if (options.Value.ResolveEmbeddingProvider() != LlmProvider.Offline
+            || services.GetKeyedService<IEmbeddingGenerator<string, Embedding<float>>>(OfflineModels.ServiceKey) is not { } local)
         {
             _ready.TrySetResult();
             return;
         }
 
+        var model = local.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? OfflineModels.EmbeddingModelId;
         var started = Stopwatch.GetTimestamp();
         try
         {
             // Off the host's start-up path: the other hosted services and Kestrel start meanwhile.
-            await Task.Run(local.WarmUp, stoppingToken).ConfigureAwait(false);
+            await Task.Run(() => local.GenerateAsync(["warm-up"], cancellationToken: stoppingToken), stoppingToken).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started);
-            LogWarm(logger, OfflineModels.EmbeddingModelId, elapsed.TotalMilliseconds);
+            LogWarm(logger, model, elapsed.TotalMilliseconds);
             _ready.TrySetResult();
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -40,7 +44,7 @@ internal sealed partial class EmbeddingWarmup(
         }
         catch (Exception exception)
         {
-            LogFailed(logger, exception, OfflineModels.EmbeddingModelId);
+            LogFailed(logger, exception, model);
             _ready.TrySetException(exception);
         }
     }

@@ -3,8 +3,11 @@ using Microsoft.Extensions.AI;
 
 namespace AspireAi.Core.Llm;
 
-// One place that turns contents into the text a model (or a token estimate, or a log line) sees.
-internal static class LlmContent
+/// <summary>
+/// One place that turns contents into the text a model (or a token estimate, or a log line) sees; shared with the
+/// offline provider so it reads tool calls and results exactly as they are counted and logged.
+/// </summary>
+public static class LlmContent
 {
     // AIJsonUtilities.DefaultOptions indents; JSON sent to a model costs tokens per space.
     private static readonly JsonSerializerOptions Compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };

@@ -1,7 +1,6 @@
 using System.Net.Http;
 using AspireAi.Core.Caching;
 using AspireAi.Core.Common;
-using AspireAi.Core.Llm.Offline;
 using AspireAi.Core.Llm.OpenAi;
 using AspireAi.Core.Llm.Pipeline;
 using Microsoft.Extensions.AI;
@@ -129,26 +128,22 @@ public static partial class LlmExtensions
 
     private static IChatClient CreateProvider(IServiceProvider services, LlmProviderOptions provider, LlmOptions options, string httpClientName) =>
         provider.Provider == LlmProvider.Offline
-            ? new OfflineChatClient(services.GetServices<IOfflineStructuredResponder>(), options.Offline, services.GetService<TimeProvider>(),
-                LocalEmbedder(services))
+            ? services.GetKeyedService<IChatClient>(OfflineModels.ServiceKey) ?? throw OfflineNotRegistered("Llm:Provider")
             : OpenAiProvider.CreateChatClient(
                 provider, services.GetRequiredService<IHttpClientFactory>().CreateClient(httpClientName), options.RequestTimeout);
 
-    // The offline model matches memories to a question by meaning with the local embedder, never a remote one (the
-    // offline model may be the fallback of a remote primary whose embeddings cost money).
-    private static IEmbeddingGenerator<string, Embedding<float>>? LocalEmbedder(IServiceProvider services) =>
-        services.GetService<IOptions<LlmOptions>>()?.Value.ResolveEmbeddingProvider() == LlmProvider.Offline
-            ? services.GetService<IEmbeddingGenerator<string, Embedding<float>>>()
-            : null;
+    // The offline models live in their own assembly, which the hosts reference and register; Core only knows them as
+    // a keyed IChatClient / IEmbeddingGenerator.
+    private static InvalidOperationException OfflineNotRegistered(string setting) =>
+        new($"{setting} is Offline, but no offline model is registered: the host must call AddOfflineModels() (AspireAi.Offline).");
 
     private static IEmbeddingGenerator<string, Embedding<float>> CreateEmbeddingGenerator(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
         var loggers = services.GetRequiredService<ILoggerFactory>();
         IEmbeddingGenerator<string, Embedding<float>> generator = options.ResolveEmbeddingProvider() == LlmProvider.Offline
-            ? options.Offline.Embedder == OfflineEmbedder.Hashing
-                ? new OfflineEmbeddingGenerator()
-                : new MiniLmEmbeddingGenerator(options.Offline, options.EmbeddingBatchSize)
+            ? services.GetKeyedService<IEmbeddingGenerator<string, Embedding<float>>>(OfflineModels.ServiceKey)
+                ?? throw OfflineNotRegistered("Llm:EmbeddingProvider")
             : OpenAiProvider.CreateEmbeddingGenerator(options, services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName));
         generator = new EmbeddingGeneratorBuilder<string, Embedding<float>>(generator)
             .UseOpenTelemetry(loggers, LlmTelemetry.Name, t => t.EnableSensitiveData = options.CaptureContent)

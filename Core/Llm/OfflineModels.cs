@@ -12,6 +12,12 @@ public static class OfflineModels
     /// <summary>The feature-hashing embedder (384 dimensions), kept as a model-free test double.</summary>
     public const string HashingEmbeddingModelId = "offline-embed-1";
 
+    /// <summary>
+    /// Key of the offline <c>IChatClient</c> and <c>IEmbeddingGenerator</c> in the container (registered by
+    /// AspireAi.Offline); the pipeline resolves them by this key when a provider setting says Offline.
+    /// </summary>
+    public const string ServiceKey = "offline";
+
     /// <summary>Provider name in ChatClientMetadata and in telemetry (gen_ai.provider.name).</summary>
     public const string ProviderName = "aspireai.offline";
 }

@@ -1,7 +1,6 @@
 using AspireAi.Core.Chat;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
-using AspireAi.Core.Llm.Offline;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -56,9 +55,6 @@ public static class MemoryExtensions
         services.TryAddSingleton<MemoryConsolidator>();
         services.TryAddSingleton<MemoryRetriever>();
         services.TryAddSingleton<MemoryService>();
-        // Deterministic answers for the two structured calls, so extraction and consolidation work offline.
-        services.AddOfflineStructuredResponder<OfflineExtractionResponder>();
-        services.AddOfflineStructuredResponder<OfflineDecisionResponder>();
         return builder;
     }
 

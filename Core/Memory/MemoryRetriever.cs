@@ -1,5 +1,5 @@
+using AspireAi.Core.Common;
 using System.Diagnostics;
-using AspireAi.Core.Llm.Offline;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -305,7 +305,7 @@ public sealed partial class MemoryRetriever(
                 LastAccessedAt = entry.LastAccessedAt,
                 FromSession = true,
                 Similarity = entry.EmbeddingModel == vector.Model && entry.Embedding.Length == vector.Values.Length
-                    ? OfflineEmbeddingGenerator.CosineSimilarity(vector.Values, entry.Embedding) : null,
+                    ? System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(vector.Values, entry.Embedding) : null,
                 KeywordRaw = queryWords.Count == 0 ? 0 : MemoryText.Containment(queryWords, MemoryText.ContentWords(entry.Text)),
                 EntityMatches = entityNames.Count(name => text.Contains(" " + name + " ", StringComparison.Ordinal)),
                 EntityCount = entityNames.Length,

@@ -1,6 +1,6 @@
+using AspireAi.Core.Common;
 using System.Security.Cryptography;
 using System.Text;
-using AspireAi.Core.Llm.Offline;
 
 namespace AspireAi.Core.Memory;
 

@@ -1,5 +1,6 @@
 using AspireAi.Core.Documents;
 using AspireAi.Core.Jobs;
+using AspireAi.Offline;
 
 namespace AspireAi.Workers.Documents;
 
@@ -22,6 +23,7 @@ internal static class DocumentJobsExtensions
     {
         builder.AddDocumentServices();
         var services = builder.Services;
+        services.AddOfflineModels();
         services.AddJobHandler<DocumentIngestionHandler>();
         services.AddJobHandler<ReembedHandler>();
         services.AddJobHandler<RecallMonitorHandler>();

@@ -1,5 +1,6 @@
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Memory;
+using AspireAi.Offline;
 
 namespace AspireAi.Workers.Memory;
 
@@ -14,6 +15,7 @@ internal static class MemoryJobsExtensions
     {
         builder.AddMemoryServices();
         var services = builder.Services;
+        services.AddOfflineModels();
         services.AddJobHandler<MemoryExtractionJob>();
         services.AddJobHandler<MemoryExpireJob>();
         services.AddJobHandler<MemoryEpisodicCapJob>();

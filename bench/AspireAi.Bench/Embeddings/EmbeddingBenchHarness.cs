@@ -1,7 +1,8 @@
+using AspireAi.Core.Common;
 using System.Diagnostics;
 using System.Globalization;
 using AspireAi.Core.Llm;
-using AspireAi.Core.Llm.Offline;
+using AspireAi.Offline;
 using Microsoft.Extensions.AI;
 
 namespace AspireAi.Bench.Embeddings;

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Llm;
-using AspireAi.Core.Llm.Offline;
+using AspireAi.Offline;
 using AspireAi.Core.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AspireAi.Core.Caching;
-using AspireAi.Core.Llm.Offline;
+using AspireAi.Offline;
 using AspireAi.Tests.Infrastructure;
 using AspireAi.Tests.Redis;
 using Microsoft.Extensions.AI;

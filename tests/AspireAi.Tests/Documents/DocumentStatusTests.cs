@@ -9,7 +9,7 @@ using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Documents.Retrieval;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
-using AspireAi.Core.Llm.Offline;
+using AspireAi.Offline;
 using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,5 @@
 using AspireAi.Core.Llm;
+using AspireAi.Offline;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,6 +29,7 @@ internal static class LlmTestHost
         services.AddSingleton<IConfiguration>(configuration);
         services.AddLogging();
         services.AddLlm(configuration);
+        services.AddOfflineModels();
         configure?.Invoke(services);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }

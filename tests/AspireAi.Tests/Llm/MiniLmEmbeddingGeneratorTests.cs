@@ -1,5 +1,5 @@
 using AspireAi.Core.Llm;
-using AspireAi.Core.Llm.Offline;
+using AspireAi.Offline;
 using Microsoft.Extensions.AI;
 
 namespace AspireAi.Tests.Llm;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Llm.Json;
-using AspireAi.Core.Llm.Offline;
+using AspireAi.Offline;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 

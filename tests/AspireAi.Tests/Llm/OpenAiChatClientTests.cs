@@ -382,7 +382,7 @@ public sealed class OpenAiChatClientTests
         for (var i = 0; i < inputs.Length; i++)
         {
             Assert.Equal(EmbeddingDefaults.Dimensions, embeddings[i].Vector.Length);
-            Assert.Equal(Core.Llm.Offline.OfflineEmbeddingGenerator.Embed(inputs[i]), embeddings[i].Vector.ToArray());
+            Assert.Equal(Offline.OfflineEmbeddingGenerator.Embed(inputs[i]), embeddings[i].Vector.ToArray());
         }
 
         var requests = server.EmbeddingRequests;

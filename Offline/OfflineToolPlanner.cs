@@ -1,3 +1,5 @@
+using AspireAi.Core.Llm;
+using AspireAi.Core.Common;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -5,7 +7,7 @@ using System.Text.RegularExpressions;
 using AspireAi.Core.Llm.Json;
 using Microsoft.Extensions.AI;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 // Decides whether the offline model asks for a tool: the words of each offered tool's name (worth 2) and
 // description (worth 1) are matched against the user's last message, with a few synonyms; the best tool scoring

@@ -1,7 +1,9 @@
+using AspireAi.Core.Llm;
+using AspireAi.Core.Common;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 // Writes the offline model's answer from what the request carries: tool results of this turn, the memories that
 // answer the question (by meaning when the local embedder scored them, else by shared words) and the passages that

@@ -1,10 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AspireAi.Core.Llm;
 using AspireAi.Core.Llm.Json;
 using Microsoft.Extensions.AI;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 /// <summary>
 /// The deterministic model (<c>offline-chat-1</c>) that answers when no LLM is configured. It never calls the

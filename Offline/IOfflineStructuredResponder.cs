@@ -1,10 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AspireAi.Core.Llm;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 /// <summary>
 /// Deterministic rules that answer one structured-output schema for the offline model, e.g. memory fact extraction

@@ -1,6 +1,7 @@
+using AspireAi.Core.Llm;
 using Microsoft.Extensions.AI;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 // The parts of a request the offline model answers from: the last user message, memories and sources blocks
 // (LlmPromptBlocks), other system instructions, and the tool results that arrived since the user spoke.

@@ -1,7 +1,8 @@
+using AspireAi.Core.Llm;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.OnnxRuntime;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 /// <summary>
 /// all-MiniLM-L6-v2 in process (384 dimensions, no network): BERT word pieces, the ONNX transformer, mean pooling

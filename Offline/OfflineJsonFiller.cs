@@ -1,9 +1,11 @@
+using AspireAi.Core.Llm;
+using AspireAi.Core.Common;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AspireAi.Core.Llm.Json;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 // Builds a value for any JSON schema by fixed rules: defaults and consts first, enums matched against the user's
 // words, property names as hints (title, summary, language, confidence ...), bounds respected. Used for structured

@@ -1,6 +1,8 @@
+using AspireAi.Core.Llm;
+using AspireAi.Core.Common;
 using Microsoft.Extensions.AI;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 /// <summary>
 /// Deterministic embeddings without a model: the hashing trick over the normalised text's word unigrams and

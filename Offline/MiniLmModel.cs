@@ -2,10 +2,11 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
+using AspireAi.Core.Llm;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Offline;
 
 /// <summary>
 /// all-MiniLM-L6-v2 loaded for inference: the ONNX session and the BERT uncased tokenizer. The weights ship as

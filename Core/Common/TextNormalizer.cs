@@ -1,11 +1,11 @@
 using System.Text;
 
-namespace AspireAi.Core.Llm.Offline;
+namespace AspireAi.Core.Common;
 
 // Lowercasing, accent folding and punctuation stripping for the offline model. The app runs with
 // InvariantGlobalization, where string.Normalize(FormD) leaves "é" alone, so accents are folded with a table
 // covering Latin-1 Supplement, Latin Extended-A and -B; other scripts pass through unchanged.
-internal static class TextNormalizer
+public static class TextNormalizer
 {
     private const int FoldStart = 0xC0;
 
