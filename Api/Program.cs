@@ -1,3 +1,4 @@
+using AspireAi.Api.Admission;
 using AspireAi.Api.ApiKeys;
 using AspireAi.Api.Audit;
 using AspireAi.Api.Auth;
@@ -29,6 +30,7 @@ app.UseApiSecurityHeaders();
 app.UseAuthentication();
 app.UseRateLimits();
 app.UseAuthorization();
+app.UseAdmission();
 app.UseIdempotencyKeys();
 app.MapDefaultEndpoints();
 app.MapAuthApi().WithRateLimitClass(RateLimitClass.Auth);

@@ -72,6 +72,8 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
+                // Admission control's active, queued and refused chat turns (Api/Admission).
+                .AddMeter("Microsoft.AspNetCore.RateLimiting")
                 .AddMeter(TelemetrySources))
             .WithTracing(tracing => tracing
                 // The orchestrator polls /health and /alive every few seconds; tracing them buries real requests

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using AspireAi.Api.Admission;
 using AspireAi.Api.Auth;
 using AspireAi.Api.Conversations;
 using AspireAi.Api.Extensions;
@@ -17,7 +18,7 @@ public static class ChatApi
     public static RouteGroupBuilder MapChatApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/conversations/{id:guid}/messages").WithTags("Chat").RequireAuthorization().RequireScope(ApiKeyScopes.Chat);
-        group.MapPost("/", SendMessage);
+        group.MapPost("/", SendMessage).WithChatAdmission();
         return group;
     }
 

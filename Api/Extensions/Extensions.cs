@@ -1,3 +1,4 @@
+using AspireAi.Api.Admission;
 using AspireAi.Api.Auth;
 using AspireAi.Api.Problems;
 using AspireAi.Api.RateLimiting;
@@ -31,6 +32,7 @@ internal static class Extensions
         builder.AddSharedCache();
         builder.AddAuth();
         builder.AddRateLimits();
+        builder.AddAdmission();
         builder.AddIdempotency();
         builder.Services.AddValidation();
         builder.AddLlm();

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using AspireAi.Api.Admission;
 using AspireAi.Api.Auth;
 using AspireAi.Api.Extensions;
 using AspireAi.Core.Chat;
@@ -38,6 +39,7 @@ public static partial class OpenAiCompatApi
     {
         var group = app.MapGroup("/v1").WithTags("OpenAI").RequireAuthorization().RequireScope(ApiKeyScopes.Chat);
         group.MapPost("/chat/completions", CreateChatCompletion)
+            .WithChatAdmission()
             .Accepts<ChatCompletionRequest>("application/json")
             .Produces<ChatCompletion>(StatusCodes.Status200OK, "application/json", "text/event-stream")
             .ProducesOpenAiErrors(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound,

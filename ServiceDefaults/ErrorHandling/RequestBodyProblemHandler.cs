@@ -212,4 +212,15 @@ internal sealed class NulFreeStringConverter : JsonConverter<string>
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStringValue(value);
     }
+
+    // Dictionary keys are strings too (a string-keyed map in a body; the headers the developer exception page
+    // writes): without these, any such dictionary fails to (de)serialise once this converter is registered.
+    public override string ReadAsPropertyName(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        Read(ref reader, typeToConvert, options) ?? string.Empty;
+
+    public override void WriteAsPropertyName(Utf8JsonWriter writer, string value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WritePropertyName(value);
+    }
 }
