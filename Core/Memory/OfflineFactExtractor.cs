@@ -190,7 +190,8 @@ public static partial class OfflineFactExtractor
             }
             sentence = sentence.TrimEnd('.', '!', ';', ' ');
             var cues = ReadCues(ref sentence);
-            if (sentence.Length < 3 || StartsWithQuestionWord().IsMatch(sentence))
+            // "Give me …" opens a one-off request, unless the sentence says it stands ("From now on, give me longer answers").
+            if (sentence.Length < 3 || (StartsWithQuestionWord().IsMatch(sentence) && !(cues.Standing && StandingRequest().IsMatch(sentence))))
             {
                 continue;
             }
@@ -829,7 +830,7 @@ public static partial class OfflineFactExtractor
     private static IEnumerable<MemoryFact> Sensible(MemoryFact fact)
     {
         var text = fact.Text;
-        if (OddPlace().IsMatch(text) || AboutAssistant().IsMatch(text) || PronounObject().IsMatch(text))
+        if (OddPlace().IsMatch(text) || AboutAssistant().IsMatch(text) || PronounObject().IsMatch(text) || PronounEnd().IsMatch(text))
         {
             yield break;
         }
@@ -1093,6 +1094,13 @@ public static partial class OfflineFactExtractor
 
     [GeneratedRegex(@"^\S+\s+(?:it|that|this|them|those|these|so|too|much|more|one)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex PronounObject();
+
+    // "Is working on it", "Has a go at it tomorrow": a statement that ends on a bare pronoun is about the conversation.
+    [GeneratedRegex(@"\s(?:it|that|this|them|those|these)(?:\s+(?:tomorrow|today|tonight|later|now|again|soon))?$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex PronounEnd();
+
+    [GeneratedRegex(@"^(?:give|show|write|tell)\s+me\s+(?:\w+\s+)?(?:answers|responses|replies|explanations|examples|summaries)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex StandingRequest();
 
     [GeneratedRegex(@"^do\s+not\s+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex DoNot();

@@ -230,6 +230,7 @@ public sealed class OfflineFactGrammarTests
     [InlineData("I'm itching to try it.")]
     [InlineData("I'm quite done here.")]
     [InlineData("My brother's car.")]
+    [InlineData("I have a crack at that later.")]
     public void Figures_of_speech_and_wishes_are_not_facts(string text) => Assert.Empty(Texts(text));
 
     [Fact]
@@ -244,6 +245,15 @@ public sealed class OfflineFactGrammarTests
         Assert.Equal("answers:language", ConsolidationRules.SingleValuedKey("Reply in Portuguese"));
         var decision = ConsolidationRules.Decide(new MemoryFact("Write detailed replies", MemoryType.Procedural, 0.8f, [], false), [("m1", fact.Text)]);
         Assert.Equal((MemoryOperation.Update, "m1"), (decision.Operation, decision.TargetId));
+    }
+
+    [Fact]
+    public void A_request_for_a_kind_of_answer_that_says_it_stands_is_an_instruction()
+    {
+        var fact = Assert.Single(OfflineFactExtractor.Extract([("user", "Going forward, show me shorter examples.")], 20));
+
+        Assert.Equal(("Show me shorter examples", MemoryType.Procedural), (fact.Text, fact.Type));
+        Assert.Empty(OfflineFactExtractor.Extract([("user", "Show me shorter examples.")], 20));
     }
 
     [Fact]
