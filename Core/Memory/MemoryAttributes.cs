@@ -22,6 +22,11 @@ public static partial class MemoryAttributes
 {
     private static readonly (Regex Pattern, string Key, bool Single)[] Rules =
     [
+        // Standing instructions are about one aspect of the answers each: how long, in what tone, in which language
+        // ("Always keep answers short" and "Give detailed answers" set the same thing).
+        (AnswerLength(), "answers:length", true),
+        (AnswerTone(), "answers:tone", true),
+        (AnswerLanguage(), "answers:language", true),
         (Employer(), "employer", true),
         (Occupation(), "occupation", true),
         (Home(), "home", true),
@@ -70,6 +75,11 @@ public static partial class MemoryAttributes
             // "Doctor is Dr Chen", "Office is on Fifth Ave": one of the user's things, with one value at a time.
             return new FactTrait("attr:" + thing.Groups["subject"].Value, true, thing.Groups["value"].Value.Trim(), false);
         }
+        if (DeniedState().Match(normalized) is { Success: true } denied)
+        {
+            // "Is not a morning person" denies "Is a morning person" (the verb is "be", not "a").
+            return new FactTrait("verb:be", false, denied.Groups["value"].Value.Trim(), true);
+        }
         if (Predicate().Match(normalized) is { Success: true } predicate)
         {
             var verb = BaseVerb(predicate.Groups["verb"].Value);
@@ -103,6 +113,19 @@ public static partial class MemoryAttributes
     };
 
     private const string Neg = @"(?:(?:always|usually|often|sometimes|generally|normally)\s+)?(?<neg>(?:doesnt|does not|dont|do not|no longer|never|isnt|is not|is no longer)\s+)?";
+
+    private const string AnswerWords = @"(?=.*\b(?:answers?|responses?|replies|reply|respond|explanations?|messages?)\b)";
+
+    [GeneratedRegex(@"^" + AnswerWords + @".*?\b(?<value>short|shorter|brief|concise|succinct|terse|detailed|long|longer|lengthy|verbose|thorough|in depth)\b",
+        RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex AnswerLength();
+
+    [GeneratedRegex(@"^" + AnswerWords + @".*?\b(?<value>formal|informal|casual|friendly|professional|polite|playful|serious|relaxed|neutral|warm)\b",
+        RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex AnswerTone();
+
+    [GeneratedRegex(@"^(?:(?:always|please) )?(?:answer|reply|respond|write|speak|talk)s?(?: to (?:me|them))? (?:only )?in (?<value>[a-z]+)$", RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex AnswerLanguage();
 
     [GeneratedRegex(@"^(?:(?:works (?:at|for)|is employed (?:at|by)|is working (?:at|for)|employer is)(?:\s+(?<value>.+))?|is an? (?:\w+ ){1,3}(?:at|for) (?<value>[a-z0-9].*))$", RegexOptions.CultureInvariant, 2000)]
     private static partial Regex Employer();
@@ -156,6 +179,9 @@ public static partial class MemoryAttributes
 
     [GeneratedRegex(@"^(?<subject>(?!(?:is|has|was|does|doesnt|never)\b)[a-z]+(?: [a-z]+)?) (?:is|are) (?:now )?(?<value>.+)$", RegexOptions.CultureInvariant, 2000)]
     private static partial Regex OwnThing();
+
+    [GeneratedRegex(@"^(?:isnt|is not|is no longer) (?<value>.+)$", RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex DeniedState();
 
     [GeneratedRegex(@"^" + Neg + @"(?<verb>[a-z]+)\b(?<value>.*)$", RegexOptions.CultureInvariant, 2000)]
     private static partial Regex Predicate();

@@ -29,7 +29,19 @@ public static partial class OfflineFactExtractor
         "really", "stuck", "getting", "writing", "about", "still", "also", "interested", "tired", "bored", "hungry", "sad",
         "excited", "frustrated", "annoyed", "busy", "late", "lost", "sick", "kidding", "joking", "serious", "right", "wrong",
         "gonna", "off", "out", "away", "kind", "pretty", "very", "too", "probably", "maybe", "totally", "a bit", "listening",
-        "starving", "exhausted", "sleepy",
+        "starving", "exhausted", "sleepy", "all", "quite", "such", "super", "absolutely", "completely", "utterly", "extremely",
+        "beyond", "dead", "dying", "itching", "bursting", "desperate", "being",
+    };
+
+    private static readonly HashSet<string> Determiners = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "a", "an", "another", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "some", "the",
+    };
+
+    // Progressive verbs before an infinitive that state a lasting plan rather than a passing wish.
+    private static readonly HashSet<string> LastingIntents = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "planning", "training", "learning", "studying", "saving", "preparing", "moving", "hoping",
     };
 
     private static readonly HashSet<string> NotAName = new(StringComparer.OrdinalIgnoreCase)
@@ -80,6 +92,51 @@ public static partial class OfflineFactExtractor
         "add", "address", "speak", "talk", "stop", "start", "remind", "summarize", "summarise", "prefer", "be", "make",
         "put", "return", "cite", "list", "limit", "translate", "pretend", "assume", "treat", "mention", "ask", "suggest", "double-check",
     };
+
+    // Everyday verbs that state something lasting about the user (base forms). A clause that starts with one after
+    // "and" / "but" / a comma continues the first clause's subject ("I rent a flat in Glasgow and cycle to work"), and
+    // "my <someone> <verb>s …" is a statement about that person ("my daughter studies law"). Words that are more
+    // often nouns in a list ("fish", "dance", "garden") are left out, so "I eat rice and fish" stays one clause.
+    private static readonly string[] StatementVerbs =
+    [
+        "work", "live", "use", "play", "speak", "drive", "own", "have", "like", "love", "prefer", "eat", "drink", "study", "teach",
+        "enjoy", "hate", "coach", "cycle", "walk", "run", "swim", "knit", "keep", "rent", "cook", "bake", "sing", "write",
+        "read", "watch", "collect", "grow", "volunteer", "practise", "practice", "attend", "visit", "travel", "commute", "ride",
+        "sew", "build", "climb", "hike", "ski", "surf", "jog", "meditate", "manage", "lead", "support", "follow", "wear",
+        "take", "avoid", "learn", "code", "design", "mentor", "tutor", "raise", "breed", "brew", "host", "organise",
+        "organize", "paint", "smoke", "vote", "attend", "belong", "care for", "look after",
+    ];
+
+    // Verbs that make a lasting fact with no object ("I smoke" → "Smokes", "I knit" → "Knits").
+    private static readonly HashSet<string> HabitVerbs = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "smoke", "vape", "drink", "cook", "bake", "knit", "sew", "sing", "swim", "run", "jog", "cycle", "hike", "climb", "ski",
+        "surf", "meditate", "paint", "draw", "garden", "fish", "volunteer", "commute", "gamble", "drive",
+    };
+
+    private static readonly string VerbAlternatives = string.Join('|', StatementVerbs.Distinct().Select(v => v.Replace(" ", @"\s+", StringComparison.Ordinal)));
+
+    private static readonly string ThirdPersonAlternatives = string.Join('|', StatementVerbs.Distinct()
+        .Select(v => v.Split(' ') is [var head, .. var more] ? string.Join(@"\s+", [ThirdPerson(head), .. more]) : v));
+
+    private static readonly TimeSpan RegexTimeout = TimeSpan.FromSeconds(2);
+
+    private static readonly Regex SharedSubjectVerbRegex = new(@"^(?:also\s+)?(?:am|" + VerbAlternatives + @")\b",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, RegexTimeout);
+
+    // Where a compound statement splits: before a new first-person subject, before "everyone calls me", before a verb
+    // that continues the subject (after "and" / "but" / a comma), and before ", call me …".
+    private static readonly Regex ClauseSplitRegex = new(
+        @",?\s+(?:and|but)\s+(?=(?:(?:now|then|also|currently|today|these\s+days)\s+)?(?:i|i'm|i’m|my|we|our)\b)"
+        + @"|,?\s+(?:and|but)\s+(?=(?:everyone|everybody|people|friends|most\s+people|my\s+friends)\s+calls?\s+me\b)"
+        + @"|,?\s+(?:and|but)\s+(?=(?:also\s+)?(?:am|" + VerbAlternatives + @")\b\s+\S)"
+        + @"|,\s+(?=(?:also\s+)?(?:" + VerbAlternatives + @")\b\s+\S)"
+        + @"|,\s+(?=(?:please\s+|just\s+)?call\s+me\b)",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, RegexTimeout);
+
+    // "My name is Bob", "Our team uses Go", "My daughter studies law": a statement about one of the user's things or people.
+    private static readonly Regex MyXRegex = new(@"^(?:my|our)\s+(?<rest>\S.*?\s(?:is|are|was|has|goes|" + ThirdPersonAlternatives + @")\s.+)$",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, RegexTimeout);
 
     private static readonly HashSet<string> KnownTechnologies = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -133,7 +190,8 @@ public static partial class OfflineFactExtractor
             }
             sentence = sentence.TrimEnd('.', '!', ';', ' ');
             var cues = ReadCues(ref sentence);
-            if (sentence.Length < 3 || StartsWithQuestionWord().IsMatch(sentence))
+            // "Give me …" opens a one-off request, unless the sentence says it stands ("From now on, give me longer answers").
+            if (sentence.Length < 3 || (StartsWithQuestionWord().IsMatch(sentence) && !(cues.Standing && StandingRequest().IsMatch(sentence))))
             {
                 continue;
             }
@@ -306,7 +364,7 @@ public static partial class OfflineFactExtractor
     private static IEnumerable<string> Clauses(string sentence)
     {
         var first = true;
-        foreach (var part in ClauseSplit().Split(sentence))
+        foreach (var part in ClauseSplitRegex.Split(sentence))
         {
             var clause = LeadingFiller().Replace(part.Trim().TrimEnd(','), "").Trim();
             if (clause.Length == 0)
@@ -314,7 +372,7 @@ public static partial class OfflineFactExtractor
                 continue;
             }
             // A clause that continues the first one's subject ("… and work at Feedzai") gets it back.
-            yield return !first && SharedSubjectVerb().IsMatch(clause) ? "I " + clause : clause;
+            yield return !first && SharedSubjectVerbRegex.IsMatch(clause) ? "I " + clause : clause;
             first = false;
         }
     }
@@ -466,7 +524,15 @@ public static partial class OfflineFactExtractor
             }
             yield break;
         }
-        if (MyX().Match(statement) is { Success: true } my)
+        if (!MyXRegex.IsMatch(statement) && MyContraction().Match(statement) is { Success: true } contracted
+            && contracted.Groups["rest"].Value.Split(' ', 2)[0] is var next
+            && (char.IsUpper(next[0]) || char.IsDigit(next[0]) || Determiners.Contains(next) || IsComplementLead().IsMatch(next)))
+        {
+            // "My name's Priya", "My mum's a nurse": with no verb later and a complement after it, the 's is "is";
+            // "my wife's name" is a possessive.
+            statement = $"{contracted.Groups["my"].Value} {contracted.Groups["thing"].Value} is {contracted.Groups["rest"].Value}";
+        }
+        if (MyXRegex.Match(statement) is { Success: true } my)
         {
             // "My name is Bob" -> "Name is Bob"; "Our team uses Go" -> "Team uses Go"; "My name is actually Jon" -> "Name is Jon".
             var body = Pronouns(TrailingChange().Replace(StateAdverbs().Replace(" " + my.Groups["rest"].Value + " ", " ").Trim(), ""));
@@ -498,9 +564,12 @@ public static partial class OfflineFactExtractor
         if (contraction == "have")
         {
             rest = GotLead().Replace(rest, "");
-            if (!UselessObject().IsMatch(rest) && Finish("Has " + Pronouns(rest)) is { } had)
+            foreach (var thing in Conjuncts(rest))
             {
-                yield return Fact(had, 0.6f);
+                if (!UselessObject().IsMatch(thing) && Finish("Has " + Pronouns(thing)) is { } had)
+                {
+                    yield return Fact(had, 0.6f);
+                }
             }
             yield break;
         }
@@ -591,6 +660,19 @@ public static partial class OfflineFactExtractor
             yield break;
         }
 
+        // "Live" states where: "I live for the weekends" or "I live to travel" is a figure of speech, not a home.
+        if (verb is "live" or "reside" && !LivingWhere().IsMatch(tail))
+        {
+            yield break;
+        }
+        // "I smoke", "I knit": a habit needs no object.
+        if (tail.Length == 0 && HabitVerbs.Contains(verb))
+        {
+            var habit = string.Join(' ', [.. lead, ThirdPerson(verb)]);
+            yield return Fact(char.ToUpper(habit[0], CultureInfo.InvariantCulture) + habit[1..], 0.6f);
+            yield break;
+        }
+
         // Canonical predicates, so that later statements about the same thing meet in consolidation.
         var state = TrailingTime().Replace(tail, "").Trim();
         string? canonical = verb switch
@@ -600,7 +682,7 @@ public static partial class OfflineFactExtractor
             "switched" or "migrated" or "changed" or "moved" when SwitchedTo().Match(state) is { Success: true } sw => "Uses " + sw.Groups["new"].Value,
             "started" when StartedAt().Match(state) is { Success: true } s => "Works at " + s.Groups["org"].Value,
             "live" or "reside" or "stay" when state.StartsWith("in ", StringComparison.OrdinalIgnoreCase) => "Lives in " + state[3..],
-            "work" or "working" when JobAtPlace().Match(state) is { Success: true } w => "Works at " + w.Groups["org"].Value,
+            "work" or "working" when JobAtPlace().Match(state) is { Success: true } w => $"Works {w.Groups["prep"].Value.ToLowerInvariant()} {w.Groups["org"].Value}",
             "use" or "eat" or "drink" or "drive" or "own" or "prefer" => $"{ThirdPerson(verb)} {state}",
             _ => null,
         };
@@ -619,10 +701,13 @@ public static partial class OfflineFactExtractor
         {
             yield break;
         }
-        var sentence = string.Join(' ', [.. lead, conjugated, Pronouns(tail)]);
-        foreach (var fact in SplitWork(sentence))
+        // "I have a son called Leo and a daughter called Ava": one fact per thing.
+        foreach (var thing in Conjuncts(tail))
         {
-            yield return fact;
+            foreach (var fact in SplitWork(string.Join(' ', [.. lead, conjugated, Pronouns(thing)])))
+            {
+                yield return fact;
+            }
         }
     }
 
@@ -648,7 +733,23 @@ public static partial class OfflineFactExtractor
         // "I'm a vegetarian since last year": the state is the fact, not when it began.
         rest = SinceTail().Replace(TrailingChange().Replace(rest, "").Trim().TrimEnd(','), "");
         var words = rest.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words is ["not" or "Not", "a" or "an", _, ..])
+        {
+            // "I'm not a morning person": a denied noun phrase is a lasting fact; "I'm not sure" is not.
+            foreach (var fact in FromBe(string.Join(' ', words[1..])))
+            {
+                yield return fact with { Text = "Is not " + fact.Text[3..] };
+            }
+            yield break;
+        }
         if (words.Length == 0 || SkippedStates.Contains(words[0].Trim(',')))
+        {
+            yield break;
+        }
+        // "I'm dying to see it", "I'm itching to go": a progressive verb before an infinitive says what the user
+        // wants right now; only plans and training state something lasting ("I'm training to be a nurse").
+        if (words.Length >= 3 && words[0].EndsWith("ing", StringComparison.OrdinalIgnoreCase) && words[1] is "to"
+            && words[2].Length > 0 && char.IsLower(words[2][0]) && !Determiners.Contains(words[2]) && !LastingIntents.Contains(words[0]))
         {
             yield break;
         }
@@ -681,6 +782,18 @@ public static partial class OfflineFactExtractor
                 yield return fact;
             }
         }
+    }
+
+    // The things of a coordinated object, each with its own determiner ("a son called Leo and a daughter called
+    // Ava", "two cats and a dog"); any other object is one thing ("French and Italian", "fish and chips").
+    private static string[] Conjuncts(string objectPhrase)
+    {
+        var parts = ObjectList().Split(objectPhrase);
+        if (parts.Length < 2 || !parts.All(p => p.Split(' ', 2) is [var first, _] && Determiners.Contains(first)))
+        {
+            return [objectPhrase];
+        }
+        return parts;
     }
 
     // "Works at Acme Corp in the billing team" -> "Works at Acme Corp" + "Is in the billing team".
@@ -717,7 +830,7 @@ public static partial class OfflineFactExtractor
     private static IEnumerable<MemoryFact> Sensible(MemoryFact fact)
     {
         var text = fact.Text;
-        if (OddPlace().IsMatch(text) || AboutAssistant().IsMatch(text) || PronounObject().IsMatch(text))
+        if (OddPlace().IsMatch(text) || AboutAssistant().IsMatch(text) || PronounObject().IsMatch(text) || PronounEnd().IsMatch(text))
         {
             yield break;
         }
@@ -911,7 +1024,7 @@ public static partial class OfflineFactExtractor
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex PoliteLead();
 
-    [GeneratedRegex(@"\b(?:always|never|from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|whenever|every\s+time|each\s+time|by\s+default|in\s+all\s+(?:of\s+)?(?:your\s+)?(?:answers|responses|replies)|(?:all|each|every)\s+(?:of\s+)?your\s+(?:answers|responses|replies))\b",
+    [GeneratedRegex(@"\b(?:always|never|from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|whenever|every\s+time|each\s+time|by\s+default|in\s+all\s+(?:of\s+)?(?:your\s+)?(?:answers|responses|replies)|(?:all|each|every)\s+(?:of\s+)?your\s+(?:answers|responses|replies)|your\s+(?:answers|responses|replies|tone|explanations|messages|summaries|code\s+examples))\b",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex StandingMarker();
 
@@ -927,8 +1040,6 @@ public static partial class OfflineFactExtractor
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex MyHome();
 
-    [GeneratedRegex(@"^(?:my|our)\s+(?<rest>\S.*\s(?:is|are|was|uses|use|has|have|lives|works|likes|loves|plays|speaks|goes)\s.+)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
-    private static partial Regex MyX();
 
     [GeneratedRegex(@"^(?:i|we|(?:my|our)\s+\w+\s+and\s+i)(?:(?<be>'m|’m|\s+am|'re|’re|\s+are)|(?<have>'ve|’ve)(?!\s+been\s+(?:wondering|thinking|trying|looking)))?(?=\s|$)",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
@@ -947,7 +1058,7 @@ public static partial class OfflineFactExtractor
     [GeneratedRegex(@"^got\s+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex GotLead();
 
-    [GeneratedRegex(@"^(?:(?:a|an|some|no|any)\s+)?(?:question|problem|issue|idea|clue|doubt|suggestion|request|feeling|time|moment|minute|second|sec|point|bug|error|query|favou?r|thought|few\s+questions|couple\s+of\s+questions)s?\b|^(?:to|it|that|this|them|those|these|so|you|one|nothing|something|anything)\b",
+    [GeneratedRegex(@"^(?:(?:a|an|some|no|any)\s+)?(?:question|problem|issue|idea|clue|doubt|suggestion|request|feeling|time|moment|minute|second|sec|point|bug|error|query|favou?r|thought|few\s+questions|couple\s+of\s+questions)s?\b|^(?:to(?!\s+(?:work|school|college|university|church|the|a|an|my|our|their)\b)|it|that|this|them|those|these|so|you|one|nothing|something|anything)\b",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex UselessObject();
 
@@ -966,7 +1077,7 @@ public static partial class OfflineFactExtractor
     [GeneratedRegex(@"^(?:(?:working|a\s+new\s+job|a\s+job|work|a\s+position)\s+)?(?:at|with|for)\s+(?<org>.+)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex StartedAt();
 
-    [GeneratedRegex(@"^(?:at|for)\s+(?<org>.+)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    [GeneratedRegex(@"^(?<prep>at|for)\s+(?<org>.+)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex JobAtPlace();
 
     [GeneratedRegex(@"^(?:based|living|located|settled)\s+in\s+(?<place>.+)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
@@ -984,11 +1095,16 @@ public static partial class OfflineFactExtractor
     [GeneratedRegex(@"^\S+\s+(?:it|that|this|them|those|these|so|too|much|more|one)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex PronounObject();
 
+    // "Is working on it", "Has a go at it tomorrow": a statement that ends on a bare pronoun is about the conversation.
+    [GeneratedRegex(@"\s(?:it|that|this|them|those|these)(?:\s+(?:tomorrow|today|tonight|later|now|again|soon))?$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex PronounEnd();
+
+    [GeneratedRegex(@"^(?:give|show|write|tell)\s+me\s+(?:\w+\s+)?(?:answers|responses|replies|explanations|examples|summaries)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex StandingRequest();
+
     [GeneratedRegex(@"^do\s+not\s+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex DoNot();
 
-    [GeneratedRegex(@"^(?:also\s+)?(?:work|live|use|play|speak|drive|own|have|like|love|prefer|eat|drink|study|teach|enjoy|hate|am)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
-    private static partial Regex SharedSubjectVerb();
 
     [GeneratedRegex(@"^(?<verb>Works)\s+(?<prep>at|for)\s+(?<org>.+?)\s+(?:in|on)\s+the\s+(?<team>[\w\- ]+?\s+team)\b.*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex WorkTeam();
@@ -996,9 +1112,19 @@ public static partial class OfflineFactExtractor
     [GeneratedRegex(@"(?<=\s)(?:my|our|me|us|i|we|myself|mine|ours)(?=\s)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex FirstPerson();
 
-    [GeneratedRegex(@",?\s+(?:and|but)\s+(?=(?:(?:now|then|also|currently|today|these\s+days)\s+)?(?:i|i'm|i’m|my|we|our)\b)|,?\s+(?:and|but)\s+(?=(?:everyone|everybody|people|friends|most\s+people|my\s+friends)\s+calls?\s+me\b)|,?\s+(?:and|but)\s+(?=(?:also\s+)?(?:work|live|use|play|speak|drive|own|have|like|love|prefer|eat|drink|study|teach|enjoy|hate|am)\b)|,\s+(?=(?:work|live|use|play|speak|drive|own|study|teach)\b)|,\s+(?=(?:please\s+|just\s+)?call\s+me\b)",
+
+    [GeneratedRegex(@"^(?<my>my|our)\s+(?<thing>\w+)['’]s\s+(?<rest>.+)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex MyContraction();
+
+    [GeneratedRegex(@"^(?:from|in|at|on|not|called|named|very|really|still|now|also|allergic|married|retired)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex IsComplementLead();
+
+    [GeneratedRegex(@"^(?:in|on|at|near|with|by|outside|abroad|close|next|downtown|alone|together|between|around|across|just|right|here|there|upstairs|nearby|in\s+)\b",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
-    private static partial Regex ClauseSplit();
+    private static partial Regex LivingWhere();
+
+    [GeneratedRegex(@",\s*and\s+|,\s+|\s+and\s+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
+    private static partial Regex ObjectList();
 
     [GeneratedRegex(@"\b(?:corp|corporation|inc|ltd|llc|gmbh|ag|sa|plc|co)\.?$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, 2000)]
     private static partial Regex OrgSuffix();

@@ -195,3 +195,72 @@ public sealed class OfflineFactExtractorTests
     [InlineData("dancing", "dance")]
     public void Gerunds_go_back_to_their_verb(string gerund, string verb) => Assert.Equal(verb, OfflineFactExtractor.BaseOfGerund(gerund));
 }
+
+/// <summary>The grammar-level rules behind the held-out sets, each on sentences that are in neither set.</summary>
+public sealed class OfflineFactGrammarTests
+{
+    private static string[] Texts(string text) => [.. OfflineFactExtractor.Extract([("user", text)], 20).Select(f => f.Text)];
+
+    [Theory]
+    [InlineData("I brew my own beer and grow tomatoes.", new[] { "Brews their own beer", "Grows tomatoes" })]
+    [InlineData("I sing in a choir, sew my own clothes and ride a motorbike.", new[] { "Sings in a choir", "Sews their own clothes", "Rides a motorbike" })]
+    [InlineData("My son plays rugby and my niece teaches yoga.", new[] { "Son plays rugby", "Niece teaches yoga" })]
+    [InlineData("I eat rice and fish.", new[] { "Eats rice and fish" })]
+    public void A_clause_that_continues_the_subject_or_speaks_of_someone_close_is_its_own_fact(string text, string[] expected) =>
+        Assert.Equal(expected, Texts(text));
+
+    [Theory]
+    [InlineData("I have a kayak and two bikes.", new[] { "Has a kayak", "Has two bikes" })]
+    [InlineData("I've got a niece named Ola and a nephew named Jan.", new[] { "Has a niece named Ola", "Has a nephew named Jan" })]
+    [InlineData("I speak Hindi and Tamil.", new[] { "Speaks Hindi and Tamil" })]
+    public void A_coordinated_object_with_its_own_determiners_gives_one_fact_per_thing(string text, string[] expected) =>
+        Assert.Equal(expected, Texts(text));
+
+    [Theory]
+    [InlineData("My dad's a carpenter.", "Dad is a carpenter")]
+    [InlineData("My surname's Novak.", "Surname is Novak")]
+    [InlineData("I work for a charity in Leeds.", "Works for a charity in Leeds")]
+    [InlineData("I vape.", "Vapes")]
+    [InlineData("I'm not a coffee drinker.", "Is not a coffee drinker")]
+    public void Contractions_prepositions_habits_and_denied_states_are_read(string text, string expected) =>
+        Assert.Equal([expected], Texts(text));
+
+    [Theory]
+    [InlineData("I live to eat.")]
+    [InlineData("I'm itching to try it.")]
+    [InlineData("I'm quite done here.")]
+    [InlineData("My brother's car.")]
+    [InlineData("I have a crack at that later.")]
+    public void Figures_of_speech_and_wishes_are_not_facts(string text) => Assert.Empty(Texts(text));
+
+    [Fact]
+    public void An_instruction_about_the_assistants_answers_is_standing_and_its_aspect_is_one_attribute()
+    {
+        var fact = Assert.Single(OfflineFactExtractor.Extract([("user", "Make your explanations brief.")], 20));
+
+        Assert.Equal(MemoryType.Procedural, fact.Type);
+        Assert.Equal("answers:length", ConsolidationRules.SingleValuedKey(fact.Text));
+        Assert.Equal("answers:length", ConsolidationRules.SingleValuedKey("Write detailed replies"));
+        Assert.Equal("answers:tone", ConsolidationRules.SingleValuedKey("Keep your messages friendly"));
+        Assert.Equal("answers:language", ConsolidationRules.SingleValuedKey("Reply in Portuguese"));
+        var decision = ConsolidationRules.Decide(new MemoryFact("Write detailed replies", MemoryType.Procedural, 0.8f, [], false), [("m1", fact.Text)]);
+        Assert.Equal((MemoryOperation.Update, "m1"), (decision.Operation, decision.TargetId));
+    }
+
+    [Fact]
+    public void A_request_for_a_kind_of_answer_that_says_it_stands_is_an_instruction()
+    {
+        var fact = Assert.Single(OfflineFactExtractor.Extract([("user", "Going forward, show me shorter examples.")], 20));
+
+        Assert.Equal(("Show me shorter examples", MemoryType.Procedural), (fact.Text, fact.Type));
+        Assert.Empty(OfflineFactExtractor.Extract([("user", "Show me shorter examples.")], 20));
+    }
+
+    [Fact]
+    public void A_denied_state_flips_the_affirmed_one()
+    {
+        var decision = ConsolidationRules.Decide(new MemoryFact("Is not a night owl", MemoryType.Semantic, 0.6f, [], false), [("m1", "Is a night owl")]);
+
+        Assert.Equal((MemoryOperation.Update, "m1"), (decision.Operation, decision.TargetId));
+    }
+}
