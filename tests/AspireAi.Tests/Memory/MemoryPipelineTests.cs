@@ -299,6 +299,9 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
             var prompt = await prompts.GetActiveAsync(name, CancellationToken.None);
             Assert.NotNull(prompt);
             Assert.Equal(PromptStore.HashOf(prompt.Template), prompt.Sha256);
+            // Version 2 (migration 0022) tells a real model what the supersedes flag means.
+            Assert.Equal(2, prompt.Version);
+            Assert.Contains("supersedes", prompt.Template, StringComparison.Ordinal);
         }
         Assert.Contains("{{max_facts}}", (await prompts.GetActiveAsync("memory.extract", CancellationToken.None))!.Template, StringComparison.Ordinal);
     }
