@@ -16,6 +16,7 @@ public static class ChatExtensions
         builder.Services.AddSingleton<ConversationStore>();
         builder.Services.AddSingleton<PromptStore>();
         builder.Services.AddSingleton<UsageLedger>();
+        builder.Services.AddSingleton<ExactResponseCache>();
         builder.Services.AddSingleton<ChatService>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
         builder.Services.AddSingleton<IChatExchangeObserver, ConversationTitles>();

@@ -45,7 +45,8 @@ public sealed partial class ChatService(
     IEnumerable<IChatExchangeObserver> observers,
     IOptions<ChatSettings> settings,
     IOptions<PricingSettings> pricing,
-    ILogger<ChatService> logger)
+    ILogger<ChatService> logger,
+    ExactResponseCache? responseCache = null)
 {
     private static readonly ActivitySource Source = new("AspireAi.Chat");
     private static readonly TimeSpan ContextTimeout = TimeSpan.FromSeconds(3);
@@ -118,6 +119,21 @@ public sealed partial class ChatService(
         ArgumentNullException.ThrowIfNull(turn);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(settings.Value.RequestTimeoutSeconds));
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+
+        var cacheKey = responseCache?.KeyFor(turn);
+        if (cacheKey is not null && await responseCache!.GetAsync(cacheKey, linked.Token).ConfigureAwait(false) is { } cached)
+        {
+            // No provider call: the turn is stored like any other (observers included), with no usage and no ledger row,
+            // since the ledger holds one row per provider call.
+            var cost = await FinaliseAsync(turn, "complete", cached.Text, cached.Model, null, new { cachedResponse = true }, turn.Citations,
+                CancellationToken.None).ConfigureAwait(false);
+            LogCachedResponse(turn.Conversation?.Id);
+            yield return new DeltaEvent(cached.Text);
+            yield return new UsageEvent(0, 0);
+            yield return new DoneEvent(turn.AssistantMessageId, turn.UserMessageId, cached.Model, turn.Prompt.Name, turn.Prompt.Version,
+                0, 0, cost, turn.TraceId, turn.MemoryIds, turn.Citations);
+            yield break;
+        }
 
         var answer = new StringBuilder();
         var toolNames = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -205,6 +221,10 @@ public sealed partial class ChatService(
             var cost = await FinaliseAsync(turn, "complete", answer.ToString(), model, (input, output, estimated),
                 toolCalls.Count > 0 ? new { toolCalls } : null, citations.Items, CancellationToken.None).ConfigureAwait(false);
             finalised = true;
+            if (cacheKey is not null && toolCalls.Count == 0 && answer.Length > 0)
+            {
+                await responseCache!.SetAsync(cacheKey, new CachedResponse(answer.ToString(), model), CancellationToken.None).ConfigureAwait(false);
+            }
             yield return new UsageEvent(input, output);
             yield return new DoneEvent(turn.AssistantMessageId, turn.UserMessageId, model, turn.Prompt.Name, turn.Prompt.Version,
                 input, output, cost, turn.TraceId, turn.MemoryIds, citations.Items);
@@ -488,6 +508,9 @@ public sealed partial class ChatService(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Chat provider failed for conversation {ConversationId} (timeout: {TimedOut})")]
     private partial void LogProviderFailure(Exception exception, Guid? conversationId, bool timedOut);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Answered from the exact-response cache in conversation {ConversationId}")]
+    private partial void LogCachedResponse(Guid? conversationId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} has no price in Pricing:Models; its calls are recorded at cost 0")]
     private partial void LogUnpricedModel(string model);

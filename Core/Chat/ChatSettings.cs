@@ -19,6 +19,17 @@ public sealed class ChatSettings
 
     /// <summary>Per-user tokens (input + output) per UTC day; 0 turns the budget off.</summary>
     [Range(0, long.MaxValue)] public long DailyTokenBudget { get; set; } = 500_000;
+
+    /// <summary>
+    /// Whether answers of deterministic turns (temperature 0, no tool called) are kept and served again to the same
+    /// user for the same request without a provider call (<see cref="ExactResponseCache"/>). Off by default: a
+    /// deployment whose model is not deterministic at temperature 0 would otherwise freeze one sample.
+    /// </summary>
+    public bool ExactResponseCache { get; set; }
+
+    /// <summary>How long a cached answer is served.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan ExactResponseCacheDuration { get; set; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>Price per million tokens for a model (section "Pricing:Models:{model}").</summary>

@@ -1,4 +1,8 @@
+using System.Collections.Concurrent;
+using AspireAi.Core.Caching;
+using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -14,11 +18,16 @@ public sealed record CreatedApiKey(ApiKeyInfo Info, string Key);
 /// <summary>The identity an API key stands for.</summary>
 public sealed record ApiKeyIdentity(CurrentUser User, Guid KeyId, IReadOnlyList<string> Scopes);
 
+/// <summary>What the shared cache keeps of a live key: enough to authenticate it without Postgres.</summary>
+public sealed record CachedApiKey(Guid KeyId, Guid UserId, Guid OrgId, string Role, string Email, string[] Scopes, DateTimeOffset? ExpiresAt);
+
 /// <summary>
 /// Personal API keys, <c>aai_&lt;prefix: 8 base62&gt;_&lt;secret: 32 base62&gt;</c> (about 190 random bits in the
 /// secret). Only SHA-256 of the whole key is stored; the prefix is kept in clear so the owner can tell keys apart.
+/// Lookups of live keys are kept in the shared cache for <see cref="AuthOptions.ApiKeyCacheDuration"/>.
 /// </summary>
-public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<ApiKeyService> logger)
+public sealed partial class ApiKeyService(
+    NpgsqlDataSource dataSource, IOptions<AuthOptions> options, ILogger<ApiKeyService> logger, SharedCache? cache = null, TimeProvider? time = null)
 {
     /// <summary>What every key starts with; the Bearer handler uses it to tell keys from access tokens.</summary>
     public const string KeyPrefix = "aai_";
@@ -112,20 +121,28 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        byte[] keyHash;
         await using (var revoke = new NpgsqlCommand(
-            "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL", connection, tx))
+            "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING key_hash", connection, tx))
         {
             revoke.Parameters.Add(new() { Value = keyId });
             revoke.Parameters.Add(new() { Value = userId });
-            if (await revoke.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            if (await revoke.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not byte[] hash)
             {
                 return false;
             }
+            keyHash = hash;
         }
         await IdentityAudit.WriteAsync(connection, tx, new AuditEntry(userId, IdentityAudit.ApiKeyRevoked, "api_key", keyId.ToString()),
             cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         LogRevoked(userId, keyId);
+        if (cache is not null)
+        {
+            // After the commit, so that a lookup racing the revocation cannot cache the key again from the old row.
+            // The entry lives only in Redis (see LookupOptions): gone from there, it is gone for every instance.
+            await cache.InvalidateAsync(CacheKey(keyHash), CancellationToken.None).ConfigureAwait(false);
+        }
         return true;
     }
 
@@ -143,20 +160,73 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
             return null;
         }
 
+        var hash = Secrets.Hash(key);
+        var duration = options.Value.ApiKeyCacheDuration;
+        if (cache is null || duration <= TimeSpan.Zero)
+        {
+            return ToIdentity(await LookUpAsync(hash, cancellationToken).ConfigureAwait(false));
+        }
+
+        var cacheKey = CacheKey(hash);
+        var cached = await cache.Cache.GetOrCreateAsync<CachedApiKey?>(cacheKey, null!, ReadOnly, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        if (cached is null)
+        {
+            // Only live keys are cached: unknown keys would let anyone fill Redis, and a refusal is cheap to repeat.
+            cached = await LookUpAsync(hash, cancellationToken).ConfigureAwait(false);
+            if (cached is not null)
+            {
+                await cache.Cache.SetAsync(cacheKey, cached, LookupOptions(duration), cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            return ToIdentity(cached);
+        }
+        if (cached.ExpiresAt <= (time ?? TimeProvider.System).GetUtcNow())
+        {
+            LogRefused("expired");
+            return null;
+        }
+        await TouchAsync(cached.KeyId, cancellationToken).ConfigureAwait(false);
+        return ToIdentity(cached);
+    }
+
+    // In Redis only, never in process memory: removing the Redis entry on revoke then reaches every instance at once,
+    // with no pub/sub message that could arrive after the next request. A Redis read is still far cheaper than the
+    // join, and with Redis down (FailSoftDistributedCache) every lookup is a miss and goes to Postgres.
+    private static HybridCacheEntryOptions LookupOptions(TimeSpan duration) => new()
+    {
+        Expiration = duration,
+        LocalCacheExpiration = duration,
+        Flags = HybridCacheEntryFlags.DisableLocalCache,
+    };
+
+    private static readonly HybridCacheEntryOptions ReadOnly = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableLocalCache | HybridCacheEntryFlags.DisableDistributedCacheWrite | HybridCacheEntryFlags.DisableUnderlyingData,
+    };
+
+    // The hash of the key, never the key: Redis keys are listed in plain sight.
+    private static string CacheKey(byte[] keyHash) => "apikey:" + Convert.ToHexStringLower(keyHash);
+
+    private static ApiKeyIdentity? ToIdentity(CachedApiKey? key) =>
+        key is null ? null : new ApiKeyIdentity(new CurrentUser(key.UserId, key.OrgId, key.Role, key.Email), key.KeyId, key.Scopes);
+
+    // When this instance last wrote (or tried to write) last_used_at of a cached key.
+    private readonly ConcurrentDictionary<Guid, DateTimeOffset> _touched = new();
+
+    private async Task<CachedApiKey?> LookUpAsync(byte[] hash, CancellationToken cancellationToken)
+    {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        Guid keyId;
+        CachedApiKey found;
         bool stale;
-        CurrentUser user;
-        string[] scopes;
         await using (var select = new NpgsqlCommand("""
             SELECT k.id, k.revoked_at IS NOT NULL, k.expires_at IS NOT NULL AND k.expires_at <= now(),
                    k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute',
-                   u.id, u.org_id, u.role, u.email, u.disabled_at IS NOT NULL, k.scopes
+                   u.id, u.org_id, u.role, u.email, u.disabled_at IS NOT NULL, k.scopes, k.expires_at
             FROM api_keys k JOIN users u ON u.id = k.user_id
             WHERE k.key_hash = $1
             """, connection))
         {
-            select.Parameters.Add(new() { Value = Secrets.Hash(key) });
+            select.Parameters.Add(new() { Value = hash });
             await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -169,22 +239,32 @@ public sealed partial class ApiKeyService(NpgsqlDataSource dataSource, ILogger<A
                 LogRefused(refusal);
                 return null;
             }
-            keyId = reader.GetGuid(0);
             stale = reader.GetBoolean(3);
-            user = new CurrentUser(reader.GetGuid(4), reader.GetGuid(5), reader.GetString(6), reader.GetString(7));
-            scopes = reader.GetFieldValue<string[]>(9);
+            found = new CachedApiKey(reader.GetGuid(0), reader.GetGuid(4), reader.GetGuid(5), reader.GetString(6), reader.GetString(7),
+                reader.GetFieldValue<string[]>(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10));
         }
-
         if (stale)
         {
-            await using var touch = new NpgsqlCommand("""
-                UPDATE api_keys SET last_used_at = now()
-                WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-                """, connection);
-            touch.Parameters.Add(new() { Value = keyId });
-            await touch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await TouchAsync(found.KeyId, cancellationToken).ConfigureAwait(false);
         }
-        return new ApiKeyIdentity(user, keyId, scopes);
+        return found;
+    }
+
+    // A cache hit still records use, at most once a minute per key and instance (the UPDATE itself skips recent rows).
+    private async Task TouchAsync(Guid keyId, CancellationToken cancellationToken)
+    {
+        var now = (time ?? TimeProvider.System).GetUtcNow();
+        if (_touched.TryGetValue(keyId, out var last) && now - last < TimeSpan.FromMinutes(1))
+        {
+            return;
+        }
+        _touched[keyId] = now;
+        await using var touch = dataSource.CreateCommand("""
+            UPDATE api_keys SET last_used_at = now()
+            WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+            """);
+        touch.Parameters.Add(new() { Value = keyId });
+        await touch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static ApiKeyInfo Read(NpgsqlDataReader reader) => new(

@@ -66,6 +66,14 @@ public sealed class AuthOptions : IValidatableObject
     [Range(1, 24 * 60)]
     public int LoginWindowMinutes { get; set; } = 15;
 
+    /// <summary>
+    /// How long an API key's lookup is kept in the shared cache (Redis), so that a busy key does not query Postgres on
+    /// every request; zero looks every key up in Postgres. Revoking a key drops it at once; a user disabled or given
+    /// another role straight in the database is seen by their keys within this time (see docs/operations.md).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ApiKeyCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Tolerance for clock differences when checking <c>exp</c> and <c>nbf</c>.</summary>
     [Range(0, 300)]
     public int ClockSkewSeconds { get; set; } = 30;

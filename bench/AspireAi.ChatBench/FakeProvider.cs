@@ -2,13 +2,17 @@ using System.Text;
 
 namespace AspireAi.ChatBench;
 
-/// <summary>An OpenAI-compatible streaming endpoint that answers at once, so every millisecond measured is ours.</summary>
+/// <summary>
+/// An OpenAI-compatible streaming endpoint. By default it answers at once, so every millisecond measured is ours;
+/// with an answer time it spreads its chunks over that time, like a model generating (the first after 1/20 of it).
+/// </summary>
 internal static class FakeProvider
 {
     private const int Chunks = 20;
 
-    public static async Task<WebApplication> StartAsync()
+    public static async Task<WebApplication> StartAsync(TimeSpan answerTime = default)
     {
+        var perChunk = answerTime / Chunks;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -21,6 +25,10 @@ internal static class FakeProvider
             http.Response.ContentType = "text/event-stream";
             for (var i = 0; i < Chunks; i++)
             {
+                if (perChunk > TimeSpan.Zero)
+                {
+                    await Task.Delay(perChunk, http.RequestAborted);
+                }
                 var role = i == 0 ? "\"role\":\"assistant\"," : "";
                 await WriteAsync(http, $$"""{"id":"b","object":"chat.completion.chunk","created":0,"model":"bench-model","choices":[{"index":0,"delta":{{{role}}"content":"tok{{i}} "},"finish_reason":null}]}""");
             }

@@ -14,17 +14,24 @@ using Npgsql;
 // Server-added latency to first token: the same fake provider called through the Api (auth, budget check,
 // history load, prompt render, persistence of the user message, SSE) and directly. Usage:
 //   dotnet run -c Release --project bench/AspireAi.ChatBench [-- --requests-per-level 400]
+// Or the load run (LoadRun.cs): many concurrent streams against a provider that takes 2 s per answer:
+//   dotnet run -c Release --project bench/AspireAi.ChatBench -- --load [--streams 500] [--deadline-seconds 300]
+if (args.Contains("--load"))
+{
+    return await LoadRun.RunAsync(
+        Option(args, "--streams") ?? 500, TimeSpan.FromSeconds(Option(args, "--deadline-seconds") ?? 300));
+}
 var requestsPerLevel = args.Length >= 2 && args[0] == "--requests-per-level" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 400;
 int[] concurrencyLevels = [1, 50, 200];
 
 var work = Directory.CreateTempSubdirectory("aspireai-chatbench-").FullName;
 await using var postgres = new PostgresServer(new PostgresServerOptions
 {
-    DataDirectory = Path.Combine(work, "pg"), Password = Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
+    DataDirectory = Path.Combine(work, "pg"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
 });
 await using var redis = new RedisServer(new RedisServerOptions
 {
-    DataDirectory = Path.Combine(work, "redis"), Password = Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
+    DataDirectory = Path.Combine(work, "redis"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
 });
 await postgres.StartAsync();
 await redis.StartAsync();
@@ -58,10 +65,10 @@ await using var api = ChildProcess.Start(new ChildProcessSpec("dotnet", [apiDll]
 
 var apiUrl = new Uri($"http://127.0.0.1:{apiPort}");
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1000 }) { Timeout = TimeSpan.FromMinutes(2) };
-await WaitHealthyAsync(http, apiUrl);
+await BenchData.WaitHealthyAsync(http, apiUrl);
 
 // One user per concurrent stream, each with its own conversation holding 20 messages of history.
-var users = await CreateUsersAsync(dataSource, concurrencyLevels.Max());
+var users = await BenchData.CreateUsersAsync(dataSource, concurrencyLevels.Max());
 var tokens = new List<string>();
 foreach (var (email, password) in users)
 {
@@ -77,7 +84,7 @@ foreach (var token in tokens)
     using var response = await http.SendAsync(request);
     var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
     conversations.Add(id);
-    await SeedHistoryAsync(dataSource, id, 20);
+    await BenchData.SeedHistoryAsync(dataSource, id, 20);
 }
 
 Console.WriteLine($"# time to first token, {requestsPerLevel} streams per level, {Environment.ProcessorCount} cores");
@@ -161,67 +168,5 @@ static double P(List<double> sorted, int percentile) => sorted[Math.Min(sorted.C
 static void Print(int level, string path, List<double> sorted) =>
     Console.WriteLine($"| {level} | {path} | {P(sorted, 50):0.00} | {P(sorted, 95):0.00} | {P(sorted, 99):0.00} |");
 
-static string Secret() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-
-static async Task WaitHealthyAsync(HttpClient http, Uri apiUrl)
-{
-    for (var i = 0; i < 600; i++)
-    {
-        try
-        {
-            using var response = await http.GetAsync(new Uri(apiUrl, "/health"));
-            if (response.IsSuccessStatusCode)
-            {
-                return;
-            }
-        }
-        catch (HttpRequestException)
-        {
-        }
-        await Task.Delay(100);
-    }
-    throw new TimeoutException("The Api did not become healthy.");
-}
-
-static async Task<List<(string Email, string Password)>> CreateUsersAsync(NpgsqlDataSource dataSource, int count)
-{
-    const string password = "bench-password-123";
-    var hash = AdminSeeder.HashPassword(password);
-    var orgId = Guid.CreateVersion7();
-    await using (var org = dataSource.CreateCommand("INSERT INTO orgs (id, name) VALUES ($1, 'default')"))
-    {
-        org.Parameters.Add(new() { Value = orgId });
-        await org.ExecuteNonQueryAsync();
-    }
-    var users = new List<(string, string)>();
-    for (var i = 0; i < count; i++)
-    {
-        var email = $"bench{i}@bench.local";
-        await using var insert = dataSource.CreateCommand("INSERT INTO users (id, org_id, email, display_name, password_hash, role) VALUES ($1, $2, $3, $4, $5, 'user')");
-        insert.Parameters.Add(new() { Value = Guid.CreateVersion7() });
-        insert.Parameters.Add(new() { Value = orgId });
-        insert.Parameters.Add(new() { Value = email });
-        insert.Parameters.Add(new() { Value = $"Bench {i}" });
-        insert.Parameters.Add(new() { Value = hash });
-        await insert.ExecuteNonQueryAsync();
-        users.Add((email, password));
-    }
-    return users;
-}
-
-static async Task SeedHistoryAsync(NpgsqlDataSource dataSource, Guid conversationId, int messages)
-{
-    await using var command = dataSource.CreateCommand("""
-        INSERT INTO messages (id, conversation_id, sequence, role, content, status)
-        SELECT gen_random_uuid(), $1, s, CASE WHEN s % 2 = 1 THEN 'user' ELSE 'assistant' END,
-               repeat('Some earlier message text. ', 8), 'complete'
-        FROM generate_series(1, $2) AS s
-        """);
-    command.Parameters.Add(new() { Value = conversationId });
-    command.Parameters.Add(new() { Value = messages });
-    await command.ExecuteNonQueryAsync();
-    await using var count = dataSource.CreateCommand("UPDATE conversations SET message_count = $2 WHERE id = $1");
-    count.Parameters.Add(new() { Value = conversationId });
-    count.Parameters.Add(new() { Value = (long)messages });
-    await count.ExecuteNonQueryAsync();
-}
+static int? Option(string[] args, string name) =>
+    Array.IndexOf(args, name) is var i && i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : null;
