@@ -33,7 +33,8 @@ public static class TelemetryRedaction
         builder.Services.AddRedaction(redaction =>
         {
             redaction.SetRedactor<ErasingRedactor>(new DataClassificationSet(DataTaxonomy.SecretData));
-            var content = new DataClassificationSet([DataTaxonomy.PersonalData, DataTaxonomy.UserContent]);
+            // One set per classification: a redactor is looked up by the exact set a value carries.
+            DataClassificationSet[] content = [new(DataTaxonomy.PersonalData), new(DataTaxonomy.UserContent)];
             if (captureContent)
             {
                 redaction.SetRedactor<NullRedactor>(content);

@@ -8,9 +8,13 @@ using AspireAi.Tests.Documents;
 using AspireAi.Tests.Infrastructure;
 using AspireAi.Tests.Memory;
 using AspireAi.Tests.OpenAiCompat;
+using AspireAi.ServiceDefaults;
 using AspireAi.Workers.Documents;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace AspireAi.Tests.Security;
 
@@ -21,7 +25,7 @@ namespace AspireAi.Tests.Security;
 /// or an operator hands them over.
 /// </summary>
 [Collection(MemoryCollection.Name)]
-public sealed class TelemetryRedactionTests(ApiFactory factory)
+public sealed partial class TelemetryRedactionTests(ApiFactory factory)
 {
     [Fact]
     public async Task Planted_secrets_addresses_and_content_reach_no_log_record_and_no_span()
@@ -72,6 +76,33 @@ public sealed class TelemetryRedactionTests(ApiFactory factory)
         Assert.Empty(capture.Containing(user.Password));
         Assert.Empty(capture.Containing(user.AccessToken));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Classified_log_fields_are_erased_unless_content_capture_is_on_and_secrets_always_are(bool captureContent)
+    {
+        var tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([new(TelemetryRedaction.CaptureContentKey, captureContent ? "true" : "false")]);
+        using var capture = new TelemetryCapture();
+        capture.AddTo(builder.Logging);
+        builder.AddTelemetryRedaction();
+        using var host = builder.Build();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedactionSample");
+
+        string email = $"person.{tag}@example.test", words = $"words{tag}", secret = $"secret{tag}", plain = $"plain{tag}";
+        LogClassified(logger, email, words, secret, plain);
+
+        var record = Assert.Single(capture.Records, r => r.Contains(nameof(LogClassified), StringComparison.Ordinal));
+        Assert.Contains(plain, record, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, record, StringComparison.Ordinal);
+        Assert.Equal(captureContent, record.Contains(email, StringComparison.Ordinal));
+        Assert.Equal(captureContent, record.Contains(words, StringComparison.Ordinal));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sample from {Email}: {Words} (key {Key}, id {Id})")]
+    private static partial void LogClassified(ILogger logger, [PersonalData] string email, [UserContent] string words, [SecretData] string key, string id);
 
     // Registration, sign-in (right and wrong password), refresh, chat (JSON and streamed), memories, documents, searches,
     // an API key, the OpenAI-compatible endpoint; returns the secrets the Api issued along the way.
