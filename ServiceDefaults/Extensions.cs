@@ -18,7 +18,7 @@ using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.Hosting;
 
-// Everything a service of this app shares: telemetry, health, resilience, service discovery and
+// Everything a service of this app shares: telemetry (with redaction), health, resilience, service discovery and
 // ProblemDetails errors. Program.cs calls AddServiceDefaults() and, for web apps, MapDefaultEndpoints().
 public static class Extensions
 {
@@ -32,6 +32,7 @@ public static class Extensions
         ArgumentNullException.ThrowIfNull(builder);
 
         builder.ConfigureOpenTelemetry();
+        builder.AddTelemetryRedaction();
         builder.AddDefaultHealthChecks();
 
         builder.Services.AddServiceDiscovery();

@@ -20,7 +20,7 @@ if (!app.Environment.IsDevelopment())
     app.UseHsts();
 }
 
-app.UseSecurityHeaders();
+app.UseBrowserSecurity();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

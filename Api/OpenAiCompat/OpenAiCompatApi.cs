@@ -11,8 +11,11 @@ using AspireAi.Core.Identity;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
+using AspireAi.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Compliance.Classification;
+using Microsoft.Extensions.Compliance.Redaction;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -68,7 +71,7 @@ public static partial class OpenAiCompatApi
 
     public sealed record CompletionServices(
         ChatService Chat, MemoryService Memory, IOptions<ChatSettings> Settings, IOptions<LlmOptions> Llm,
-        IOptions<MemoryOptions> MemoryOptions, ILoggerFactory Loggers);
+        IOptions<MemoryOptions> MemoryOptions, ILoggerFactory Loggers, IRedactorProvider Redactors);
 
     public static async Task<Results<EmptyHttpResult, JsonHttpResult<ChatCompletion>, JsonHttpResult<OpenAiErrorResponse>>> CreateChatCompletion(
         HttpContext http, [AsParameters] CompletionServices services)
@@ -99,10 +102,12 @@ public static partial class OpenAiCompatApi
 
         var user = http.User.GetCurrentUser();
         // Rate limits are the Api's shared ones (the chat class, RateLimiting/), applied before this handler runs.
-        if (body.User is { Length: > 0 } endUser)
+        if (body.User is { Length: > 0 } endUser
+            && services.Redactors.GetRedactor(new DataClassificationSet(DataTaxonomy.PersonalData)).Redact(endUser) is { Length: > 0 } shownUser)
         {
-            // OpenAI's end-user id: kept on the trace for attribution; the caller is still the credential's owner.
-            Activity.Current?.SetTag("aspireai.openai.user", endUser);
+            // OpenAI's end-user id, often an e-mail address: on the trace for attribution only when content capture lets
+            // personal data through. The caller is still the credential's owner.
+            Activity.Current?.SetTag("aspireai.openai.user", shownUser);
         }
 
         var prepared = await services.Chat.PrepareClientTurnAsync(new ClientTurnRequest(user.UserId, user.OrgId, conversationId, request!.Messages,

@@ -2,6 +2,8 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+// Not ASP.NET Core Identity's attribute of the same name: this one classifies a logged value for redaction.
+using PersonalDataAttribute = AspireAi.ServiceDefaults.PersonalDataAttribute;
 
 namespace AspireAi.Core.Identity;
 
@@ -90,5 +92,5 @@ public sealed partial class AdminSeeder(NpgsqlDataSource dataSource, ILogger<Adm
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Seeded administrator {Email}")]
-    private partial void LogSeeded(string email);
+    private partial void LogSeeded([PersonalData] string email);
 }

@@ -85,7 +85,7 @@ public static partial class LlmExtensions
     internal static IChatClient BuildChatClient(IServiceProvider services, IChatClient primary)
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
-        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var loggers = ContentGatedLoggerFactory.Create(services.GetRequiredService<ILoggerFactory>(), options.CaptureContent);
         var tools = new ToolInvoker(options.ToolLoop, services.GetServices<IToolCallObserver>(), services.GetRequiredService<ContentScreen>(),
             loggers.CreateLogger<ToolInvoker>());
 
@@ -140,7 +140,7 @@ public static partial class LlmExtensions
     private static IEmbeddingGenerator<string, Embedding<float>> CreateEmbeddingGenerator(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<LlmOptions>>().Value;
-        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var loggers = ContentGatedLoggerFactory.Create(services.GetRequiredService<ILoggerFactory>(), options.CaptureContent);
         IEmbeddingGenerator<string, Embedding<float>> generator = options.ResolveEmbeddingProvider() == LlmProvider.Offline
             ? services.GetKeyedService<IEmbeddingGenerator<string, Embedding<float>>>(OfflineModels.ServiceKey)
                 ?? throw OfflineNotRegistered("Llm:EmbeddingProvider")

@@ -101,7 +101,9 @@ public sealed class LlmOptions : LlmProviderOptions
 
     /// <summary>
     /// Record prompts, answers and tool arguments/results in spans and logs (EnableSensitiveData of the
-    /// OpenTelemetry and logging steps). Off by default: they hold user data.
+    /// OpenTelemetry step; the logging steps' Trace records). Off by default: they hold user data. The same key
+    /// (<c>AspireAi.ServiceDefaults.TelemetryRedaction.CaptureContentKey</c>) lets classified content and personal
+    /// data through the log redaction of every service; secrets stay erased.
     /// </summary>
     public bool CaptureContent { get; set; }
 

@@ -8,11 +8,11 @@ namespace AspireAi.Core.Documents.Parsing;
 /// </summary>
 public sealed class DocumentParseLimits
 {
-    /// <summary>Most bytes all parts of a ZIP-based document (.docx) may expand to. Default 64 MB.</summary>
+    /// <summary>Most bytes all parts of a ZIP-based document (.docx), or all Flate streams of a PDF, may expand to. Default 64 MB.</summary>
     [Range(1024, 4L << 30)]
     public long MaxExpandedBytes { get; set; } = 64L * 1024 * 1024;
 
-    /// <summary>Most times a ZIP-based document may expand its own size (above <see cref="ExpansionRatioFloorBytes"/>). Default 100.</summary>
+    /// <summary>Most times a ZIP-based document or a PDF may expand its own size (above <see cref="ExpansionRatioFloorBytes"/>). Default 100.</summary>
     [Range(2, 100_000)]
     public int MaxExpansionRatio { get; set; } = 100;
 

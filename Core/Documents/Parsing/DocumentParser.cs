@@ -107,7 +107,7 @@ public static class DocumentParser
         var parsed = format switch
         {
             DocumentFormats.Docx => DocxText.Extract(content, maxChars, limits, cancellationToken),
-            DocumentFormats.Pdf => PdfText.Extract(content, maxChars, cancellationToken),
+            DocumentFormats.Pdf => PdfText.Extract(content, maxChars, limits, cancellationToken),
             DocumentFormats.Text or DocumentFormats.Markdown or DocumentFormats.Html => ExtractText(DecodeText(content), format, maxChars, cancellationToken),
             _ => throw new DocumentParseException($"The format '{format}' is not supported. Supported formats: {DocumentFormats.Supported}."),
         };

@@ -26,6 +26,13 @@ internal static class PdfText
     private static readonly UnsupervisedReadingOrderDetector ReadingOrder =
         new(5, UnsupervisedReadingOrderDetector.SpatialReasoningRules.ColumnWise, useRenderingOrder: false);
 
+    /// <summary>The text of a PDF whose compressed streams were first measured against <paramref name="limits"/>.</summary>
+    public static ParsedDocument Extract(byte[] content, int maxChars, DocumentParseLimits limits, CancellationToken cancellationToken)
+    {
+        PdfStreamInspector.Inspect(content, limits, cancellationToken);
+        return Extract(content, maxChars, cancellationToken);
+    }
+
     public static ParsedDocument Extract(ReadOnlySpan<byte> content, int maxChars, CancellationToken cancellationToken = default)
     {
         PdfDocument pdf;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using AspireAi.Core.Documents.Ingestion;
+using AspireAi.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -298,7 +299,7 @@ public sealed partial class DocumentRetriever(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Retrieval trace={TraceId} model={Model} top_k={TopK} source={Source} vector={VectorSearch} outcome={Outcome} results={Results} scores(similarity/rrf)={Scores} best={BestSimilarity:0.000} latency_ms={LatencyMs:0.0} query=\"{Query}\"")]
     private partial void LogRetrieval(string traceId, string model, int topK, string source, string vectorSearch, string outcome, int results, string scores,
-        double bestSimilarity, double latencyMs, string query);
+        double bestSimilarity, double latencyMs, [UserContent] string query);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Low-confidence retrieval trace={TraceId}: best similarity {BestSimilarity:0.000} is under {Threshold:0.000} for {Model}; nothing was offered as a source")]

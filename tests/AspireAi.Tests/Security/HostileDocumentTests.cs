@@ -147,6 +147,56 @@ public sealed class HostileDocumentTests(ApiFactory factory) : IClassFixture<Api
             new[] { nestedDone.GetProperty("id").GetGuid(), bombDone.GetProperty("id").GetGuid() }));
     }
 
+    [Fact]
+    public void A_pdf_whose_page_content_inflates_a_thousandfold_is_refused_before_PdfPig_reads_it()
+    {
+        // 128 MB of drawing operators that compress to well under a megabyte.
+        var bomb = PdfWithFlateContent(128L * 1024 * 1024);
+        Assert.InRange(bomb.Length, 1, 1024 * 1024);
+
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<DocumentParseException>(() => DocumentParser.Parse(bomb, DocumentFormats.Pdf, 1_000_000));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+
+        Assert.StartsWith("The document is refused as a possible decompression bomb: it expands to more than ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("reading stopped", error.Message, StringComparison.Ordinal);
+        // Inflated through a small buffer and stopped at the cap; PdfPig would have held all 128 MB in one array.
+        Assert.InRange(allocated, 0, 32L * 1024 * 1024);
+
+        // The same file within the budget gets to PdfPig, which reads the page and finds no text on it.
+        var small = Assert.Throws<DocumentParseException>(() => DocumentParser.Parse(PdfWithFlateContent(1024 * 1024), DocumentFormats.Pdf, 1_000_000));
+        Assert.StartsWith("The PDF has no text layer", small.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_pdf_stream_compressed_over_and_over_or_over_the_absolute_cap_is_refused_with_that_reason()
+    {
+        var limits = new DocumentParseLimits { MaxExpandedBytes = 3 * 1024 * 1024, MaxExpansionRatio = 100_000 };
+
+        var overCap = Assert.Throws<DocumentParseException>(() => DocumentParser.Parse(PdfWithFlateContent(8L * 1024 * 1024), DocumentFormats.Pdf, 1_000_000, limits, CancellationToken.None));
+        var layered = Assert.Throws<DocumentParseException>(() => DocumentParser.Parse(PdfWithFlateContent(1024, layers: 5), DocumentFormats.Pdf, 1_000_000));
+
+        Assert.Equal("The document is refused as a possible decompression bomb: it expands to more than 3,145,728 bytes (Documents:Limits:MaxExpandedBytes); reading stopped there.",
+            overCap.Message);
+        Assert.Equal("The PDF is refused as a possible decompression bomb: a stream is compressed 5 times over.", layered.Message);
+    }
+
+    [Fact]
+    public async Task An_uploaded_pdf_bomb_fails_with_its_reason_and_leaves_no_chunks()
+    {
+        await DocumentsTestData.WorkersAsync();
+        var (client, _) = await factory.CreateUserClientAsync();
+
+        using var upload = await DocumentsTestData.UploadFileAsync(client, "bomb.pdf", PdfWithFlateContent(128L * 1024 * 1024), "application/pdf");
+        var done = await WaitAsync(client, upload);
+
+        Assert.Equal("failed", done.GetProperty("status").GetString());
+        Assert.Contains("decompression bomb", done.GetProperty("failureReason").GetString(), StringComparison.Ordinal);
+        Assert.Contains("(Documents:Limits:MaxExpan", done.GetProperty("failureReason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0L, await DocumentsTestData.CountAsync(factory.DataSource,
+            "SELECT count(*) FROM document_chunks WHERE document_id = $1", done.GetProperty("id").GetGuid()));
+    }
+
     private static async Task<JsonElement> WaitAsync(HttpClient client, HttpResponseMessage upload)
     {
         Assert.Equal(HttpStatusCode.Accepted, upload.StatusCode);
@@ -231,5 +281,64 @@ public sealed class HostileDocumentTests(ApiFactory factory) : IClassFixture<Api
         }
 
         return stream.ToArray();
+    }
+
+    /// <summary>
+    /// A well-formed one-page PDF (with its cross-reference table) whose page content is <paramref name="inflatedBytes"/>
+    /// of line-drawing operators, Flate-compressed <paramref name="layers"/> times.
+    /// </summary>
+    internal static byte[] PdfWithFlateContent(long inflatedBytes, int layers = 1)
+    {
+        var block = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("0 0 m 10 10 l S\n", 4096)));
+        byte[] data;
+        // The first layer straight from the blocks: the inflated content is never held whole.
+        using (var first = new MemoryStream())
+        {
+            using (var zlib = new ZLibStream(first, CompressionLevel.Optimal, leaveOpen: true))
+            {
+                for (var written = 0L; written < inflatedBytes; written += block.Length)
+                {
+                    zlib.Write(block, 0, (int)Math.Min(block.Length, inflatedBytes - written));
+                }
+            }
+
+            data = first.ToArray();
+        }
+
+        for (var layer = 1; layer < layers; layer++)
+        {
+            using var packed = new MemoryStream();
+            using (var zlib = new ZLibStream(packed, CompressionLevel.Optimal, leaveOpen: true))
+            {
+                zlib.Write(data);
+            }
+
+            data = packed.ToArray();
+        }
+
+        var filters = string.Join(' ', Enumerable.Repeat("/FlateDecode", layers));
+        using var pdf = new MemoryStream();
+        var offsets = new List<long>();
+        void Write(string text) => pdf.Write(Encoding.ASCII.GetBytes(text));
+        Write("%PDF-1.7\n");
+        offsets.Add(pdf.Position);
+        Write("1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+        offsets.Add(pdf.Position);
+        Write("2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n");
+        offsets.Add(pdf.Position);
+        Write("3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << >> >>\nendobj\n");
+        offsets.Add(pdf.Position);
+        Write($"4 0 obj\n<< /Length {data.Length} /Filter [{filters}] >>\nstream\n");
+        pdf.Write(data);
+        Write("\nendstream\nendobj\n");
+        var xref = pdf.Position;
+        Write($"xref\n0 {offsets.Count + 1}\n0000000000 65535 f \n");
+        foreach (var offset in offsets)
+        {
+            Write($"{offset:D10} 00000 n \n");
+        }
+
+        Write($"trailer\n<< /Size {offsets.Count + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n");
+        return pdf.ToArray();
     }
 }
