@@ -168,7 +168,7 @@ public sealed partial class MemoryRetriever(
     {
         await using var batch = dataSource.CreateBatch();
         var select = new NpgsqlBatchCommand($"""
-            SELECT {CandidateColumns}, NULL::double precision, 0::real, 0, 0
+            SELECT {CandidateColumns}, NULL::double precision, 0::real, 0, 0, {CipherColumns}
             FROM memories m
             WHERE m.scope_key = $1 AND {MemorySql.Current}
             ORDER BY m.importance DESC, greatest(m.updated_at, coalesce(m.last_accessed_at, m.updated_at)) DESC

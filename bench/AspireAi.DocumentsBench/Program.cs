@@ -48,6 +48,8 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 {
     ["ConnectionStrings:postgres"] = postgres.ConnectionString,
+    // A fresh database every run, so a fresh master key.
+    ["Encryption:MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
     ["Logging:LogLevel:Default"] = "Warning",
 });
 builder.Services.AddProblemDetails();

@@ -125,7 +125,7 @@ public sealed partial class DocumentRetriever(
         SELECT fu.id, c.document_id, d.title, c.ordinal, c.heading, c.content,
                coalesce(fu.similarity, -(c.embedding <#> $1)) AS similarity,
                fu.rrf, fu.vector_rank, fu.text_rank,
-               $10 <> '' AND (c.tsv @@ plainto_tsquery('english', $10) OR (cardinality($12) > 0 AND c.content_bi @> $12)) AS full_match,
+               $10 <> '' AND (coalesce(c.tsv @@ plainto_tsquery('english', $10), false) OR (cardinality($12) > 0 AND coalesce(c.content_bi @> $12, false))) AS full_match,
                (c.metadata->>'page')::int, (c.metadata->>'pageEnd')::int, c.key_id, c.content_ct
         FROM fused fu
         JOIN document_chunks c ON c.id = fu.id
