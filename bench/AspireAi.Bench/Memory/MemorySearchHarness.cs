@@ -273,11 +273,11 @@ internal static class MemorySearchHarness
     {
         await using var command = dataSource.CreateCommand("""
             SELECT pg_size_pretty(pg_table_size('memories')), pg_size_pretty(pg_relation_size('memories_embedding_idx')),
-                   pg_size_pretty(pg_relation_size('memories_tsv_idx')), (SELECT count(*) FROM memory_entities), (SELECT count(*) FROM entities)
+                   pg_size_pretty(pg_relation_size('memories_text_bi_idx')), (SELECT count(*) FROM memory_entities), (SELECT count(*) FROM entities)
             """);
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
-        Console.WriteLine($"Table {reader.GetString(0)}, HNSW index {reader.GetString(1)}, GIN index {reader.GetString(2)}, {reader.GetInt64(3):N0} entity links, {reader.GetInt64(4):N0} entities");
+        Console.WriteLine($"Table {reader.GetString(0)}, HNSW index {reader.GetString(1)}, blind-index GIN {reader.GetString(2)}, {reader.GetInt64(3):N0} entity links, {reader.GetInt64(4):N0} entities");
     }
 
     // Loads once; a kept data directory already holding the same shape is reused.
