@@ -10,6 +10,8 @@ var options = AppHostOptions.Read(builder);
 var postgres = builder.AddAspireAiPostgres(ResourceNames.Postgres, options);
 var redis = builder.AddAspireAiRedis(ResourceNames.Redis, options);
 var signingKey = builder.AddSigningKey(options);
+// Wraps the per-organisation keys that encrypt messages, memories and document chunks at rest.
+var masterKey = builder.AddEncryptionMasterKey(options);
 // Web proves with it that its X-Forwarded-For is to be believed; other local callers' headers are ignored.
 var proxyKey = builder.AddGeneratedSecret("proxy-key", options.DataDirectory).Parameter;
 
@@ -24,6 +26,7 @@ var migrator = builder.AddProject<Projects.AspireAi_Migrator>(ResourceNames.Migr
 var api = builder.AddProject<Projects.AspireAi_Api>(ResourceNames.Api)
     .WithHttpPort(options.ApiPort, options.ApiReplicas)
     .AsBackend(postgres, redis, migrator, signingKey, builder.Configuration)
+    .WithEnvironment("Encryption__MasterKey", masterKey)
     .WithEnvironment("Proxy__Key", proxyKey)
     .WithEnvironment("RateLimits__InstanceCount", options.ApiReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture))
     .WithHttpHealthCheck("/health");
@@ -31,6 +34,7 @@ var api = builder.AddProject<Projects.AspireAi_Api>(ResourceNames.Api)
 builder.AddProject<Projects.AspireAi_Workers>(ResourceNames.Workers)
     .WithHttpPort(options.WorkersPort, options.WorkersReplicas)
     .AsBackend(postgres, redis, migrator, signingKey, builder.Configuration)
+    .WithEnvironment("Encryption__MasterKey", masterKey)
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.AspireAi_Web>(ResourceNames.Web)

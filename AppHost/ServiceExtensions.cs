@@ -10,6 +10,12 @@ public static class ServiceExtensions
         builder.AddGeneratedSecret("auth-signing-key", options.DataDirectory,
             static () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))).Parameter;
 
+    /// <summary>The master key that wraps the organisations' data keys (encryption at rest): generated once into the
+    /// data directory unless <c>Parameters:encryption-master-key</c> is given. Losing it loses the encrypted data.</summary>
+    public static IResourceBuilder<ParameterResource> AddEncryptionMasterKey(this IDistributedApplicationBuilder builder, AppHostOptions options) =>
+        builder.AddGeneratedSecret("encryption-master-key", options.DataDirectory,
+            static () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))).Parameter;
+
     /// <summary>
     /// The project listens on a fixed port of its own, not behind DCP's proxy, so its address stays the same across
     /// restarts and matches the README.
@@ -55,7 +61,7 @@ public static class ServiceExtensions
     /// reach the services that own them.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithBackendSettings(this IResourceBuilder<ProjectResource> project, IConfiguration configuration) =>
-        project.WithAppSettings(configuration, "Llm", "Chat", "Pricing", "Auth", "Memory", "Documents", "Jobs", "RateLimits", "Idempotency");
+        project.WithAppSettings(configuration, "Llm", "Chat", "Pricing", "Auth", "Memory", "Documents", "Jobs", "RateLimits", "Idempotency", "Encryption");
 
     /// <summary>Passes the given configuration sections on as environment variables (<c>Section__Key</c>).</summary>
     public static IResourceBuilder<ProjectResource> WithAppSettings(this IResourceBuilder<ProjectResource> project,

@@ -1,3 +1,4 @@
+using AspireAi.Core.Encryption;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -10,6 +11,7 @@ public static class ChatExtensions
     public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.AddEncryption();
         builder.Services.AddOptions<ChatSettings>().BindConfiguration(ChatSettings.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<PricingSettings>().BindConfiguration(PricingSettings.SectionName);
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -58,7 +58,7 @@ public sealed partial class ChatService
         var traceId = Activity.Current?.TraceId.ToString();
         var (userMessageId, assistantMessageId) = conversation is null
             ? (Guid.CreateVersion7(), Guid.CreateVersion7())
-            : await StoreUserMessageAsync(conversation.Id, query, prompt, traceId, cancellationToken).ConfigureAwait(false);
+            : await StoreUserMessageAsync(conversation, query, prompt, traceId, cancellationToken).ConfigureAwait(false);
 
         // Without a conversation there is no session: a fresh id matches no session memory.
         var contextRequest = new ChatContextRequest(request.UserId, request.OrgId, conversation?.AgentId ?? "default", conversation?.Id ?? userMessageId, query);

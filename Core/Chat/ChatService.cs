@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Llm;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -38,6 +39,7 @@ public sealed record ChatPreparation(ChatRejection Rejection, ChatTurn? Turn = n
 /// </summary>
 public sealed partial class ChatService(
     NpgsqlDataSource dataSource,
+    FieldCipher cipher,
     UsageLedger ledger,
     IChatClient chatClient,
     IEnumerable<IChatContextProvider> contextProviders,
@@ -72,7 +74,7 @@ public sealed partial class ChatService(
         }
 
         var traceId = Activity.Current?.TraceId.ToString();
-        var (userMessageId, assistantMessageId) = await StoreUserMessageAsync(conversationId, content, prompt, traceId, cancellationToken).ConfigureAwait(false);
+        var (userMessageId, assistantMessageId) = await StoreUserMessageAsync(conversation, content, prompt, traceId, cancellationToken).ConfigureAwait(false);
 
         var contextRequest = new ChatContextRequest(userId, orgId, conversation.AgentId, conversationId, content);
         var context = await GatherContextAsync(contextRequest, cancellationToken).ConfigureAwait(false);
@@ -337,19 +339,22 @@ public sealed partial class ChatService(
     }
 
     // The assistant row and the conversation's preview; false when the row was already finalised.
-    private static async Task<bool> UpdateMessagesAsync(ChatTurn turn, Conversation conversation, string status, string content, string model,
+    private async Task<bool> UpdateMessagesAsync(ChatTurn turn, Conversation conversation, string status, string content, string model,
         (long Input, long Output, bool Estimated)? usage, decimal cost, int latencyMs, object? metadata, IReadOnlyList<Citation> citations,
         NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
     {
+        var key = await cipher.DataKeyAsync(conversation.OrgId, cancellationToken).ConfigureAwait(false);
+        var sealedContent = FieldCipher.Seal(key, EncryptedField.MessageContent, content);
+        var tokens = await cipher.TokensAsync(conversation.OrgId, content, cancellationToken).ConfigureAwait(false);
         await using (var update = new NpgsqlCommand("""
             UPDATE messages
-            SET content = $2, status = $3, model = $4, input_tokens = $5, output_tokens = $6, cost = $7, latency_ms = $8,
+            SET content = NULL, key_id = $12, content_ct = $2, content_bi = $13, status = $3, model = $4, input_tokens = $5, output_tokens = $6, cost = $7, latency_ms = $8,
                 completed_at = now(), metadata = metadata || $9::jsonb, citations = $10::jsonb, memory_ids = $11
             WHERE id = $1 AND status = 'streaming'
             """, connection, tx))
         {
             update.Parameters.Add(new() { Value = turn.AssistantMessageId });
-            update.Parameters.Add(new() { Value = content });
+            update.Parameters.Add(new() { Value = sealedContent.Ciphertext! });
             update.Parameters.Add(new() { Value = status });
             update.Parameters.Add(new() { Value = model });
             update.Parameters.Add(new() { Value = usage is { } a ? (int)a.Input : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
@@ -360,6 +365,8 @@ public sealed partial class ChatService(
             // Even a partial (cancelled, failed) answer may already cite [S1]; its sources are stored with it.
             update.Parameters.Add(new() { Value = JsonSerializer.Serialize(citations, JsonSerializerOptions.Web) });
             update.Parameters.Add(new() { Value = turn.MemoryIds.ToArray() });
+            update.Parameters.Add(new() { Value = key.Id });
+            update.Parameters.Add(new() { Value = tokens, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bytea });
             if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
             {
                 return false;
@@ -368,10 +375,13 @@ public sealed partial class ChatService(
         if (content.Length > 0)
         {
             await using var preview = new NpgsqlCommand("""
-                UPDATE conversations SET last_message_preview = left($2, 200), last_message_at = now(), updated_at = now() WHERE id = $1
+                UPDATE conversations
+                SET last_message_preview = NULL, preview_key_id = $3, last_message_preview_ct = $2, last_message_at = now(), updated_at = now()
+                WHERE id = $1
                 """, connection, tx);
             preview.Parameters.Add(new() { Value = conversation.Id });
-            preview.Parameters.Add(new() { Value = content });
+            preview.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, ConversationStore.Preview(content)).Ciphertext! });
+            preview.Parameters.Add(new() { Value = key.Id });
             await preview.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         return true;
@@ -403,7 +413,7 @@ public sealed partial class ChatService(
         state.Parameters.Add(new() { Value = promptName });
         // The owner filter again: history is never read for a conversation that is not the caller's.
         var history = new NpgsqlBatchCommand("""
-            SELECT m.role, m.content FROM messages m
+            SELECT m.role, m.content, m.key_id, m.content_ct, m.id FROM messages m
             WHERE m.conversation_id = $1 AND m.status = 'complete' AND m.role IN ('user', 'assistant')
               AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2 AND c.deleted_at IS NULL)
             ORDER BY m.sequence DESC
@@ -420,17 +430,19 @@ public sealed partial class ChatService(
         {
             return null;
         }
-        var conversation = ConversationStore.ReadConversation(reader);
-        var userName = reader.GetString(9);
-        var tokensToday = reader.GetInt64(10);
-        var prompt = reader.IsDBNull(11) ? null : PromptStore.Read(reader, 11);
+        var conversation = await ConversationStore.ReadConversationAsync(reader, cipher, cancellationToken).ConfigureAwait(false);
+        const int next = ConversationStore.ConversationColumnCount;
+        var userName = reader.GetString(next);
+        var tokensToday = reader.GetInt64(next + 1);
+        var prompt = reader.IsDBNull(next + 2) ? null : PromptStore.Read(reader, next + 2);
 
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var newestFirst = new List<ChatMessage>();
         var budget = options.HistoryTokenBudget;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var text = reader.GetString(1);
+            var text = await cipher.OpenAsync(ConversationStore.ReadContent(reader, 1, 2, 3), EncryptedField.MessageContent, reader.GetGuid(4), cancellationToken)
+                .ConfigureAwait(false);
             budget -= TokenCounter.Count(text, prompt?.Model);
             if (budget < 0)
             {
@@ -451,29 +463,37 @@ public sealed partial class ChatService(
     /// unique sequences.
     /// </summary>
     private async Task<(Guid UserMessageId, Guid AssistantMessageId)> StoreUserMessageAsync(
-        Guid conversationId, string content, PromptVersion prompt, string? traceId, CancellationToken cancellationToken)
+        Conversation conversation, string content, PromptVersion prompt, string? traceId, CancellationToken cancellationToken)
     {
+        var conversationId = conversation.Id;
+        var key = await cipher.DataKeyAsync(conversation.OrgId, cancellationToken).ConfigureAwait(false);
+        var tokens = await cipher.TokensAsync(conversation.OrgId, content, cancellationToken).ConfigureAwait(false);
         var userMessageId = Guid.CreateVersion7();
         var assistantMessageId = Guid.CreateVersion7();
         await using var command = dataSource.CreateCommand("""
             WITH allocated AS (
                 UPDATE conversations
-                SET message_count = message_count + 2, updated_at = now(), last_message_preview = left($3, 200), last_message_at = now()
+                SET message_count = message_count + 2, updated_at = now(), last_message_at = now(),
+                    last_message_preview = NULL, preview_key_id = $8, last_message_preview_ct = $11
                 WHERE id = $1
                 RETURNING message_count
             )
-            INSERT INTO messages (id, conversation_id, sequence, role, content, status, prompt_name, prompt_version, trace_id, completed_at)
-            SELECT $2, $1, message_count - 1, 'user', $3, 'complete', NULL, NULL, $7, now() FROM allocated
+            INSERT INTO messages (id, conversation_id, sequence, role, key_id, content_ct, content_bi, status, prompt_name, prompt_version, trace_id, completed_at)
+            SELECT $2, $1, message_count - 1, 'user', $8, $3, $9, 'complete', NULL, NULL, $7, now() FROM allocated
             UNION ALL
-            SELECT $4, $1, message_count, 'assistant', '', 'streaming', $5, $6, $7, NULL FROM allocated
+            SELECT $4, $1, message_count, 'assistant', $8, $10, '{}', 'streaming', $5, $6, $7, NULL FROM allocated
             """);
         command.Parameters.Add(new() { Value = conversationId });
         command.Parameters.Add(new() { Value = userMessageId });
-        command.Parameters.Add(new() { Value = content });
+        command.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, content).Ciphertext! });
         command.Parameters.Add(new() { Value = assistantMessageId });
         command.Parameters.Add(new() { Value = prompt.Name });
         command.Parameters.Add(new() { Value = prompt.Version });
         command.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = key.Id });
+        command.Parameters.Add(new() { Value = tokens, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bytea });
+        command.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, "").Ciphertext! });
+        command.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, ConversationStore.Preview(content)).Ciphertext! });
         var inserted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         if (inserted != 2)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AspireAi.Core.Encryption;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -17,7 +18,7 @@ public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
 /// <summary>Conversations and their messages. Every query is scoped by the owner's user id: a row that belongs
 /// to someone else is indistinguishable from one that does not exist.</summary>
-public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<IConversationDeletionObserver> deletionObservers)
+public sealed class ConversationStore(NpgsqlDataSource dataSource, FieldCipher cipher, IEnumerable<IConversationDeletionObserver> deletionObservers)
 {
     public const int MaxPageSize = 100;
 
@@ -26,10 +27,10 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
     public async Task<Conversation> CreateAsync(
         Guid userId, Guid orgId, string title, string agentId, CancellationToken cancellationToken, bool titlePending = false)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand($"""
             INSERT INTO conversations (id, user_id, org_id, agent_id, title, title_pending)
             VALUES ($1, $2, $3, $4, $5, $6)
-            RETURNING id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
+            RETURNING {ConversationColumns}
             """);
         command.Parameters.Add(new() { Value = Guid.CreateVersion7() });
         command.Parameters.Add(new() { Value = userId });
@@ -39,36 +40,49 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
         command.Parameters.Add(new() { Value = titlePending });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return ReadConversation(reader);
+        return await ReadConversationAsync(reader, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<Conversation?> GetAsync(Guid userId, Guid conversationId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {ConversationColumns}
             FROM conversations
             WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
             """);
         command.Parameters.Add(new() { Value = conversationId });
         command.Parameters.Add(new() { Value = userId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadConversation(reader) : null;
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? await ReadConversationAsync(reader, cancellationToken).ConfigureAwait(false) : null;
     }
 
     /// <summary>Newest first by (updated_at, id); the cursor is the last row's key. With <paramref name="search"/>, only
-    /// conversations whose title or any message contains it (case-insensitive, as typed: no wildcards).</summary>
+    /// conversations whose title contains it (case-insensitive, as typed: no wildcards) or with a message holding every
+    /// word of it (messages are encrypted: their words are matched through the blind index, see FieldCipher.Tokens).</summary>
     public async Task<Page<Conversation>> ListAsync(
         Guid userId, (DateTimeOffset UpdatedAt, Guid Id)? after, int limit, CancellationToken cancellationToken, string? search = null)
     {
-        // A substring match over one user's own history: bounded by what that user wrote, so no index is kept for it.
-        await using var command = dataSource.CreateCommand("""
-            SELECT id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
+        byte[][]? tokens = null;
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            await using var org = dataSource.CreateCommand("SELECT org_id FROM users WHERE id = $1");
+            org.Parameters.Add(new() { Value = userId });
+            if (await org.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is Guid orgId)
+            {
+                tokens = await cipher.TokensAsync(orgId, search, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        // Over one user's own history: bounded by what that user wrote. Plain rows from before encryption still match
+        // as substrings; encrypted ones when they hold every word of the search (a search of stopwords only matches none).
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {ConversationColumns}
             FROM conversations c
             WHERE user_id = $1 AND deleted_at IS NULL
               AND ($2::timestamptz IS NULL OR (updated_at, id) < ($2, $3))
               AND ($5::text IS NULL
                    OR title ILIKE $5 ESCAPE '\'
-                   OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content ILIKE $5 ESCAPE '\'))
+                   OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+                              AND (m.content ILIKE $5 ESCAPE '\' OR (cardinality($6::bytea[]) > 0 AND m.content_bi @> $6))))
             ORDER BY updated_at DESC, id DESC
             LIMIT $4
             """);
@@ -81,12 +95,13 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
             Value = string.IsNullOrWhiteSpace(search) ? DBNull.Value : $"%{EscapeLike(search.Trim())}%",
             NpgsqlDbType = NpgsqlDbType.Text,
         });
+        command.Parameters.Add(new() { Value = tokens ?? [], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
         var items = new List<Conversation>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                items.Add(ReadConversation(reader));
+                items.Add(await ReadConversationAsync(reader, cancellationToken).ConfigureAwait(false));
             }
         }
         string? next = null;
@@ -101,16 +116,16 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
 
     public async Task<Conversation?> RenameAsync(Guid userId, Guid conversationId, string title, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand($"""
             UPDATE conversations SET title = $3, title_pending = false, updated_at = now()
             WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
-            RETURNING id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at
+            RETURNING {ConversationColumns}
             """);
         command.Parameters.Add(new() { Value = conversationId });
         command.Parameters.Add(new() { Value = userId });
         command.Parameters.Add(new() { Value = title });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadConversation(reader) : null;
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? await ReadConversationAsync(reader, cancellationToken).ConfigureAwait(false) : null;
     }
 
     /// <summary>
@@ -193,19 +208,31 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
 
     internal const string MessageColumns =
         "id, conversation_id, sequence, role, content, status, created_at, model, prompt_name, prompt_version, " +
-        "input_tokens, output_tokens, cost, latency_ms, trace_id, metadata, citations, memory_ids";
+        "input_tokens, output_tokens, cost, latency_ms, trace_id, metadata, citations, memory_ids, key_id, content_ct";
 
     private static string Prefixed(string alias) =>
         string.Join(", ", MessageColumns.Split(", ").Select(c => $"{alias}.{c}"));
 
-    internal static async Task<List<StoredMessage>> ReadMessagesAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    /// <summary>A message's content as stored: plain column, key id and ciphertext at the given ordinals.</summary>
+    public static StoredText ReadContent(NpgsqlDataReader reader, int plainOrdinal, int keyOrdinal, int ciphertextOrdinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return new StoredText(
+            reader.IsDBNull(keyOrdinal) ? null : reader.GetGuid(keyOrdinal),
+            reader.IsDBNull(ciphertextOrdinal) ? null : reader.GetFieldValue<byte[]>(ciphertextOrdinal),
+            reader.IsDBNull(plainOrdinal) ? null : reader.GetString(plainOrdinal));
+    }
+
+    internal async Task<List<StoredMessage>> ReadMessagesAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         var items = new List<StoredMessage>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            var content = await cipher.OpenAsync(ReadContent(reader, 4, 18, 19), EncryptedField.MessageContent, reader.GetGuid(0), cancellationToken)
+                .ConfigureAwait(false);
             items.Add(new StoredMessage(
-                reader.GetGuid(0), reader.GetGuid(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4),
+                reader.GetGuid(0), reader.GetGuid(1), reader.GetInt64(2), reader.GetString(3), content,
                 reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6),
                 reader.IsDBNull(7) ? null : reader.GetString(7),
                 reader.IsDBNull(8) ? null : reader.GetString(8),
@@ -222,12 +249,31 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource, IEnumerable<I
         return items;
     }
 
+    // The preview is the start of the last message: encrypted like it (plain only in rows from before encryption).
     internal const string ConversationColumns =
-        "id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at";
+        "id, user_id, org_id, agent_id, title, created_at, updated_at, last_message_preview, last_message_at, preview_key_id, last_message_preview_ct";
 
-    internal static Conversation ReadConversation(NpgsqlDataReader reader) => new(
-        reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.GetString(4),
-        reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6),
-        reader.IsDBNull(7) ? null : reader.GetString(7),
-        reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8));
+    /// <summary>Columns read by <see cref="ConversationColumns"/>.</summary>
+    internal const int ConversationColumnCount = 11;
+
+    internal Task<Conversation> ReadConversationAsync(NpgsqlDataReader reader, CancellationToken cancellationToken) =>
+        ReadConversationAsync(reader, cipher, cancellationToken);
+
+    internal static async Task<Conversation> ReadConversationAsync(NpgsqlDataReader reader, FieldCipher cipher, CancellationToken cancellationToken)
+    {
+        var preview = await cipher.OpenNullableAsync(reader.IsDBNull(9) ? null : reader.GetGuid(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<byte[]>(10),
+            reader.IsDBNull(7) ? null : reader.GetString(7), EncryptedField.MessageContent, reader.GetGuid(0), cancellationToken).ConfigureAwait(false);
+        return new Conversation(
+            reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.GetString(4),
+            reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6), preview,
+            reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8));
+    }
+
+    /// <summary>The preview of a conversation list: the message's first 200 characters (a surrogate pair is not split).</summary>
+    public static string Preview(string content)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var length = Math.Min(content.Length, 200);
+        return length < content.Length && char.IsHighSurrogate(content[length - 1]) ? content[..(length - 1)] : content[..length];
+    }
 }

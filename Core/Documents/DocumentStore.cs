@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Documents.Parsing;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Jobs;
 using Npgsql;
@@ -42,7 +43,7 @@ public enum DocumentDeleteResult
 /// Visibility in one rule: a caller sees documents whose <c>scope_key</c> is their user id (their own) or their org
 /// id (the organisation's). Anything else is "not found", never "forbidden", so ids of others' documents leak nothing.
 /// </remarks>
-public sealed class DocumentStore(NpgsqlDataSource dataSource, IJobQueue jobs)
+public sealed class DocumentStore(NpgsqlDataSource dataSource, IJobQueue jobs, FieldCipher cipher)
 {
     public const int MaxPageSize = 100;
 
@@ -293,7 +294,7 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource, IJobQueue jobs)
         }
 
         await using var command = dataSource.CreateCommand("""
-            SELECT id, document_id, ordinal, heading, content, token_count, embedding_model FROM document_chunks
+            SELECT id, document_id, ordinal, heading, content, token_count, embedding_model, key_id, content_ct FROM document_chunks
             WHERE document_id = $1 AND ordinal > $2
             ORDER BY ordinal
             LIMIT $3
@@ -317,7 +318,7 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource, IJobQueue jobs)
     {
         ArgumentNullException.ThrowIfNull(user);
         await using var command = dataSource.CreateCommand("""
-            SELECT id, document_id, ordinal, heading, content, token_count, embedding_model FROM document_chunks
+            SELECT id, document_id, ordinal, heading, content, token_count, embedding_model, key_id, content_ct FROM document_chunks
             WHERE id = $1 AND document_id = $2 AND scope_key = ANY($3)
             """);
         command.Parameters.Add(new() { Value = chunkId });
@@ -379,17 +380,28 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource, IJobQueue jobs)
         return [user.UserId, user.OrgId];
     }
 
-    private static async Task<List<DocumentChunkRecord>> ReadChunksAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    private async Task<List<DocumentChunkRecord>> ReadChunksAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         var items = new List<DocumentChunkRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            var content = await cipher.OpenAsync(ReadContent(reader, 4, 7, 8), EncryptedField.ChunkContent, reader.GetGuid(0), cancellationToken).ConfigureAwait(false);
             items.Add(new DocumentChunkRecord(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                reader.GetString(4), reader.GetInt32(5), reader.GetString(6)));
+                content, reader.GetInt32(5), reader.GetString(6)));
         }
 
         return items;
+    }
+
+    /// <summary>A chunk's text as stored: plain column, key id and ciphertext at the given ordinals.</summary>
+    public static StoredText ReadContent(NpgsqlDataReader reader, int plainOrdinal, int keyOrdinal, int ciphertextOrdinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return new StoredText(
+            reader.IsDBNull(keyOrdinal) ? null : reader.GetGuid(keyOrdinal),
+            reader.IsDBNull(ciphertextOrdinal) ? null : reader.GetFieldValue<byte[]>(ciphertextOrdinal),
+            reader.IsDBNull(plainOrdinal) ? null : reader.GetString(plainOrdinal));
     }
 
     private static DocumentRecord Read(NpgsqlDataReader reader) => new(

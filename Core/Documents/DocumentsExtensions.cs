@@ -2,6 +2,7 @@ using AspireAi.Core.Chat;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Documents.Retrieval;
 using AspireAi.Core.Documents.Tools;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Llm.Pipeline;
@@ -35,6 +36,7 @@ public static class DocumentsExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddLlm();
         builder.AddJobs();
+        builder.AddEncryption();
         var services = builder.Services;
         services.AddOptions<DocumentsOptions>().BindConfiguration(DocumentsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddMetrics();

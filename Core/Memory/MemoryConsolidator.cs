@@ -43,7 +43,7 @@ public sealed partial class MemoryConsolidator(
         for (var i = 0; i < facts.Count; i++)
         {
             var (fact, scope) = (facts[i].Fact, facts[i].Scope);
-            var candidates = await MemoryWriter.FindCandidatesAsync(connection, transaction, scope, fact.Text, vectors[i],
+            var candidates = await writer.FindCandidatesAsync(connection, transaction, scope, fact.Text, vectors[i],
                 options.Value.ConsolidationCandidates, cancellationToken).ConfigureAwait(false);
             var (decision, calls) = await model.DecideAsync(fact, candidates, scope.UserId ?? provenance.ActorUserId, cancellationToken).ConfigureAwait(false);
             usage.AddRange(calls);
@@ -94,10 +94,10 @@ public sealed partial class MemoryConsolidator(
                 return await writer.InvalidateAsync(connection, transaction, effects, target, "retracted", provenance,
                     string.IsNullOrWhiteSpace(decision.Reason) ? "Retracted by the user." : decision.Reason, cancellationToken).ConfigureAwait(false);
             case MemoryOperation.Noop:
-                return await MemoryWriter.NoopAsync(connection, transaction, effects, target, fact.Text, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
+                return await writer.NoopAsync(connection, transaction, effects, target, fact.Text, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
             case MemoryOperation.Delete:
                 // A retraction of nothing we know: nothing to do, and nothing to add.
-                return await MemoryWriter.NoopAsync(connection, transaction, effects, null, fact.Text, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
+                return await writer.NoopAsync(connection, transaction, effects, null, fact.Text, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
             default:
                 return await writer.AddAsync(connection, transaction, effects, scope, memory, textVector, provenance, decision.Reason, cancellationToken).ConfigureAwait(false);
         }

@@ -1,4 +1,5 @@
 using AspireAi.Core.Chat;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,6 +42,7 @@ public static class MemoryExtensions
         services.AddSingleton<MemoryMarker>();
         builder.AddLlm();
         builder.AddJobs();
+        builder.AddEncryption();
         services.AddOptions<MemoryOptions>().BindConfiguration(MemoryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<PricingSettings>().BindConfiguration(PricingSettings.SectionName);
         services.TryAddSingleton(TimeProvider.System);

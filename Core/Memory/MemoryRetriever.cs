@@ -1,5 +1,6 @@
-using AspireAi.Core.Common;
 using System.Diagnostics;
+using AspireAi.Core.Common;
+using AspireAi.Core.Encryption;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -54,6 +55,7 @@ public sealed record MemorySearchResult(IReadOnlyList<ScoredMemory> Items, TimeS
 public sealed partial class MemoryRetriever(
     NpgsqlDataSource dataSource,
     MemoryEmbedder embedder,
+    FieldCipher cipher,
     SessionMemoryStore sessions,
     IOptions<MemoryOptions> options,
     TimeProvider time,
@@ -61,6 +63,9 @@ public sealed partial class MemoryRetriever(
 {
     private const string CandidateColumns =
         "m.id, m.scope, m.type, m.text, m.importance, m.agent_id, m.session_id, m.created_at, m.updated_at, m.last_accessed_at";
+
+    // After the score columns: what decrypts m.text (NULL in an encrypted row).
+    private const string CipherColumns = "m.key_id, m.text_ct";
 
     public async Task<MemorySearchResult> SearchAsync(MemoryQuery query, CancellationToken cancellationToken)
     {
@@ -101,7 +106,7 @@ public sealed partial class MemoryRetriever(
 
         var semanticTask = keys.Count > 0 ? SemanticAsync(keys, types, vector, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
         var keywordTask = keys.Count > 0 && keywordQuery.Length > 0
-            ? KeywordAsync(keys, types, vector, keywordQuery, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
+            ? KeywordAsync(query.OrgId, keys, types, vector, query.Query, keywordQuery, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
         var entityTask = keys.Count > 0 && entityNames.Length > 0
             ? EntityAsync(keys, types, vector, entityNames, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
         var sessionTask = scopes.Contains(MemoryScope.Session) && !string.IsNullOrEmpty(query.SessionId)
@@ -163,7 +168,7 @@ public sealed partial class MemoryRetriever(
     {
         await using var batch = dataSource.CreateBatch();
         var select = new NpgsqlBatchCommand($"""
-            SELECT {CandidateColumns}, NULL::double precision, 0::real, 0, 0
+            SELECT {CandidateColumns}, NULL::double precision, 0::real, 0, 0, {CipherColumns}
             FROM memories m
             WHERE m.scope_key = $1 AND {MemorySql.Current}
             ORDER BY m.importance DESC, greatest(m.updated_at, coalesce(m.last_accessed_at, m.updated_at)) DESC
@@ -195,7 +200,7 @@ public sealed partial class MemoryRetriever(
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL hnsw.ef_search = {options.Value.HnswEfSearch:D}"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
         var select = new NpgsqlBatchCommand($"""
-            SELECT {CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0
+            SELECT {CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}
             FROM memories m
             WHERE m.scope_key = ANY($2) AND {MemorySql.Current} AND m.embedding_model = $3 AND m.type = ANY($4)
             ORDER BY m.embedding <=> $1
@@ -212,19 +217,23 @@ public sealed partial class MemoryRetriever(
         return candidates;
     }
 
-    private async Task<List<Candidate>> KeywordAsync(List<string> keys, string[] types, MemoryVector vector, string keywordQuery, int limit,
-        CancellationToken cancellationToken)
+    private async Task<List<Candidate>> KeywordAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query, string keywordQuery,
+        int limit, CancellationToken cancellationToken)
     {
-        // The inner LIMIT bounds the ranking work when a word is very common; the best ranks among that many
-        // matches are returned.
+        // Encrypted memories are found through their blind index (the keyed HMACs of their words, see FieldCipher.Tokens)
+        // and ranked by the share of the query's words they contain; plain rows left from before encryption still
+        // match through their full-text vector. The inner LIMIT bounds the ranking work when a word is very common.
+        var tokens = await cipher.TokensAsync(orgId, query, cancellationToken).ConfigureAwait(false);
         await using var batch = dataSource.CreateBatch();
         var select = new NpgsqlBatchCommand($"""
             SELECT {CandidateColumns},
                    CASE WHEN m.embedding_model = $3 THEN 1 - (m.embedding <=> $2) END AS similarity,
-                   ts_rank_cd(m.tsv, m.query)::real AS rank, 0, 0
+                   CASE WHEN m.key_id IS NULL THEN ts_rank_cd(m.tsv, m.query)
+                        ELSE (SELECT count(*) FROM unnest(m.text_bi) t WHERE t = ANY($8))::real / greatest(cardinality($8), 1) END AS rank,
+                   0, 0, {CipherColumns}
             FROM (
                 SELECT m.*, q AS query FROM memories m, to_tsquery('english', $1) q
-                WHERE m.tsv @@ q AND m.scope_key = ANY($4) AND {MemorySql.Current} AND m.type = ANY($5)
+                WHERE (m.text_bi && $8 OR m.tsv @@ q) AND m.scope_key = ANY($4) AND {MemorySql.Current} AND m.type = ANY($5)
                 LIMIT $6
             ) m
             ORDER BY rank DESC, m.updated_at DESC
@@ -237,6 +246,7 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(MemorySql.TextArray(types));
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
+        select.Parameters.Add(MemorySql.Bytes(tokens));
         batch.BatchCommands.Add(select);
         return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
     }
@@ -255,7 +265,7 @@ public sealed partial class MemoryRetriever(
             hits AS (SELECT memory_id, count(*)::int AS matches FROM links GROUP BY memory_id)
             SELECT {CandidateColumns},
                    CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $3) END AS similarity,
-                   0::real, hits.matches, (SELECT count(*)::int FROM ent)
+                   0::real, hits.matches, (SELECT count(*)::int FROM ent), {CipherColumns}
             FROM hits JOIN memories m ON m.id = hits.memory_id
             WHERE {MemorySql.Current} AND m.type = ANY($5)
             ORDER BY hits.matches DESC, m.updated_at DESC
@@ -314,7 +324,7 @@ public sealed partial class MemoryRetriever(
         return [.. candidates.OrderByDescending(c => c.Similarity ?? 0)];
     }
 
-    private static async Task<List<Candidate>> ReadCandidatesAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    private async Task<List<Candidate>> ReadCandidatesAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
     {
         var candidates = new List<Candidate>();
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -331,7 +341,8 @@ public sealed partial class MemoryRetriever(
                     Id = reader.GetGuid(0),
                     Scope = MemoryNames.ParseScope(reader.GetString(1)),
                     Type = MemoryNames.ParseType(reader.GetString(2)),
-                    Text = reader.GetString(3),
+                    Text = await cipher.OpenAsync(MemorySql.ReadText(reader, 3, 14, 15), EncryptedField.MemoryText, reader.GetGuid(0), cancellationToken)
+                        .ConfigureAwait(false),
                     Importance = reader.GetFloat(4),
                     AgentId = reader.IsDBNull(5) ? null : reader.GetString(5),
                     SessionId = reader.IsDBNull(6) ? null : reader.GetString(6),

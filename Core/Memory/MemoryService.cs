@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Common;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -49,6 +50,7 @@ public sealed partial class MemoryService(
     NpgsqlDataSource dataSource,
     MemoryConsolidator consolidator,
     MemoryWriter writer,
+    FieldCipher cipher,
     MemoryEmbedder embedder,
     IJobQueue queue,
     MemoryMetrics metrics,
@@ -173,7 +175,7 @@ public sealed partial class MemoryService(
         }
         var hash = MemoryText.Hash(text);
         if (hash != MemoryText.Hash(memory!.Text)
-            && await MemoryWriter.GetCurrentByHashAsync(connection, transaction, memory.ScopeRef.Key, hash, cancellationToken).ConfigureAwait(false) is { } duplicate)
+            && await writer.GetCurrentByHashAsync(connection, transaction, memory.ScopeRef.Key, hash, cancellationToken).ConfigureAwait(false) is { } duplicate)
         {
             return new MemoryChange(MemoryChangeStatus.Duplicate, ConflictingId: duplicate.Id);
         }
@@ -246,7 +248,7 @@ public sealed partial class MemoryService(
     private static MemoryActor ActorFor(MemoryCaller caller, MemoryRecord memory) =>
         memory.ScopeRef.IsPersonal ? MemoryActor.User : MemoryActor.Admin;
 
-    private static async Task<(MemoryChangeStatus Status, MemoryRecord? Memory)> LoadForChangeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+    private async Task<(MemoryChangeStatus Status, MemoryRecord? Memory)> LoadForChangeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
         MemoryCaller caller, Guid id, CancellationToken cancellationToken)
     {
         // Locks first (the memory's scope lock, then the row), the same order consolidation uses.
@@ -260,7 +262,7 @@ public sealed partial class MemoryService(
             return (MemoryChangeStatus.Forbidden, peek);
         }
         await MemorySql.LockScopeAsync(connection, transaction, peek.ScopeRef, cancellationToken).ConfigureAwait(false);
-        var memory = await MemoryWriter.GetForUpdateAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+        var memory = await writer.GetForUpdateAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
         if (memory is null)
         {
             return (MemoryChangeStatus.NotFound, null);
@@ -270,7 +272,7 @@ public sealed partial class MemoryService(
             : (MemoryChangeStatus.NotCurrent, memory);
     }
 
-    private static async Task<MemoryRecord?> ReadVisibleAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryCaller caller, Guid id,
+    private async Task<MemoryRecord?> ReadVisibleAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryCaller caller, Guid id,
         CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"SELECT {MemorySql.RecordColumns} FROM memories m WHERE m.id = $3 AND {MemorySql.Visible(1, 2)}",
@@ -278,7 +280,7 @@ public sealed partial class MemoryService(
         command.Parameters.Add(new() { Value = caller.UserId });
         command.Parameters.Add(new() { Value = caller.OrgId });
         command.Parameters.Add(new() { Value = id });
-        return (await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        return (await MemorySql.ReadRecordsAsync(command, cipher, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
     }
 
     private static async Task<Guid?> CurrentOfAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord memory, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AspireAi.Core.Encryption;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -16,10 +17,10 @@ public static class MemorySql
         m.expires_at, m.source_message_ids,
         (SELECT coalesce(jsonb_agg(jsonb_build_object('name', e.name, 'type', e.type) ORDER BY e.normalized_name), '[]'::jsonb)
          FROM memory_entities me JOIN entities e ON e.id = me.entity_id WHERE me.memory_id = m.id) AS entities,
-        m.created_by, m.metadata
+        m.created_by, m.metadata, m.key_id, m.text_ct
         """;
 
-    public const int RecordColumnCount = 25;
+    public const int RecordColumnCount = 27;
 
     /// <summary>What a caller may read: their own user and session memories, and their organisation's shared ones.
     /// A session that has ended is gone. Parameters: caller user id, caller org id.</summary>
@@ -29,10 +30,28 @@ public static class MemorySql
     /// <summary>Current and not expired: what retrieval and consolidation consider.</summary>
     public const string Current = "m.invalidated_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now())";
 
-    public static MemoryRecord ReadRecord(NpgsqlDataReader reader, int offset = 0)
+    /// <summary>One row of <see cref="RecordColumns"/>, its text decrypted.</summary>
+    public static async Task<MemoryRecord> ReadRecordAsync(NpgsqlDataReader reader, FieldCipher cipher, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var o = offset;
+        ArgumentNullException.ThrowIfNull(cipher);
+        var text = await cipher.OpenAsync(ReadText(reader, 10, 25, 26), EncryptedField.MemoryText, reader.GetGuid(0), cancellationToken).ConfigureAwait(false);
+        return ReadRecord(reader, text);
+    }
+
+    /// <summary>A stored text: plain column, key id and ciphertext at the given ordinals.</summary>
+    public static StoredText ReadText(NpgsqlDataReader reader, int plainOrdinal, int keyOrdinal, int ciphertextOrdinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return new StoredText(
+            reader.IsDBNull(keyOrdinal) ? null : reader.GetGuid(keyOrdinal),
+            reader.IsDBNull(ciphertextOrdinal) ? null : reader.GetFieldValue<byte[]>(ciphertextOrdinal),
+            reader.IsDBNull(plainOrdinal) ? null : reader.GetString(plainOrdinal));
+    }
+
+    private static MemoryRecord ReadRecord(NpgsqlDataReader reader, string text)
+    {
+        const int o = 0;
         return new MemoryRecord(
             reader.GetGuid(o),
             reader.GetGuid(o + 1),
@@ -44,7 +63,7 @@ public static class MemorySql
             reader.IsDBNull(o + 7) ? null : reader.GetString(o + 7),
             MemoryNames.ParseScope(reader.GetString(o + 8)),
             MemoryNames.ParseType(reader.GetString(o + 9)),
-            reader.GetString(o + 10),
+            text,
             reader.GetFloat(o + 11),
             reader.GetString(o + 12),
             reader.GetFieldValue<DateTimeOffset>(o + 13),
@@ -61,14 +80,14 @@ public static class MemorySql
             JsonElement.Parse(reader.GetString(o + 24)));
     }
 
-    public static async Task<List<MemoryRecord>> ReadRecordsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    public static async Task<List<MemoryRecord>> ReadRecordsAsync(NpgsqlCommand command, FieldCipher cipher, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(command);
         var records = new List<MemoryRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            records.Add(ReadRecord(reader));
+            records.Add(await ReadRecordAsync(reader, cipher, cancellationToken).ConfigureAwait(false));
         }
         return records;
     }
@@ -96,6 +115,8 @@ public static class MemorySql
 
     public static NpgsqlParameter TextArray(IReadOnlyCollection<string>? values) =>
         Nullable(values?.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+
+    public static NpgsqlParameter Bytes(byte[][] tokens) => new() { Value = tokens, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea };
 
     /// <summary>A full-text query that matches any of the text's words (OR), so "where do I work" finds "Works at Acme".
     /// Words are normalised to letters and digits, which keeps the query free of tsquery operators.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Identity;
 using Npgsql;
 using NpgsqlTypes;
@@ -31,7 +32,7 @@ public sealed record MemoryExport(Guid UserId, DateTimeOffset ExportedAt, IReadO
 /// Reads for the API (get, list, history, export) and erasure. Every query is scoped to what the caller may see: a
 /// memory of another user is indistinguishable from one that does not exist.
 /// </summary>
-public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore sessions, TimeProvider time)
+public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore sessions, FieldCipher cipher, TimeProvider time)
 {
     public const int MaxPageSize = 100;
 
@@ -44,7 +45,7 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
         command.Parameters.Add(new() { Value = caller.UserId });
         command.Parameters.Add(new() { Value = caller.OrgId });
         command.Parameters.Add(new() { Value = id });
-        return (await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        return (await MemorySql.ReadRecordsAsync(command, cipher, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
     }
 
     /// <summary>Newest first by (created_at, id); the cursor is the last row's key.</summary>
@@ -70,7 +71,7 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
         command.Parameters.Add(MemorySql.Uuid(null));
         command.Parameters.Add(new() { Value = orgId });
         command.Parameters.Add(new() { Value = id });
-        return (await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        return (await MemorySql.ReadRecordsAsync(command, cipher, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
     }
 
     /// <summary>The lineage history of a memory already authorised by the caller.</summary>
@@ -136,7 +137,7 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
         command.Parameters.Add(MemorySql.Time(after?.CreatedAt));
         command.Parameters.Add(new() { Value = after?.Id ?? Guid.Empty });
         command.Parameters.Add(new() { Value = limit + 1 });
-        var items = await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false);
+        var items = await MemorySql.ReadRecordsAsync(command, cipher, cancellationToken).ConfigureAwait(false);
         string? next = null;
         if (items.Count > limit)
         {
@@ -170,7 +171,7 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
             """, connection, transaction))
         {
             command.Parameters.Add(new() { Value = userId });
-            memories = await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false);
+            memories = await MemorySql.ReadRecordsAsync(command, cipher, cancellationToken).ConfigureAwait(false);
         }
         IReadOnlyList<MemoryHistoryEntry> history;
         await using (var command = new NpgsqlCommand($"""
@@ -300,17 +301,24 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
     }
 
     internal const string HistoryColumns =
-        "h.id, h.memory_id, h.related_memory_id, h.operation, h.old_text, h.new_text, h.actor, h.actor_user_id, h.reason, h.source, h.source_id, h.created_at";
+        "h.id, h.memory_id, h.related_memory_id, h.operation, h.old_text, h.new_text, h.actor, h.actor_user_id, h.reason, h.source, h.source_id, h.created_at, " +
+        "h.key_id, h.old_text_ct, h.new_text_ct";
 
-    internal static async Task<IReadOnlyList<MemoryHistoryEntry>> ReadHistoryAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    internal async Task<IReadOnlyList<MemoryHistoryEntry>> ReadHistoryAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         var entries = new List<MemoryHistoryEntry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            var id = reader.GetInt64(0);
+            Guid? keyId = reader.IsDBNull(12) ? null : reader.GetGuid(12);
+            var oldText = await cipher.OpenNullableAsync(keyId, reader.IsDBNull(13) ? null : reader.GetFieldValue<byte[]>(13),
+                reader.IsDBNull(4) ? null : reader.GetString(4), EncryptedField.MemoryText, id, cancellationToken).ConfigureAwait(false);
+            var newText = await cipher.OpenNullableAsync(keyId, reader.IsDBNull(14) ? null : reader.GetFieldValue<byte[]>(14),
+                reader.IsDBNull(5) ? null : reader.GetString(5), EncryptedField.MemoryText, id, cancellationToken).ConfigureAwait(false);
             entries.Add(new MemoryHistoryEntry(
-                reader.GetInt64(0), reader.GetGuid(1), reader.IsDBNull(2) ? null : reader.GetGuid(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6),
+                id, reader.GetGuid(1), reader.IsDBNull(2) ? null : reader.GetGuid(2), reader.GetString(3),
+                oldText, newText, reader.GetString(6),
                 reader.IsDBNull(7) ? null : reader.GetGuid(7), reader.IsDBNull(8) ? null : reader.GetString(8),
                 reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetGuid(10),
                 reader.GetFieldValue<DateTimeOffset>(11)));

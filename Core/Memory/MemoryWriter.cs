@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AspireAi.Core.Common;
+using AspireAi.Core.Encryption;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -33,7 +34,7 @@ internal sealed record SessionMirrorChange(Guid UserId, string SessionId, string
 /// them, when a job did. What a write does outside Postgres goes to the caller's <see cref="MemoryWriteEffects"/>, for
 /// after the commit; the Redis field is the content hash, so applying a change twice rewrites the same field.
 /// </summary>
-public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetrics metrics, IOptions<MemoryOptions> options, TimeProvider time,
+public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCipher cipher, MemoryMetrics metrics, IOptions<MemoryOptions> options, TimeProvider time,
     ILogger<MemoryWriter> logger)
 {
     /// <summary>Commits the writes' transaction, then applies what they left for after the commit.</summary>
@@ -84,7 +85,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
     /// The current memories of <paramref name="scope"/> most similar to a new fact: the nearest by vector and the best
     /// full-text matches (so "works at Globex" meets "works at Acme" even when their vectors are far apart).
     /// </summary>
-    public static async Task<IReadOnlyList<ConsolidationCandidate>> FindCandidatesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+    public async Task<IReadOnlyList<ConsolidationCandidate>> FindCandidatesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
         MemoryScopeRef scope, string text, MemoryVector vector, int limit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(scope);
@@ -107,17 +108,21 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         var query = MemorySql.AnyWordQuery(text);
         if (query.Length > 0)
         {
+            // Encrypted memories match through the blind index, plain ones left from before encryption through tsv.
             var keyword = new NpgsqlBatchCommand($"""
                 SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2) AS similarity
                 FROM memories m, to_tsquery('english', $3) q
-                WHERE m.scope_key = $1 AND {MemorySql.Current} AND m.tsv @@ q
-                ORDER BY ts_rank_cd(m.tsv, q) DESC, m.created_at DESC
+                WHERE m.scope_key = $1 AND {MemorySql.Current} AND (m.text_bi && $5 OR m.tsv @@ q)
+                ORDER BY CASE WHEN m.key_id IS NULL THEN ts_rank_cd(m.tsv, q)
+                              ELSE (SELECT count(*) FROM unnest(m.text_bi) t WHERE t = ANY($5))::real / greatest(cardinality($5), 1) END DESC,
+                         m.created_at DESC
                 LIMIT $4
                 """);
             keyword.Parameters.Add(new() { Value = scope.Key });
             keyword.Parameters.Add(MemorySql.Vector(vector.Values));
             keyword.Parameters.Add(new() { Value = query });
             keyword.Parameters.Add(new() { Value = limit });
+            keyword.Parameters.Add(MemorySql.Bytes(await cipher.TokensAsync(scope.OrgId, text, cancellationToken).ConfigureAwait(false)));
             batch.BatchCommands.Add(keyword);
         }
         var found = new Dictionary<Guid, (MemoryRecord Record, double Similarity)>();
@@ -127,7 +132,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    var record = MemorySql.ReadRecord(reader);
+                    var record = await MemorySql.ReadRecordAsync(reader, cipher, cancellationToken).ConfigureAwait(false);
                     found.TryAdd(record.Id, (record, reader.IsDBNull(MemorySql.RecordColumnCount) ? 0 : reader.GetDouble(MemorySql.RecordColumnCount)));
                 }
             }
@@ -140,14 +145,14 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
     }
 
     /// <summary>A visible-or-not memory row by id, locked for the rest of the transaction.</summary>
-    public static async Task<MemoryRecord?> GetForUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, CancellationToken cancellationToken)
+    public async Task<MemoryRecord?> GetForUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"SELECT {MemorySql.RecordColumns} FROM memories m WHERE m.id = $1 FOR UPDATE OF m", connection, transaction);
         command.Parameters.Add(new() { Value = id });
-        return (await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        return (await MemorySql.ReadRecordsAsync(command, cipher, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
     }
 
-    public static async Task<MemoryRecord?> GetCurrentByHashAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string scopeKey, string hash,
+    public async Task<MemoryRecord?> GetCurrentByHashAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string scopeKey, string hash,
         CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"""
@@ -155,7 +160,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
             """, connection, transaction);
         command.Parameters.Add(new() { Value = scopeKey });
         command.Parameters.Add(new() { Value = hash });
-        return (await MemorySql.ReadRecordsAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+        return (await MemorySql.ReadRecordsAsync(command, cipher, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
     }
 
     /// <summary>ADD. When the same text is already current in the scope (the unique index decides, even against a
@@ -246,7 +251,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
 
     /// <summary>NOOP: the fact is already known as <paramref name="target"/>; the history says so and the memory's
     /// provenance gains the new source.</summary>
-    public static async Task<MemoryWriteResult> NoopAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects, MemoryRecord? target, string factText,
+    public async Task<MemoryWriteResult> NoopAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects, MemoryRecord? target, string factText,
         MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(provenance);
@@ -264,7 +269,8 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
                 sources.Parameters.Add(new() { Value = provenance.SourceMessageIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
                 batch.BatchCommands.Add(sources);
             }
-            batch.BatchCommands.Add(HistoryCommand(target, null, MemoryOperation.Noop, target.Text, factText, provenance, reason));
+            var key = await cipher.DataKeyAsync(target.OrgId, cancellationToken).ConfigureAwait(false);
+            batch.BatchCommands.Add(HistoryCommand(key, target, null, MemoryOperation.Noop, target.Text, factText, provenance, reason));
             await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         effects.Operations.Add((MemoryOperation.Noop, provenance.Actor));
@@ -275,6 +281,8 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         MemoryScopeRef scope, NewMemory memory, MemoryVector vector, MemoryProvenance provenance, CancellationToken cancellationToken)
     {
         var hash = MemoryText.Hash(memory.Text);
+        var sealedText = await cipher.SealAsync(scope.OrgId, EncryptedField.MemoryText, memory.Text, cancellationToken).ConfigureAwait(false);
+        var tokens = await cipher.TokensAsync(scope.OrgId, memory.Text, cancellationToken).ConfigureAwait(false);
         var expiresAt = scope.Scope == MemoryScope.Session ? time.GetUtcNow() + options.Value.SessionTtl : memory.ExpiresAt;
         await using var batch = new NpgsqlBatch(connection, transaction);
         // An expired memory with the same text still holds the unique slot until the expiry job runs: release it.
@@ -286,9 +294,9 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         release.Parameters.Add(new() { Value = hash });
         batch.BatchCommands.Add(release);
         var insert = new NpgsqlBatchCommand("""
-            INSERT INTO memories (id, lineage_id, supersedes_id, org_id, user_id, agent_id, session_id, scope, type, text, importance,
-                                  embedding, embedding_model, expires_at, source_message_ids, content_hash, created_by, metadata, injection_flags)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::jsonb, $19)
+            INSERT INTO memories (id, lineage_id, supersedes_id, org_id, user_id, agent_id, session_id, scope, type, key_id, text_ct, importance,
+                                  embedding, embedding_model, expires_at, source_message_ids, content_hash, created_by, metadata, injection_flags, text_bi)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, $21)
             ON CONFLICT (scope_key, content_hash) WHERE invalidated_at IS NULL DO NOTHING
             """);
         insert.Parameters.Add(new() { Value = id });
@@ -300,7 +308,8 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         insert.Parameters.Add(MemorySql.Text(scope.Scope == MemoryScope.Session ? scope.SessionId : null));
         insert.Parameters.Add(new() { Value = MemoryNames.Of(scope.Scope) });
         insert.Parameters.Add(new() { Value = MemoryNames.Of(memory.Type) });
-        insert.Parameters.Add(new() { Value = memory.Text });
+        insert.Parameters.Add(new() { Value = sealedText.KeyId!.Value });
+        insert.Parameters.Add(new() { Value = sealedText.Ciphertext! });
         insert.Parameters.Add(new() { Value = Math.Clamp(memory.Importance, 0f, 1f) });
         insert.Parameters.Add(MemorySql.Vector(vector.Values));
         insert.Parameters.Add(new() { Value = vector.Model });
@@ -310,6 +319,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         insert.Parameters.Add(MemorySql.Uuid(provenance.ActorUserId));
         insert.Parameters.Add(new() { Value = memory.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : "{}" });
         insert.Parameters.Add(new() { Value = PromptInjection.Names(PromptInjection.Scan(memory.Text)), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(MemorySql.Bytes(tokens));
         batch.BatchCommands.Add(insert);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         if (insert.RecordsAffected == 0)
@@ -329,7 +339,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         }
         await using var read = new NpgsqlCommand($"SELECT {MemorySql.RecordColumns} FROM memories m WHERE m.id = $1", connection, transaction);
         read.Parameters.Add(new() { Value = id });
-        return (await MemorySql.ReadRecordsAsync(read, cancellationToken).ConfigureAwait(false)).Single();
+        return (await MemorySql.ReadRecordsAsync(read, cipher, cancellationToken).ConfigureAwait(false)).Single();
     }
 
     private static async Task LinkEntitiesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid memoryId, string scopeKey,
@@ -381,24 +391,27 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task HistoryAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord memory, Guid? related,
+    private async Task HistoryAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryRecord memory, Guid? related,
         MemoryOperation operation, string? oldText, string? newText, MemoryProvenance provenance, string reason, CancellationToken cancellationToken)
     {
+        var key = await cipher.DataKeyAsync(memory.OrgId, cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(HistoryCommand(memory, related, operation, oldText, newText, provenance, reason));
+        batch.BatchCommands.Add(HistoryCommand(key, memory, related, operation, oldText, newText, provenance, reason));
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A history row for <paramref name="memory"/>; public for the maintenance jobs and the API.</summary>
-    public static NpgsqlBatchCommand HistoryCommand(MemoryRecord memory, Guid? related, MemoryOperation operation, string? oldText, string? newText,
+    /// <summary>A history row for <paramref name="memory"/>, its texts sealed under <paramref name="key"/> (the
+    /// memory's organisation's data key); public for the maintenance jobs and the API.</summary>
+    public static NpgsqlBatchCommand HistoryCommand(DataKey key, MemoryRecord memory, Guid? related, MemoryOperation operation, string? oldText, string? newText,
         MemoryProvenance provenance, string reason)
     {
+        ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(provenance);
         var command = new NpgsqlBatchCommand("""
-            INSERT INTO memory_history (memory_id, lineage_id, related_memory_id, org_id, owner_user_id, scope, operation, old_text, new_text,
+            INSERT INTO memory_history (memory_id, lineage_id, related_memory_id, org_id, owner_user_id, scope, operation, key_id, old_text_ct, new_text_ct,
                                         actor, actor_user_id, reason, source, source_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             """);
         command.Parameters.Add(new() { Value = memory.Id });
         command.Parameters.Add(new() { Value = memory.LineageId });
@@ -407,8 +420,9 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         command.Parameters.Add(MemorySql.Uuid(memory.UserId));
         command.Parameters.Add(new() { Value = MemoryNames.Of(memory.Scope) });
         command.Parameters.Add(new() { Value = MemoryNames.Of(operation) });
-        command.Parameters.Add(MemorySql.Text(oldText));
-        command.Parameters.Add(MemorySql.Text(newText));
+        command.Parameters.Add(new() { Value = key.Id });
+        command.Parameters.Add(Sealed(key, oldText));
+        command.Parameters.Add(Sealed(key, newText));
         command.Parameters.Add(new() { Value = MemoryNames.Of(provenance.Actor) });
         command.Parameters.Add(MemorySql.Uuid(provenance.ActorUserId));
         command.Parameters.Add(MemorySql.Text(reason.Length > 1000 ? reason[..1000] : reason));
@@ -416,6 +430,12 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, MemoryMetr
         command.Parameters.Add(MemorySql.Uuid(provenance.SourceId));
         return command;
     }
+
+    private static NpgsqlParameter Sealed(DataKey key, string? text) => new()
+    {
+        Value = text is null ? DBNull.Value : FieldCipher.Seal(key, EncryptedField.MemoryText, text).Ciphertext!,
+        NpgsqlDbType = NpgsqlDbType.Bytea,
+    };
 
     private void Mirror(MemoryWriteEffects effects, MemoryRecord memory, MemoryVector vector, string? removedHash)
     {

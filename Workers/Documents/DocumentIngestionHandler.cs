@@ -4,6 +4,7 @@ using AspireAi.Core.Documents;
 using AspireAi.Core.Documents.Chunking;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Documents.Parsing;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -25,6 +26,7 @@ namespace AspireAi.Workers.Documents;
 public sealed partial class DocumentIngestionHandler(
     NpgsqlDataSource dataSource,
     DocumentEmbedder embedder,
+    FieldCipher cipher,
     DocumentsTelemetry telemetry,
     IOptions<DocumentsOptions> options,
     ILogger<DocumentIngestionHandler> logger) : IJobHandler
@@ -134,7 +136,9 @@ public sealed partial class DocumentIngestionHandler(
         }
 
         // Embedding runs a batch ahead of the COPY that stores (and indexes) the previous batch.
-        var written = await ChunkWriter.WriteAsync(context.Connection, source.Id, source.ScopeKey, embedder.ModelId,
+        var keys = (await cipher.DataKeyAsync(source.OrgId, cancellationToken).ConfigureAwait(false),
+            await cipher.IndexKeyAsync(source.OrgId, cancellationToken).ConfigureAwait(false));
+        var written = await ChunkWriter.WriteAsync(context.Connection, source.Id, source.ScopeKey, embedder.ModelId, keys,
             Rows(source.Id, chunks, parsed.Pages, cancellationToken), cancellationToken).ConfigureAwait(false);
         if (written != chunks.Count)
         {
@@ -212,7 +216,7 @@ public sealed partial class DocumentIngestionHandler(
     private static async Task<DocumentSource?> LoadAsync(JobContext context, Guid documentId, CancellationToken cancellationToken)
     {
         await using var command = context.CreateCommand("""
-            SELECT d.status, d.format, d.scope_key, d.embedding_model, s.content
+            SELECT d.status, d.format, d.scope_key, d.embedding_model, s.content, d.org_id
             FROM documents d JOIN document_sources s ON s.document_id = d.id
             WHERE d.id = $1
             """);
@@ -224,7 +228,7 @@ public sealed partial class DocumentIngestionHandler(
         }
 
         return new DocumentSource(documentId, reader.GetString(0), reader.GetString(1), reader.GetGuid(2),
-            reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetFieldValue<byte[]>(4));
+            reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetFieldValue<byte[]>(4), reader.GetGuid(5));
     }
 
     // Progress is not an effect of the job: it is committed at once, on its own connection, so that clients polling
@@ -279,7 +283,7 @@ public sealed partial class DocumentIngestionHandler(
 
     private sealed record IngestPayload(Guid DocumentId);
 
-    private sealed record DocumentSource(Guid Id, string Status, string Format, Guid ScopeKey, string? EmbeddingModel, byte[] Content);
+    private sealed record DocumentSource(Guid Id, string Status, string Format, Guid ScopeKey, string? EmbeddingModel, byte[] Content, Guid OrgId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Document {DocumentId} ({Format}) is ready: {Chunks} chunks embedded with {Model} in {ElapsedMs:0} ms")]
     private partial void LogReady(Guid documentId, string format, int chunks, string model, double elapsedMs);

@@ -2,6 +2,7 @@ using System.Globalization;
 using AspireAi.Core.Documents;
 using AspireAi.Core.Documents.Chunking;
 using AspireAi.Core.Documents.Ingestion;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,7 @@ namespace AspireAi.Workers.Documents;
 /// </summary>
 public sealed partial class RecallMonitorHandler(
     DocumentEmbedder embedder,
+    FieldCipher cipher,
     DocumentsTelemetry telemetry,
     IOptions<DocumentsOptions> options,
     ILogger<RecallMonitorHandler> logger) : IJobHandler
@@ -37,7 +39,7 @@ public sealed partial class RecallMonitorHandler(
 
         var samples = new List<(string Query, Guid[] Keys)>();
         await using (var sample = context.CreateCommand("""
-            SELECT c.heading, left(c.content, 600), c.scope_key, d.org_id
+            SELECT c.heading, c.content, c.scope_key, d.org_id, c.key_id, c.content_ct, c.id
             FROM document_chunks c JOIN documents d ON d.id = c.document_id
             WHERE c.embedding_model = $1
             ORDER BY random()
@@ -49,7 +51,9 @@ public sealed partial class RecallMonitorHandler(
             await using var reader = await sample.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var content = reader.GetString(1);
+                var stored = await cipher.OpenAsync(DocumentStore.ReadContent(reader, 1, 4, 5), EncryptedField.ChunkContent, reader.GetGuid(6), cancellationToken)
+                    .ConfigureAwait(false);
+                var content = stored.Length > 600 ? stored[..600] : stored;
                 var first = SentenceSplitter.Split(content, 0, content.Length).FirstOrDefault();
                 var sentence = first.Length > 0 ? content[first.Start..first.End] : content;
                 var query = reader.IsDBNull(0) ? sentence : reader.GetString(0) + " " + sentence;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AspireAi.Core.Documents;
 using AspireAi.Core.Documents.Ingestion;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ namespace AspireAi.Workers.Documents;
 /// </summary>
 public sealed partial class ReembedHandler(
     DocumentEmbedder embedder,
+    FieldCipher cipher,
     DocumentsTelemetry telemetry,
     IOptions<DocumentsOptions> options,
     ILogger<ReembedHandler> logger) : IJobHandler
@@ -32,7 +34,7 @@ public sealed partial class ReembedHandler(
 
         var chunks = new List<(Guid Id, Guid DocumentId, string Input)>();
         await using (var select = context.CreateCommand("""
-            SELECT c.id, c.document_id, c.heading, c.content
+            SELECT c.id, c.document_id, c.heading, c.content, c.key_id, c.content_ct
             FROM document_chunks c
             WHERE c.document_id IN (
                     SELECT id FROM documents WHERE status = 'ready' AND embedding_model IS DISTINCT FROM $1 ORDER BY id LIMIT 100)
@@ -48,7 +50,8 @@ public sealed partial class ReembedHandler(
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var heading = reader.IsDBNull(2) ? null : reader.GetString(2);
-                var content = reader.GetString(3);
+                var content = await cipher.OpenAsync(DocumentStore.ReadContent(reader, 3, 4, 5), EncryptedField.ChunkContent, reader.GetGuid(0), cancellationToken)
+                    .ConfigureAwait(false);
                 chunks.Add((reader.GetGuid(0), reader.GetGuid(1), heading is null ? content : heading + "\n" + content));
             }
         }

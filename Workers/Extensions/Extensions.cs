@@ -4,6 +4,7 @@ using AspireAi.Core.Idempotency;
 using AspireAi.Core.Redis;
 using AspireAi.ServiceDefaults;
 using AspireAi.Workers.Documents;
+using AspireAi.Workers.Encryption;
 using AspireAi.Workers.Jobs;
 using AspireAi.Workers.Memory;
 
@@ -19,6 +20,7 @@ internal static class Extensions
         builder.AddJobWorkers();
         builder.AddDocumentJobs();
         builder.AddMemoryJobs();
+        builder.AddEncryptionJobs();
         builder.AddIdempotencySweep();
     }
 }

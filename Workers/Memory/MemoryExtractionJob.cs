@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using AspireAi.Core.Chat;
 using AspireAi.Core.Common;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Memory;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,7 @@ public sealed partial class MemoryExtractionJob(
     MemoryLanguageModel model,
     MemoryConsolidator consolidator,
     MemoryWriter writer,
+    FieldCipher cipher,
     MemoryMetrics metrics,
     ContentScreen screen,
     IOptions<MemoryOptions> options,
@@ -211,11 +213,11 @@ public sealed partial class MemoryExtractionJob(
             reader.IsDBNull(8) ? null : reader.GetGuid(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetString(10));
     }
 
-    private static async Task<List<(string Role, string Content)>> LoadChatExchangeAsync(JobContext context, SourceRow source, CancellationToken cancellationToken)
+    private async Task<List<(string Role, string Content)>> LoadChatExchangeAsync(JobContext context, SourceRow source, CancellationToken cancellationToken)
     {
         // Only while the conversation still exists and belongs to the user: a deleted conversation is not mined.
         await using var command = context.CreateCommand("""
-            SELECT m.role, m.content
+            SELECT m.role, m.content, m.key_id, m.content_ct, m.id
             FROM messages m JOIN conversations c ON c.id = m.conversation_id
             WHERE m.id = ANY($1) AND c.user_id = $2 AND c.deleted_at IS NULL AND m.status = 'complete'
             ORDER BY m.sequence
@@ -226,7 +228,8 @@ public sealed partial class MemoryExtractionJob(
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            messages.Add((reader.GetString(0), reader.GetString(1)));
+            messages.Add((reader.GetString(0), await cipher.OpenAsync(ConversationStore.ReadContent(reader, 1, 2, 3), EncryptedField.MessageContent,
+                reader.GetGuid(4), cancellationToken).ConfigureAwait(false)));
         }
         return messages;
     }

@@ -1,3 +1,4 @@
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Memory;
 using Microsoft.Extensions.Logging;
@@ -38,10 +39,10 @@ public sealed partial class MemoryExpireJob(IOptions<MemoryOptions> options, ILo
                         SELECT id FROM memories
                         WHERE scope <> 'session' AND invalidated_at IS NULL AND expires_at <= now()
                         LIMIT $1 FOR UPDATE SKIP LOCKED)
-                    RETURNING m.id, m.lineage_id, m.org_id, m.user_id, m.scope, m.text
+                    RETURNING m.id, m.lineage_id, m.org_id, m.user_id, m.scope, m.text, m.key_id, m.text_ct
                 )
-                INSERT INTO memory_history (memory_id, lineage_id, org_id, owner_user_id, scope, operation, old_text, actor, reason, source)
-                SELECT id, lineage_id, org_id, user_id, scope, 'DELETE', text, 'system', 'Expired.', 'memory.expire' FROM expired
+                INSERT INTO memory_history (memory_id, lineage_id, org_id, owner_user_id, scope, operation, old_text, key_id, old_text_ct, actor, reason, source)
+                SELECT id, lineage_id, org_id, user_id, scope, 'DELETE', text, key_id, text_ct, 'system', 'Expired.', 'memory.expire' FROM expired
                 """);
             expired.Parameters.Add(new() { Value = options.Value.MaintenanceBatchSize });
             batch.BatchCommands.Add(sessions);
@@ -85,10 +86,11 @@ public sealed partial class MemoryEpisodicCapJob(IOptions<MemoryOptions> options
             capped AS (
                 UPDATE memories m SET invalidated_at = now(), invalidated_reason = 'capped', updated_at = now()
                 WHERE m.id IN (SELECT id FROM ranked WHERE position > $1 LIMIT $2) AND m.invalidated_at IS NULL
-                RETURNING m.id, m.lineage_id, m.org_id, m.user_id, m.scope, m.text
+                RETURNING m.id, m.lineage_id, m.org_id, m.user_id, m.scope, m.text, m.key_id, m.text_ct
             )
-            INSERT INTO memory_history (memory_id, lineage_id, org_id, owner_user_id, scope, operation, old_text, actor, reason, source)
-            SELECT id, lineage_id, org_id, user_id, scope, 'DELETE', text, 'system', $3, 'memory.cap-episodic' FROM capped
+            -- The memory's ciphertext moves as it is: history and memories seal their texts alike (same key, same binding).
+            INSERT INTO memory_history (memory_id, lineage_id, org_id, owner_user_id, scope, operation, old_text, key_id, old_text_ct, actor, reason, source)
+            SELECT id, lineage_id, org_id, user_id, scope, 'DELETE', text, key_id, text_ct, 'system', $3, 'memory.cap-episodic' FROM capped
             """);
         command.Parameters.Add(new() { Value = (long)cap });
         command.Parameters.Add(new() { Value = options.Value.MaintenanceBatchSize });
@@ -124,10 +126,11 @@ public sealed partial class MemoryPurgeJob(IOptions<MemoryOptions> options, ILog
                     SELECT id FROM memories WHERE invalidated_at < now() - $1 LIMIT $2 FOR UPDATE SKIP LOCKED
                 ),
                 own AS (
-                    UPDATE memory_history SET old_text = NULL, new_text = NULL WHERE memory_id IN (SELECT id FROM doomed)
+                    UPDATE memory_history SET old_text = NULL, new_text = NULL, old_text_ct = NULL, new_text_ct = NULL
+                    WHERE memory_id IN (SELECT id FROM doomed)
                 ),
                 successors AS (
-                    UPDATE memory_history SET old_text = NULL
+                    UPDATE memory_history SET old_text = NULL, old_text_ct = NULL
                     WHERE related_memory_id IN (SELECT id FROM doomed) AND memory_id NOT IN (SELECT id FROM doomed) AND operation = 'UPDATE'
                 )
                 DELETE FROM memories WHERE id IN (SELECT id FROM doomed)
@@ -208,7 +211,7 @@ public sealed partial class MemoryBacklogJob(IOptions<MemoryOptions> options, Me
 /// another model, a batch per run. Until then they are still found by keyword and entity, never compared with
 /// vectors of the new model.
 /// </summary>
-public sealed partial class MemoryReembedJob(MemoryEmbedder embedder, IOptions<MemoryOptions> options, ILogger<MemoryReembedJob> logger) : IJobHandler
+public sealed partial class MemoryReembedJob(MemoryEmbedder embedder, FieldCipher cipher, IOptions<MemoryOptions> options, ILogger<MemoryReembedJob> logger) : IJobHandler
 {
     public string Type => MemoryJobs.Reembed;
 
@@ -217,7 +220,7 @@ public sealed partial class MemoryReembedJob(MemoryEmbedder embedder, IOptions<M
         ArgumentNullException.ThrowIfNull(context);
         var stale = new List<(Guid Id, string Text)>();
         await using (var select = context.CreateCommand("""
-            SELECT id, text FROM memories
+            SELECT id, text, key_id, text_ct FROM memories
             WHERE invalidated_at IS NULL AND scope <> 'session' AND embedding_model <> $1
             LIMIT $2 FOR UPDATE SKIP LOCKED
             """))
@@ -227,7 +230,8 @@ public sealed partial class MemoryReembedJob(MemoryEmbedder embedder, IOptions<M
             await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                stale.Add((reader.GetGuid(0), reader.GetString(1)));
+                var id = reader.GetGuid(0);
+                stale.Add((id, await cipher.OpenAsync(MemorySql.ReadText(reader, 1, 2, 3), EncryptedField.MemoryText, id, cancellationToken).ConfigureAwait(false)));
             }
         }
         if (stale.Count == 0)

@@ -52,6 +52,7 @@ await using var api = ChildProcess.Start(new ChildProcessSpec("dotnet", [apiDll]
         ["ConnectionStrings__postgres"] = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { MaxPoolSize = 300 }.ConnectionString,
         ["ConnectionStrings__redis"] = redis.ConnectionString,
         ["Auth__SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+        ["Encryption__MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
         ["Llm__Provider"] = "OpenAICompatible",
         ["Llm__Endpoint"] = $"{providerUrl}/v1/",
         ["Llm__ChatModel"] = "bench-model",

@@ -9,6 +9,7 @@ using AspireAi.Core.Documents.Chunking;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Documents.Parsing;
 using AspireAi.Core.Documents.Retrieval;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Jobs;
 using AspireAi.Workers.Documents;
@@ -48,6 +49,8 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 {
     ["ConnectionStrings:postgres"] = postgres.ConnectionString,
+    // A fresh database every run, so a fresh master key.
+    ["Encryption:MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
     ["Logging:LogLevel:Default"] = "Warning",
 });
 builder.Services.AddProblemDetails();
@@ -139,7 +142,7 @@ Console.WriteLine($"   ingested in {withoutIndex.TotalSeconds:0.0} s ({toLoad / 
 
 // ---- 3. Hybrid query latency -------------------------------------------------------------------------------------
 var retriever = services.GetRequiredService<DocumentRetriever>();
-var questions = await SampleQuestionsAsync(dataSource, queryCount, random);
+var questions = await SampleQuestionsAsync(dataSource, services.GetRequiredService<FieldCipher>(), queryCount, random);
 Console.WriteLine();
 Console.WriteLine($"== Hybrid query latency over {total:N0} chunks ({questions.Count} questions drawn from chunk text, after 30 warm-up queries; one at a time)");
 foreach (var (label, scope) in new[] { ("all chunks visible (user + org scopes)", (string?)null), ("own documents only (scope=user)", DocumentScope.User) })
@@ -327,16 +330,16 @@ static (double Parse, double Chunk, double Embed, int Chunks) MeasurePhases(ISer
     return (parse, chunk, clock.Elapsed.TotalMilliseconds, chunks.Count);
 }
 
-static async Task<List<string>> SampleQuestionsAsync(NpgsqlDataSource dataSource, int count, Random random)
+static async Task<List<string>> SampleQuestionsAsync(NpgsqlDataSource dataSource, FieldCipher cipher, int count, Random random)
 {
     // A question shares some words with one passage: a sentence of a random chunk with a few of its words dropped.
     var sentences = new List<string>();
-    await using var command = dataSource.CreateCommand("SELECT content FROM document_chunks TABLESAMPLE SYSTEM (5) LIMIT $1");
+    await using var command = dataSource.CreateCommand("SELECT id, content, key_id, content_ct FROM document_chunks TABLESAMPLE SYSTEM (5) LIMIT $1");
     command.Parameters.Add(new() { Value = count });
     await using var reader = await command.ExecuteReaderAsync();
     while (await reader.ReadAsync())
     {
-        var content = reader.GetString(0);
+        var content = await cipher.OpenAsync(DocumentStore.ReadContent(reader, 1, 2, 3), EncryptedField.ChunkContent, reader.GetGuid(0), CancellationToken.None);
         var spans = SentenceSplitter.Split(content, 0, content.Length);
         var span = spans[random.Next(spans.Count)];
         var words = content[span.Start..span.End].Split(' ').Where(_ => random.NextDouble() > 0.3).Take(10);

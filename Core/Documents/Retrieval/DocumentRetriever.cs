@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using AspireAi.Core.Documents.Ingestion;
+using AspireAi.Core.Encryption;
 using AspireAi.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -51,13 +52,17 @@ public sealed record DocumentSearchResult(
 public sealed partial class DocumentRetriever(
     NpgsqlDataSource dataSource,
     DocumentEmbedder embedder,
+    FieldCipher cipher,
     DocumentsTelemetry telemetry,
     IOptions<DocumentsOptions> options,
     ILogger<DocumentRetriever> logger)
 {
     // $1 query vector, $2 model, $3 scope keys, $4 "any word" query, $5 candidates per method, $6 rrf k, $7 rows,
     // $8 document ids or null, $9 tags or null, $10 the query as typed (full_match: the chunk holds every query term),
-    // $11 weight of the full-text leg in the fusion (the vector leg weighs 1).
+    // $11 weight of the full-text leg in the fusion (the vector leg weighs 1), $12 the query's blind-index tokens.
+    // Encrypted chunks (key_id set, tsv NULL) match through their blind index: every token (@>) is a full match, any
+    // token (&&) a partial one, ranked by the share of the query's words held; plain chunks from before encryption
+    // still match through tsv.
     // The vector leg is materialised so that its ORDER BY ... LIMIT is planned as an index scan; relaxed iterative
     // scans can return rows slightly out of order, hence the row_number.
     internal static readonly string HybridSql = HybridSqlTemplate.Replace("{vector_order}", "c.embedding <#> $1", StringComparison.Ordinal);
@@ -86,19 +91,21 @@ public sealed partial class DocumentRetriever(
         -- Both legs take only the query model's chunks: a query never mixes models, not even by keyword (a chunk
         -- waiting for the re-embed job is found again once it has a vector of the current model).
         fts_all AS MATERIALIZED (
-            SELECT c.id, ts_rank(c.tsv, q.query) AS score
+            SELECT c.id, CASE WHEN c.key_id IS NULL THEN ts_rank(c.tsv, q.query)
+                              ELSE cardinality($12)::real / greatest(cardinality(c.content_bi), 1) END AS score
             FROM document_chunks c, (SELECT plainto_tsquery('english', $10) AS query) q
-            WHERE c.tsv @@ q.query AND c.embedding_model = $2 AND c.scope_key = ANY($3)
+            WHERE (c.tsv @@ q.query OR (cardinality($12) > 0 AND c.content_bi @> $12)) AND c.embedding_model = $2 AND c.scope_key = ANY($3)
               AND ($8::uuid[] IS NULL AND $9::text[] IS NULL OR c.document_id IN (SELECT id FROM allowed))
             ORDER BY score DESC
             LIMIT $5
         ),
         fts_any AS MATERIALIZED (
-            SELECT s.id, ts_rank(s.tsv, q.query) AS score
+            SELECT s.id, CASE WHEN s.key_id IS NULL THEN ts_rank(s.tsv, q.query)
+                              ELSE (SELECT count(*) FROM unnest(s.content_bi) t WHERE t = ANY($12))::real / greatest(cardinality($12), 1) END AS score
             FROM (SELECT websearch_to_tsquery('english', $4) AS query) q,
                  LATERAL (
-                     SELECT c.id, c.tsv FROM document_chunks c
-                     WHERE c.tsv @@ q.query AND c.embedding_model = $2 AND c.scope_key = ANY($3)
+                     SELECT c.id, c.tsv, c.key_id, c.content_bi FROM document_chunks c
+                     WHERE (c.tsv @@ q.query OR c.content_bi && $12) AND c.embedding_model = $2 AND c.scope_key = ANY($3)
                        AND ($8::uuid[] IS NULL AND $9::text[] IS NULL OR c.document_id IN (SELECT id FROM allowed))
                      LIMIT 2000) s
             WHERE $4 <> '' AND NOT EXISTS (SELECT 1 FROM fts_all)
@@ -119,8 +126,8 @@ public sealed partial class DocumentRetriever(
         SELECT fu.id, c.document_id, d.title, c.ordinal, c.heading, c.content,
                coalesce(fu.similarity, -(c.embedding <#> $1)) AS similarity,
                fu.rrf, fu.vector_rank, fu.text_rank,
-               $10 <> '' AND c.tsv @@ plainto_tsquery('english', $10) AS full_match,
-               (c.metadata->>'page')::int, (c.metadata->>'pageEnd')::int
+               $10 <> '' AND (coalesce(c.tsv @@ plainto_tsquery('english', $10), false) OR (cardinality($12) > 0 AND coalesce(c.content_bi @> $12, false))) AS full_match,
+               (c.metadata->>'page')::int, (c.metadata->>'pageEnd')::int, c.key_id, c.content_ct
         FROM fused fu
         JOIN document_chunks c ON c.id = fu.id
         JOIN documents d ON d.id = c.document_id
@@ -183,13 +190,18 @@ public sealed partial class DocumentRetriever(
             search.Parameters.Add(new() { Value = request.Tags is { Count: > 0 } tagFilter ? tagFilter.ToArray() : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             search.Parameters.Add(new() { Value = request.Query });
             search.Parameters.Add(new() { Value = TextLegWeight(request.Query), NpgsqlDbType = NpgsqlDbType.Numeric });
+            search.Parameters.Add(new() { Value = await cipher.TokensAsync(orgId, request.Query, cancellationToken).ConfigureAwait(false),
+                NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
             batch.BatchCommands.Add(search);
             await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
                     candidates.Add(new DocumentSearchHit(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetInt32(3),
-                        reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetDouble(6),
+                        reader.IsDBNull(4) ? null : reader.GetString(4),
+                        await cipher.OpenAsync(DocumentStore.ReadContent(reader, 5, 13, 14), EncryptedField.ChunkContent, reader.GetGuid(0), cancellationToken)
+                            .ConfigureAwait(false),
+                        reader.IsDBNull(6) ? null : reader.GetDouble(6),
                         (double)reader.GetDecimal(7), reader.IsDBNull(8) ? null : (int)reader.GetInt64(8), reader.IsDBNull(9) ? null : (int)reader.GetInt64(9),
                         reader.GetBoolean(10), reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)));
                 }

@@ -87,6 +87,8 @@ internal sealed class MemoryBenchStack : IAsyncDisposable
         {
             ["ConnectionStrings:postgres"] = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { MaxPoolSize = 50 }.ConnectionString,
             ["ConnectionStrings:redis"] = redis.ConnectionString,
+            // Fixed, so that data kept with --keep still decrypts; the bench's data is synthetic, the key protects nothing.
+            ["Encryption:MasterKey"] = BenchMasterKey,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -102,6 +104,8 @@ internal sealed class MemoryBenchStack : IAsyncDisposable
         var host = builder.Build();
         return new MemoryBenchStack(root, keep || directory is not null, postgres, redis, host);
     }
+
+    private const string BenchMasterKey = "YXNwaXJlYWktYmVuY2gtbWFzdGVyLWtleS0zMmJ5dGU=";
 
     public async ValueTask DisposeAsync()
     {

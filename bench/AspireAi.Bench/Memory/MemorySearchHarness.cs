@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Llm;
 using AspireAi.Offline;
@@ -42,14 +43,14 @@ internal static class MemorySearchHarness
         await using var stack = await MemoryBenchStack.StartAsync(directory, args.Contains("--keep"), settings);
         var dataSource = stack.DataSource;
 
-        var (orgId, mainUser, smallUser) = await EnsureLoadedAsync(dataSource, total, scope, perUser);
+        var (orgId, mainUser, smallUser) = await EnsureLoadedAsync(dataSource, stack.Services.GetRequiredService<FieldCipher>(), total, scope, perUser);
         await PrintSizesAsync(dataSource);
         // A server that has been serving these users holds the table and its indexes in memory; a benchmark that
         // has just restarted PostgreSQL would otherwise measure disk reads of a cold cache.
         var prewarm = Stopwatch.StartNew();
         await using (var warm = dataSource.CreateCommand("""
             CREATE EXTENSION IF NOT EXISTS pg_prewarm;
-            SELECT pg_prewarm('memories'), pg_prewarm('memories_embedding_idx'), pg_prewarm('memories_tsv_idx'),
+            SELECT pg_prewarm('memories'), pg_prewarm('memories_embedding_idx'), pg_prewarm('memories_tsv_idx'), pg_prewarm('memories_text_bi_idx'),
                    pg_prewarm('memory_entities'), pg_prewarm('memory_entities_entity_scope_idx'), pg_prewarm('memories_pkey'),
                    pg_prewarm('entities');
             """))
@@ -157,7 +158,7 @@ internal static class MemorySearchHarness
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.ef_search = 100"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
         var select = new NpgsqlBatchCommand("""
-            SELECT m.id, m.text, 1 - (m.embedding <=> $1)
+            SELECT m.id, m.text_ct, 1 - (m.embedding <=> $1)
             FROM memories m
             WHERE m.scope_key = ANY($2) AND m.invalidated_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.embedding_model = $3
             ORDER BY m.embedding <=> $1
@@ -272,17 +273,19 @@ internal static class MemorySearchHarness
     {
         await using var command = dataSource.CreateCommand("""
             SELECT pg_size_pretty(pg_table_size('memories')), pg_size_pretty(pg_relation_size('memories_embedding_idx')),
-                   pg_size_pretty(pg_relation_size('memories_tsv_idx')), (SELECT count(*) FROM memory_entities), (SELECT count(*) FROM entities)
+                   pg_size_pretty(pg_relation_size('memories_text_bi_idx')), (SELECT count(*) FROM memory_entities), (SELECT count(*) FROM entities)
             """);
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
-        Console.WriteLine($"Table {reader.GetString(0)}, HNSW index {reader.GetString(1)}, GIN index {reader.GetString(2)}, {reader.GetInt64(3):N0} entity links, {reader.GetInt64(4):N0} entities");
+        Console.WriteLine($"Table {reader.GetString(0)}, HNSW index {reader.GetString(1)}, blind-index GIN {reader.GetString(2)}, {reader.GetInt64(3):N0} entity links, {reader.GetInt64(4):N0} entities");
     }
 
     // Loads once; a kept data directory already holding the same shape is reused.
-    private static async Task<(Guid OrgId, Guid MainUser, Guid SmallUser)> EnsureLoadedAsync(NpgsqlDataSource dataSource, int total, int scope, int perUser)
+    private static async Task<(Guid OrgId, Guid MainUser, Guid SmallUser)> EnsureLoadedAsync(NpgsqlDataSource dataSource, FieldCipher cipher, int total, int scope,
+        int perUser)
     {
-        await using (var check = dataSource.CreateCommand("SELECT u.id, u.org_id, (SELECT count(*) FROM memories) FROM users u WHERE u.email = $1"))
+        // Only encrypted rows count: data loaded before encryption at rest is loaded again (it searched another index).
+        await using (var check = dataSource.CreateCommand("SELECT u.id, u.org_id, (SELECT count(*) FROM memories WHERE key_id IS NOT NULL) FROM users u WHERE u.email = $1"))
         {
             check.Parameters.Add(new() { Value = MainEmail });
             await using var reader = await check.ExecuteReaderAsync();
@@ -325,6 +328,9 @@ internal static class MemorySearchHarness
             users.Insert(0, main);
         }
 
+        // Stored as the Api stores them: text sealed under the organisation's data key, words in the blind index.
+        var dataKey = await cipher.DataKeyAsync(orgId, CancellationToken.None);
+        var indexKey = await cipher.IndexKeyAsync(orgId, CancellationToken.None);
         var indexes = await DropIndexesAsync(dataSource);
         Console.WriteLine($"Loading {total:N0} memories ({scope:N0} for one user, {perUser} each for {others:N0} others) with binary COPY ...");
         var load = Stopwatch.StartNew();
@@ -360,19 +366,23 @@ internal static class MemorySearchHarness
             }
             var vectors = new Vector[rows.Count];
             var hashes = new string[rows.Count];
+            var sealedTexts = new byte[rows.Count][];
+            var tokens = new byte[rows.Count][][];
             var entities = new IReadOnlyList<MemoryEntity>[rows.Count];
             Parallel.For(0, rows.Count, i =>
             {
                 vectors[i] = new Vector(OfflineEmbeddingGenerator.Embed(rows[i].Text));
                 hashes[i] = MemoryText.Hash(rows[i].Text);
+                sealedTexts[i] = FieldCipher.Seal(dataKey, EncryptedField.MemoryText, rows[i].Text).Ciphertext!;
+                tokens[i] = FieldCipher.Tokens(indexKey, rows[i].Text);
                 entities[i] = OfflineFactExtractor.Entities(rows[i].Text);
             });
             await EnsureEntitiesAsync(dataSource, entities.SelectMany(e => e), entityIds);
 
             await using var connection = await dataSource.OpenConnectionAsync();
             await using (var copy = await connection.BeginBinaryImportAsync("""
-                COPY memories (id, lineage_id, org_id, user_id, scope, type, text, importance, embedding, embedding_model, content_hash,
-                               created_at, updated_at, valid_from) FROM STDIN (FORMAT BINARY)
+                COPY memories (id, lineage_id, org_id, user_id, scope, type, key_id, text_ct, text_bi, importance, embedding, embedding_model,
+                               content_hash, created_at, updated_at, valid_from) FROM STDIN (FORMAT BINARY)
                 """))
             {
                 for (var i = 0; i < rows.Count; i++)
@@ -385,7 +395,9 @@ internal static class MemorySearchHarness
                     await copy.WriteAsync(row.User, NpgsqlDbType.Uuid);
                     await copy.WriteAsync("user", NpgsqlDbType.Text);
                     await copy.WriteAsync(MemoryNames.Of(row.Type), NpgsqlDbType.Text);
-                    await copy.WriteAsync(row.Text, NpgsqlDbType.Text);
+                    await copy.WriteAsync(dataKey.Id, NpgsqlDbType.Uuid);
+                    await copy.WriteAsync(sealedTexts[i], NpgsqlDbType.Bytea);
+                    await copy.WriteAsync(tokens[i], NpgsqlDbType.Array | NpgsqlDbType.Bytea);
                     await copy.WriteAsync(0.5f, NpgsqlDbType.Real);
                     // vector's binary input format (int16 dimensions, int16 unused, float4 values), sent as raw bytes.
                     await copy.WriteAsync(vectors[i], "vector");

@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using AspireAi.Core.Encryption;
+using AspireAi.Tests.Infrastructure;
 using Npgsql;
 
 namespace AspireAi.Tests.Chat;
@@ -25,13 +27,14 @@ internal static class ChatTestData
 
     public static async Task<List<(string Role, string Status, string Content, long Sequence)>> MessagesAsync(NpgsqlDataSource dataSource, Guid conversationId)
     {
-        await using var command = dataSource.CreateCommand("SELECT role, status, content, sequence FROM messages WHERE conversation_id = $1 ORDER BY sequence");
+        await using var command = dataSource.CreateCommand(
+            "SELECT role, status, content, key_id, content_ct, sequence FROM messages WHERE conversation_id = $1 ORDER BY sequence");
         command.Parameters.Add(new() { Value = conversationId });
         var rows = new List<(string, string, string, long)>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3)));
+            rows.Add((reader.GetString(0), reader.GetString(1), (await TestCipher.OpenAsync(dataSource, reader, 2, EncryptedField.MessageContent))!, reader.GetInt64(5)));
         }
         return rows;
     }

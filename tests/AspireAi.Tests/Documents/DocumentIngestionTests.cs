@@ -157,9 +157,10 @@ public sealed class DocumentIngestionTests(ApiFactory factory) : IClassFixture<A
         var before = await DocumentsApiTests.SearchAsync(client, query);
         Assert.DoesNotContain(id, DocumentsApiTests.Hits(before));
         Assert.All(before.GetProperty("results").EnumerateArray(), h => Assert.NotEqual(JsonValueKind.Null, h.GetProperty("similarity").ValueKind));
+        var tokens = await TestCipher.For(factory.DataSource).TokensAsync(user.OrgId, query, CancellationToken.None);
         Assert.Equal(1, await DocumentsTestData.CountAsync(factory.DataSource,
-            "SELECT count(*) FROM document_chunks WHERE document_id = $1 AND embedding_model = 'legacy-model-0' AND tsv @@ plainto_tsquery('english', $2)",
-            id, query));
+            "SELECT count(*) FROM document_chunks WHERE document_id = $1 AND embedding_model = 'legacy-model-0' AND content_bi @> $2",
+            id, tokens));
 
         var workers = await DocumentsTestData.WorkersAsync();
         await RunJobAsync<ReembedHandler>(workers, DocumentJobs.Reembed);

@@ -7,6 +7,7 @@ using System.Text.Json;
 using AspireAi.Core.Documents;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Documents.Retrieval;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
 using AspireAi.Offline;
@@ -148,7 +149,8 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
         var options = Options.Create(new DocumentsOptions());
         var embedder = new DocumentEmbedder(factory.Services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>(),
             factory.Services.GetRequiredService<IOptions<LlmOptions>>(), options);
-        return new DocumentRetriever(factory.DataSource, embedder, meters.Telemetry, options, loggerFactory.CreateLogger<DocumentRetriever>());
+        return new DocumentRetriever(factory.DataSource, embedder, factory.Services.GetRequiredService<FieldCipher>(), meters.Telemetry, options,
+            loggerFactory.CreateLogger<DocumentRetriever>());
     }
 
     // Inserted like DocumentStore does, minus the job: only this test's handler ingests it.
@@ -181,7 +183,7 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
         // The hashing double under the gate: instant, so the test controls the pace alone.
         var llm = Options.Create(new LlmOptions { Offline = { Embedder = OfflineEmbedder.Hashing } });
         var handler = new DocumentIngestionHandler(factory.DataSource, new DocumentEmbedder(generator, llm, options),
-            DocumentsTestData.Get<DocumentsTelemetry>(workers), options, NullLogger<DocumentIngestionHandler>.Instance);
+            DocumentsTestData.Get<FieldCipher>(workers), DocumentsTestData.Get<DocumentsTelemetry>(workers), options, NullLogger<DocumentIngestionHandler>.Instance);
         await using var connection = await factory.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         var now = DateTimeOffset.UtcNow;

@@ -40,12 +40,14 @@ public sealed class DocumentsApiTests(ApiFactory factory) : IClassFixture<ApiFac
         Assert.Equal("all-MiniLM-L6-v2", document.GetProperty("embeddingModel").GetString());
         Assert.True(document.GetProperty("canDelete").GetBoolean());
 
-        // Each chunk carries its vector (384 wide), tsvector, heading, and the model that embedded it.
+        // Each chunk carries its vector (384 wide), its text encrypted with its blind index (the keyed tokens of its
+        // words), heading, and the model that embedded it.
+        var tokens = await TestCipher.For(factory.DataSource).TokensAsync(user.OrgId, "engine mainsail", CancellationToken.None);
         Assert.Equal(2, await DocumentsTestData.CountAsync(factory.DataSource, """
             SELECT count(*) FROM document_chunks
             WHERE document_id = $1 AND scope_key = $2 AND embedding_model = 'all-MiniLM-L6-v2' AND vector_dims(embedding) = 384
-              AND tsv @@ to_tsquery('english', 'engine | mainsail') AND heading IN ('Engine', 'Sails')
-            """, id, user.Id));
+              AND content IS NULL AND key_id IS NOT NULL AND content_bi && $3 AND heading IN ('Engine', 'Sails')
+            """, id, user.Id, tokens));
         var chunks = await client.GetFromJsonAsync<JsonElement>($"/v1/documents/{id}/chunks");
         var items = chunks.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(["Engine", "Sails"], items.Select(c => c.GetProperty("heading").GetString()));

@@ -39,6 +39,7 @@ internal static class DocumentsTestData
         var configuration = new Dictionary<string, string?>
         {
             ["ConnectionStrings:postgres"] = servers.PostgresConnectionString,
+            ["Encryption:MasterKey"] = TestServers.EncryptionMasterKey,
             ["Logging:LogLevel:Default"] = "Warning",
             ["Jobs:Workers"] = "2",
             ["Jobs:PollInterval"] = "00:00:01",

@@ -5,6 +5,7 @@ using System.Text.Json;
 using AspireAi.Core.Documents.Chunking;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Documents.Parsing;
+using AspireAi.Core.Encryption;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
 using AspireAi.Workers.Documents;
@@ -117,14 +118,15 @@ public sealed class PdfIngestionTests(ApiFactory factory) : IClassFixture<ApiFac
 
         // Every chunk has a page; page 1's text is on page 1 and the code on page 3, never on the page without text.
         await using var command = factory.DataSource.CreateCommand(
-            "SELECT content, (metadata->>'page')::int, (metadata->>'pageEnd')::int FROM document_chunks WHERE document_id = $1 ORDER BY ordinal");
+            "SELECT content, key_id, content_ct, (metadata->>'page')::int, (metadata->>'pageEnd')::int FROM document_chunks WHERE document_id = $1 ORDER BY ordinal");
         command.Parameters.Add(new() { Value = id });
         var chunks = new List<(string Content, int? Page, int? PageEnd)>();
         await using (var reader = await command.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                chunks.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetInt32(2)));
+                chunks.Add(((await TestCipher.OpenAsync(factory.DataSource, reader, 0, EncryptedField.ChunkContent))!,
+                    reader.IsDBNull(3) ? null : reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetInt32(4)));
             }
         }
         Assert.True(chunks.Count >= 2, $"{chunks.Count} chunks");

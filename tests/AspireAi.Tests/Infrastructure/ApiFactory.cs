@@ -92,6 +92,7 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
             ["ConnectionStrings:postgres"] = servers.PostgresConnectionString,
             ["ConnectionStrings:redis"] = servers.RedisConnectionString,
             ["Auth:SigningKey"] = SigningKey,
+            ["Encryption:MasterKey"] = TestServers.EncryptionMasterKey,
         }));
         // Aspire's client integrations read their connection strings while Program registers services, before the
         // app configuration above is added; host settings are there from the start.
@@ -137,12 +138,13 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
     public static IPAddress NewClientAddress() => new([10, .. RandomNumberGenerator.GetBytes(3)]);
 
     /// <summary>
-    /// Creates a unique user (role "user" unless given, e.g. "admin") in the default organisation, signs it in
-    /// through <c>POST /v1/auth/token</c>, and returns a client that sends its access token.
+    /// Creates a unique user (role "user" unless given, e.g. "admin") in the default organisation (or the one named
+    /// <paramref name="orgName"/>, created if needed), signs it in through <c>POST /v1/auth/token</c>, and returns a
+    /// client that sends its access token.
     /// </summary>
-    public async Task<(HttpClient Client, RegisteredUser User)> CreateUserClientAsync(string? role = null)
+    public async Task<(HttpClient Client, RegisteredUser User)> CreateUserClientAsync(string? role = null, string? orgName = null)
     {
-        var (id, orgId, email, password, displayName, userRole) = await InsertUserAsync(role ?? AspireAiRoles.User);
+        var (id, orgId, email, password, displayName, userRole) = await InsertUserAsync(role ?? AspireAiRoles.User, orgName ?? UserAccounts.DefaultOrgName);
         var client = CreateClient();
         using var response = await client.PostAsJsonAsync("/v1/auth/token", new { email, password });
         if (response.StatusCode != HttpStatusCode.OK)
@@ -163,7 +165,7 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
     public static string NewEmail(string purpose = "user") => $"{purpose}-{Guid.NewGuid():N}@test.aspireai.local";
 
     // Straight into the table: works whatever Auth:AllowRegistration says, and is the only way to make an admin.
-    private async Task<(Guid Id, Guid OrgId, string Email, string Password, string DisplayName, string Role)> InsertUserAsync(string role)
+    private async Task<(Guid Id, Guid OrgId, string Email, string Password, string DisplayName, string Role)> InsertUserAsync(string role, string orgName)
     {
         var id = Guid.CreateVersion7();
         var email = NewEmail(role);
@@ -173,7 +175,7 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
         await using (var org = new NpgsqlCommand("INSERT INTO orgs (id, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", connection))
         {
             org.Parameters.Add(new() { Value = Guid.CreateVersion7() });
-            org.Parameters.Add(new() { Value = UserAccounts.DefaultOrgName });
+            org.Parameters.Add(new() { Value = orgName });
             await org.ExecuteNonQueryAsync();
         }
         await using var insert = new NpgsqlCommand("""
@@ -186,7 +188,7 @@ public sealed class ApiFactory : WebApplicationFactory<ApiAssemblyMarker>, IAsyn
         insert.Parameters.Add(new() { Value = displayName });
         insert.Parameters.Add(new() { Value = AdminSeeder.HashPassword(password) });
         insert.Parameters.Add(new() { Value = role });
-        insert.Parameters.Add(new() { Value = UserAccounts.DefaultOrgName });
+        insert.Parameters.Add(new() { Value = orgName });
         var orgId = (Guid)(await insert.ExecuteScalarAsync())!;
         return (id, orgId, email, password, displayName, role);
     }

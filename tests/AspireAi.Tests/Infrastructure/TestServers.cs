@@ -30,6 +30,10 @@ public sealed class TestServers
 
     public static Task<TestServers> GetAsync() => Shared.Value;
 
+    /// <summary>The master key (Encryption:MasterKey) of every host of this run: generated per run, like the database it
+    /// encrypts. Hosts on the shared database must all use it, or they cannot unwrap each other's data keys.</summary>
+    public static string EncryptionMasterKey { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     /// <summary>A Redis server owned by the calling test (stop it, kill it, restart it), cleaned up at exit.</summary>
     public static async Task<RedisServer> StartPrivateRedisAsync()
     {

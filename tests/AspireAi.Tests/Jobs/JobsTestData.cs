@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AspireAi.Core.Data;
 using AspireAi.Core.Jobs;
+using AspireAi.Tests.Infrastructure;
 using AspireAi.Workers.Jobs;
 using AspireAi.Workers.Jobs.Testing;
 using Microsoft.Extensions.Configuration;
@@ -112,6 +113,7 @@ internal static class JobsTestData
         var all = new Dictionary<string, string?>
         {
             ["ConnectionStrings:postgres"] = connectionString,
+            ["Encryption:MasterKey"] = TestServers.EncryptionMasterKey,
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

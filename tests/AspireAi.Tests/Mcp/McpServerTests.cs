@@ -5,6 +5,7 @@ using System.Text.Json;
 using AspireAi.Tests.Auth;
 using AspireAi.Tests.Documents;
 using AspireAi.Tests.Infrastructure;
+using AspireAi.Tests.Memory;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -69,7 +70,7 @@ public sealed class McpServerTests(ApiFactory factory) : IClassFixture<ApiFactor
         var updated = await CallAsync(client, "update_memory", new() { ["id"] = memoryId.ToString(), ["text"] = "Prefers aisle seats on long flights" });
         var newId = updated.GetProperty("id").GetGuid();
         Assert.NotEqual(memoryId, newId);
-        Assert.Equal("Prefers aisle seats on long flights", await factory.ScalarAsync<string>("SELECT text FROM memories WHERE id = $1 AND invalidated_at IS NULL", newId));
+        Assert.Equal("Prefers aisle seats on long flights", await MemoryTestData.CurrentTextAsync(factory.DataSource, newId));
 
         var deleted = await CallAsync(client, "delete_memory", new() { ["id"] = newId.ToString() });
         Assert.Equal("DELETE", deleted.GetProperty("operation").GetString());
@@ -93,7 +94,8 @@ public sealed class McpServerTests(ApiFactory factory) : IClassFixture<ApiFactor
         var secret = await client.CallToolAsync("add_memory", new Dictionary<string, object?> { ["text"] = "My key is sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD" });
         Assert.True(secret.IsError);
         Assert.Contains("secret", Text(secret), StringComparison.Ordinal);
-        Assert.Equal(0L, await factory.ScalarAsync<long>("SELECT count(*) FROM memories WHERE user_id = $1 AND text LIKE '%sk-proj%'", user.Id));
+        Assert.DoesNotContain(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id, currentOnly: false),
+            m => m.Text.Contains("sk-proj", StringComparison.Ordinal));
 
         // The tool-call audit has one row per call, attributed to the key's owner.
         await using var audit = factory.DataSource.CreateCommand(
@@ -153,7 +155,7 @@ public sealed class McpServerTests(ApiFactory factory) : IClassFixture<ApiFactor
         var delete = await bob.CallToolAsync("delete_memory", new Dictionary<string, object?> { ["id"] = memoryId.ToString() });
         Assert.True(delete.IsError);
         Assert.Equal($"Keeps the {marker} safe under the stairs",
-            await factory.ScalarAsync<string>("SELECT text FROM memories WHERE id = $1 AND invalidated_at IS NULL AND user_id = $2", memoryId, alice.Id));
+            await MemoryTestData.CurrentTextAsync(factory.DataSource, memoryId, alice.Id));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
 using AspireAi.Tests.Chat;
@@ -285,13 +286,13 @@ internal static class MemoryScenarioRunner
 
     private static async Task<List<(string Text, string Scope, string? SessionId)>> CurrentAsync(ApiFactory api, Guid userId)
     {
-        await using var command = api.DataSource.CreateCommand("SELECT text, scope, session_id FROM memories WHERE user_id = $1 AND invalidated_at IS NULL");
+        await using var command = api.DataSource.CreateCommand("SELECT text, key_id, text_ct, scope, session_id FROM memories WHERE user_id = $1 AND invalidated_at IS NULL");
         command.Parameters.Add(new() { Value = userId });
         var rows = new List<(string, string, string?)>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            rows.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
+            rows.Add(((await TestCipher.OpenAsync(api.DataSource, reader, 0, EncryptedField.MemoryText))!, reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
         }
         return rows;
     }

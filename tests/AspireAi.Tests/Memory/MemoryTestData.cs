@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Memory;
 using AspireAi.Tests.Chat;
@@ -130,7 +131,7 @@ internal static class MemoryTestData
     public static async Task<List<StoredMemory>> MemoriesAsync(NpgsqlDataSource dataSource, Guid userId, bool currentOnly = true)
     {
         await using var command = dataSource.CreateCommand($"""
-            SELECT id, text, type, scope, invalidated_at, invalidated_reason FROM memories
+            SELECT id, text, key_id, text_ct, type, scope, invalidated_at, invalidated_reason FROM memories
             WHERE user_id = $1 {(currentOnly ? "AND invalidated_at IS NULL" : "")}
             ORDER BY created_at, id
             """);
@@ -139,10 +140,42 @@ internal static class MemoryTestData
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            rows.Add(new StoredMemory(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetString(5)));
+            rows.Add(new StoredMemory(reader.GetGuid(0), (await TestCipher.OpenAsync(dataSource, reader, 1, EncryptedField.MemoryText))!, reader.GetString(4),
+                reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
         return rows;
+    }
+
+    /// <summary>The current text of one memory (decrypted), or null when it is not current or not the user's.</summary>
+    public static async Task<string?> CurrentTextAsync(NpgsqlDataSource dataSource, Guid memoryId, Guid? userId = null)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT text, key_id, text_ct FROM memories WHERE id = $1 AND invalidated_at IS NULL AND ($2::uuid IS NULL OR user_id = $2)");
+        command.Parameters.Add(new() { Value = memoryId });
+        command.Parameters.Add(new() { Value = (object?)userId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid });
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? await TestCipher.OpenAsync(dataSource, reader, 0, EncryptedField.MemoryText) : null;
+    }
+
+    /// <summary>Every text (old and new, decrypted) of the user's memory history rows.</summary>
+    public static async Task<List<string>> HistoryTextsAsync(NpgsqlDataSource dataSource, Guid userId)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT old_text, key_id, old_text_ct, new_text, key_id, new_text_ct FROM memory_history WHERE owner_user_id = $1 ORDER BY id");
+        command.Parameters.Add(new() { Value = userId });
+        var texts = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            foreach (var ordinal in new[] { 0, 3 })
+            {
+                if (await TestCipher.OpenAsync(dataSource, reader, ordinal, EncryptedField.MemoryText) is { } text)
+                {
+                    texts.Add(text);
+                }
+            }
+        }
+        return texts;
     }
 
     /// <summary>History operations of a memory's lineage, oldest first, as "OPERATION:actor".</summary>

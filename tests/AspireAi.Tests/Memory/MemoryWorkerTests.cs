@@ -24,6 +24,7 @@ public sealed class MemoryWorkerTests(ApiFactory factory)
         {
             ["ConnectionStrings:postgres"] = factory.Servers.PostgresConnectionString,
             ["ConnectionStrings:redis"] = factory.Servers.RedisConnectionString,
+            ["Encryption:MasterKey"] = TestServers.EncryptionMasterKey,
             ["Jobs:PollInterval"] = "00:00:01",
             // Maintenance runs on its schedule; this test is about extraction.
             ["Jobs:Recurring:memory.purge:Enabled"] = "false",

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using AspireAi.Core.Encryption;
 using AspireAi.Tests.Auth;
 using AspireAi.Tests.Infrastructure;
 using OpenAI.Chat;
@@ -74,14 +75,16 @@ public sealed class OpenAiSdkTests(ApiFactory factory) : IClassFixture<ApiFactor
         // Persisted like a native turn: the user's message and the complete answer, charged to the conversation,
         // and a chat memory source for the exchange.
         await using var command = factory.DataSource.CreateCommand(
-            "SELECT role, content, status, input_tokens, output_tokens FROM messages WHERE conversation_id = $1 ORDER BY sequence");
+            "SELECT role, content, key_id, content_ct, status, input_tokens, output_tokens FROM messages WHERE conversation_id = $1 ORDER BY sequence");
         command.Parameters.Add(new() { Value = conversationId });
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
-        Assert.Equal(("user", "Tell me something about streaming answers word by word.", "complete"), (reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+        Assert.Equal(("user", "Tell me something about streaming answers word by word.", "complete"),
+            (reader.GetString(0), await TestCipher.OpenAsync(factory.DataSource, reader, 1, EncryptedField.MessageContent), reader.GetString(4)));
         Assert.True(await reader.ReadAsync());
-        Assert.Equal(("assistant", text.ToString(), "complete"), (reader.GetString(0), reader.GetString(1), reader.GetString(2)));
-        Assert.Equal((usage!.InputTokenCount, usage.OutputTokenCount), (reader.GetInt32(3), reader.GetInt32(4)));
+        Assert.Equal(("assistant", text.ToString(), "complete"),
+            (reader.GetString(0), await TestCipher.OpenAsync(factory.DataSource, reader, 1, EncryptedField.MessageContent), reader.GetString(4)));
+        Assert.Equal((usage!.InputTokenCount, usage.OutputTokenCount), (reader.GetInt32(5), reader.GetInt32(6)));
         Assert.False(await reader.ReadAsync());
         Assert.Equal(1L, await factory.ScalarAsync<long>("SELECT count(*) FROM usage_ledger WHERE conversation_id = $1", conversationId));
         Assert.Equal(1L, await factory.ScalarAsync<long>("SELECT count(*) FROM memory_sources WHERE conversation_id = $1 AND kind = 'chat'", conversationId));
