@@ -13,6 +13,7 @@ using AspireAi.Api.OpenAiCompat;
 using AspireAi.Api.OpenApi;
 using AspireAi.Api.Prompts;
 using AspireAi.Api.RateLimiting;
+using AspireAi.Api.RetrievalQuality;
 using AspireAi.Api.Usage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -40,6 +41,7 @@ app.MapChatApi().WithRateLimitClass(RateLimitClass.Chat).WithIdempotency();
 app.MapFeedbackApi();
 app.MapPromptsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
 app.MapUsageApi();
+app.MapRetrievalQualityApi().WithRateLimitClass(RateLimitClass.Admin);
 app.MapJobsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
 app.MapMemoriesApi().WithRateLimitClassForWrites(RateLimitClass.MemoryWrites).WithIdempotency();
 app.MapDocumentsApi().WithRateLimitClassForWrites(RateLimitClass.Documents).WithIdempotency();

@@ -13,6 +13,7 @@ using AspireAi.Api.Mcp;
 using AspireAi.Api.OpenAiCompat;
 using AspireAi.Api.OpenApi;
 using AspireAi.Core.Redis;
+using AspireAi.Core.RetrievalQuality;
 using AspireAi.ServiceDefaults;
 
 namespace AspireAi.Api.Extensions;
@@ -37,6 +38,7 @@ internal static class Extensions
         builder.AddJobs();
         builder.AddMemory();
         builder.AddDocuments();
+        builder.AddRetrievalQuality();
         builder.AddApiDocumentation();
         builder.AddOpenAiCompat();
         builder.AddMcp();

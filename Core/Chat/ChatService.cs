@@ -39,6 +39,7 @@ public sealed record ChatPreparation(ChatRejection Rejection, ChatTurn? Turn = n
 public sealed partial class ChatService(
     NpgsqlDataSource dataSource,
     UsageLedger ledger,
+    PromptRollouts rollouts,
     IChatClient chatClient,
     IEnumerable<IChatContextProvider> contextProviders,
     IEnumerable<IChatToolProvider> toolProviders,
@@ -69,6 +70,8 @@ public sealed partial class ChatService(
         {
             throw new InvalidOperationException($"No active version of prompt '{options.SystemPromptName}'.");
         }
+        // A running rollout may serve this user its candidate version instead (from the cache: no round trip).
+        prompt = await rollouts.ChooseAsync(prompt, userId, cancellationToken).ConfigureAwait(false);
 
         var traceId = Activity.Current?.TraceId.ToString();
         var (userMessageId, assistantMessageId) = await StoreUserMessageAsync(conversationId, content, prompt, traceId, cancellationToken).ConfigureAwait(false);

@@ -6,6 +6,7 @@ using AspireAi.ServiceDefaults;
 using AspireAi.Workers.Documents;
 using AspireAi.Workers.Jobs;
 using AspireAi.Workers.Memory;
+using AspireAi.Workers.Prompts;
 
 namespace AspireAi.Workers.Extensions;
 
@@ -19,6 +20,7 @@ internal static class Extensions
         builder.AddJobWorkers();
         builder.AddDocumentJobs();
         builder.AddMemoryJobs();
+        builder.AddPromptJobs();
         builder.AddIdempotencySweep();
     }
 }
