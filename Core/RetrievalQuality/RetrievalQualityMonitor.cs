@@ -54,8 +54,9 @@ public sealed partial class RetrievalQualityMonitor(
             throw;
         }
         var settings = options.Value;
-        var since = RetrievalQualityRecorder.WindowOf(time.GetUtcNow()) - RetrievalQualityRecorder.Window;
-        var alerts = await store.MarkAlertsAsync(since, settings.AlertThreshold, settings.AlertMinRetrievals, cancellationToken).ConfigureAwait(false);
+        // The current window and the one before (whose last retrievals may have arrived with this flush).
+        var current = RetrievalQualityRecorder.WindowOf(time.GetUtcNow());
+        var alerts = await store.MarkAlertsAsync(current - RetrievalQualityRecorder.Window, current + RetrievalQualityRecorder.Window, settings.AlertThreshold, settings.AlertMinRetrievals, cancellationToken).ConfigureAwait(false);
         foreach (var alert in alerts)
         {
             metrics.Alerted(alert.Source);

@@ -42,19 +42,20 @@ public sealed class RetrievalQualityStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Marks the windows (at or after <paramref name="since"/>) whose average top similarity is below the threshold
+    /// Marks the windows starting in [<paramref name="from"/>, <paramref name="to"/>) whose average top similarity is below the threshold
     /// with enough scored retrievals, and returns those newly marked: whichever instance marks a window reports it.
     /// </summary>
-    public async Task<IReadOnlyList<QualityAlert>> MarkAlertsAsync(DateTimeOffset since, double threshold, int minScored, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<QualityAlert>> MarkAlertsAsync(DateTimeOffset from, DateTimeOffset to, double threshold, int minScored, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
             UPDATE retrieval_quality_windows SET alerted_at = now()
-            WHERE window_start >= $1 AND alerted_at IS NULL AND scored >= $3 AND similarity_sum / scored < $2
+            WHERE window_start >= $1 AND window_start < $4 AND alerted_at IS NULL AND scored >= $3 AND similarity_sum / scored < $2
             RETURNING window_start, source, similarity_sum / scored, scored
             """);
-        command.Parameters.Add(new() { Value = since });
+        command.Parameters.Add(new() { Value = from });
         command.Parameters.Add(new() { Value = threshold });
         command.Parameters.Add(new() { Value = (long)minScored });
+        command.Parameters.Add(new() { Value = to });
         var alerts = new List<QualityAlert>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
