@@ -3,8 +3,12 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AspireAi.Core.Chat;
+using AspireAi.Core.Documents.Retrieval;
+using AspireAi.Core.Memory;
 using AspireAi.Core.RetrievalQuality;
 using AspireAi.Tests.Infrastructure;
+using AspireAi.Tests.Memory;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -112,6 +116,36 @@ public sealed class RetrievalQualityTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Empty(await monitor.FlushAsync(CancellationToken.None));
         Assert.Empty(alerts.Measurements);
         Assert.Equal((9L, 9L, 9L, false), await RowAsync(window, "document"));
+    }
+
+    [Fact]
+    public async Task Memory_and_document_retrieval_for_a_chat_turn_report_their_top_similarity_to_the_recorder()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        using (var created = await client.PostAsJsonAsync("/v1/memories", new { text = "I live in Lisbon and I use Rust." }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+        }
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+        // A recorder of this test's own: the host's is drained by its monitor at any moment.
+        var recorder = new RetrievalQualityRecorder(TimeProvider.System);
+        var memory = ActivatorUtilities.CreateInstance<MemoryContextProvider>(factory.Services, recorder);
+        var documents = ActivatorUtilities.CreateInstance<DocumentRetriever>(factory.Services, recorder);
+
+        var block = await memory.GetContextAsync(new ChatContextRequest(user.Id, user.OrgId, "default", Guid.CreateVersion7(), "Where do I live?"),
+            CancellationToken.None);
+        await documents.SearchAsync(user.Id, user.OrgId, new DocumentSearchRequest("Where do I live?", 5, Source: "chat"), CancellationToken.None);
+
+        Assert.NotNull(block);
+        var tallies = recorder.Drain().ToDictionary(t => t.Source);
+        var remembered = tallies[RetrievalSources.Memory];
+        Assert.Equal((1L, 1L, 0L), (remembered.Retrievals, remembered.Scored, remembered.LowConfidence));
+        // The offline embedder scores this pair low (about 0.28) but above the memory threshold: a real, positive similarity.
+        Assert.InRange(remembered.SimilaritySum, 0.05, 1.0);
+        // The user has no documents: a retrieval with nothing to score.
+        var searched = tallies[RetrievalSources.Document];
+        Assert.Equal((1L, 0L, 0L), (searched.Retrievals, searched.Scored, searched.LowConfidence));
+        Assert.Empty(recorder.Drain());
     }
 
     [Fact]

@@ -78,7 +78,8 @@ public sealed class AdminPromptsPagesTests(WebStackFixture stack) : IClassFixtur
         var html = await browser.GetPageAsync($"/admin/retrieval-quality?hours=6&end={end}");
 
         Assert.Contains("data-testid=\"quality-alert\"", html, StringComparison.Ordinal);
-        var key = window.ToString("O", CultureInfo.InvariantCulture);
+        // UTC with a Z: an offset's "+" would be HTML-encoded in the attribute.
+        var key = window.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         Assert.Contains($"data-source=\"memory\" data-window=\"{key}\" data-value=\"0.52\"", html, StringComparison.Ordinal);
         Assert.Contains($"data-source=\"document\" data-window=\"{key}\" data-value=\"0.88\"", html, StringComparison.Ordinal);
         Assert.Contains("<td data-testid=\"memory-average\">0.520</td>", html, StringComparison.Ordinal);
