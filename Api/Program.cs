@@ -15,6 +15,7 @@ using AspireAi.Api.OpenAiCompat;
 using AspireAi.Api.OpenApi;
 using AspireAi.Api.Prompts;
 using AspireAi.Api.RateLimiting;
+using AspireAi.Api.RetrievalQuality;
 using AspireAi.Api.Usage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -44,6 +45,7 @@ app.MapChatApi().WithRateLimitClass(RateLimitClass.Chat).WithIdempotency();
 app.MapFeedbackApi();
 app.MapPromptsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
 app.MapUsageApi();
+app.MapRetrievalQualityApi().WithRateLimitClass(RateLimitClass.Admin);
 app.MapJobsApi().WithRateLimitClass(RateLimitClass.Admin).WithIdempotency();
 app.MapMemoriesApi().WithRateLimitClassForWrites(RateLimitClass.MemoryWrites).WithIdempotency();
 app.MapDocumentsApi().WithRateLimitClassForWrites(RateLimitClass.Documents).WithIdempotency();

@@ -14,6 +14,7 @@ using AspireAi.Api.Mcp;
 using AspireAi.Api.OpenAiCompat;
 using AspireAi.Api.OpenApi;
 using AspireAi.Core.Redis;
+using AspireAi.Core.RetrievalQuality;
 using AspireAi.Offline;
 using AspireAi.ServiceDefaults;
 
@@ -41,6 +42,7 @@ internal static class Extensions
         builder.AddJobs();
         builder.AddMemory();
         builder.AddDocuments();
+        builder.AddRetrievalQuality();
         builder.AddApiDocumentation();
         builder.AddOpenAiCompat();
         builder.AddMcp();

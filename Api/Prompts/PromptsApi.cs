@@ -17,6 +17,7 @@ public static class PromptsApi
         group.MapGet("/", ListPrompts);
         group.MapPost("/{name}/versions/{version:int}/activate", ActivatePrompt);
         group.MapPost("/{name}/rollback", RollbackPrompt);
+        group.MapPromptRollouts();
         return group;
     }
 
@@ -32,8 +33,13 @@ public static class PromptsApi
         Guid Id, string Name, int Version, string Template, string? Model, float? Temperature, int? MaxTokens,
         Guid? CreatedBy, DateTimeOffset CreatedAt, string Sha256, bool IsActive);
 
-    public static async Task<Created<PromptResponse>> CreatePrompt(CreatePromptRequest request, HttpContext http, PromptStore store, AuditLog audit)
+    public static async Task<Results<Created<PromptResponse>, ProblemHttpResult>> CreatePrompt(
+        CreatePromptRequest request, HttpContext http, PromptStore store, PromptRollouts rollouts, AuditLog audit)
     {
+        if (request.Activate && await rollouts.IsRunningAsync(request.Name!, http.RequestAborted))
+        {
+            return RolloutRunning(request.Name!);
+        }
         var actor = http.User.GetCurrentUser().UserId;
         var created = await store.CreateAsync(request.Name!, request.Template!, request.Model, request.Temperature, request.MaxTokens,
             actor, request.Activate, http.RequestAborted);
@@ -46,8 +52,12 @@ public static class PromptsApi
         TypedResults.Ok((await store.ListAsync(name, http.RequestAborted)).Select(ToResponse).ToArray());
 
     public static async Task<Results<Ok<PromptResponse>, ProblemHttpResult>> ActivatePrompt(
-        string name, int version, HttpContext http, PromptStore store, AuditLog audit)
+        string name, int version, HttpContext http, PromptStore store, PromptRollouts rollouts, AuditLog audit)
     {
+        if (await rollouts.IsRunningAsync(name, http.RequestAborted))
+        {
+            return RolloutRunning(name);
+        }
         var activated = await store.ActivateAsync(name, version, http.RequestAborted);
         if (activated is not null)
         {
@@ -58,8 +68,13 @@ public static class PromptsApi
             : TypedResults.Ok(ToResponse(activated));
     }
 
-    public static async Task<Results<Ok<PromptResponse>, ProblemHttpResult>> RollbackPrompt(string name, HttpContext http, PromptStore store, AuditLog audit)
+    public static async Task<Results<Ok<PromptResponse>, ProblemHttpResult>> RollbackPrompt(
+        string name, HttpContext http, PromptStore store, PromptRollouts rollouts, AuditLog audit)
     {
+        if (await rollouts.IsRunningAsync(name, http.RequestAborted))
+        {
+            return RolloutRunning(name);
+        }
         var activated = await store.RollbackAsync(name, http.RequestAborted);
         if (activated is not null)
         {
@@ -69,6 +84,12 @@ public static class PromptsApi
             ? TypedResults.Problem(title: "Nothing to roll back to", detail: $"Prompt '{name}' has no active version with an older version before it.", statusCode: StatusCodes.Status409Conflict)
             : TypedResults.Ok(ToResponse(activated));
     }
+
+    // The rollout compares its candidate with the active version: changing that version under it would make the
+    // comparison (and the stop, which falls back to it) mean something else.
+    private static ProblemHttpResult RolloutRunning(string name) => TypedResults.Problem(title: "Rollout running",
+        detail: $"Prompt '{name}' has a rollout running; stop it or let it complete before changing the active version.",
+        statusCode: StatusCodes.Status409Conflict);
 
     private static PromptResponse ToResponse(PromptVersion p) =>
         new(p.Id, p.Name, p.Version, p.Template, p.Model, p.Temperature, p.MaxTokens, p.CreatedBy, p.CreatedAt, p.Sha256, p.IsActive);

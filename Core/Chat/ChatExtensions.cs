@@ -16,13 +16,24 @@ public static class ChatExtensions
         builder.Services.AddOptions<PricingSettings>().BindConfiguration(PricingSettings.SectionName);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ConversationStore>();
-        builder.Services.AddSingleton<PromptStore>();
+        builder.AddPromptRollouts();
         builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddSingleton<ExactResponseCache>();
         builder.Services.AddSingleton<ChatService>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
         builder.Services.AddSingleton<IChatExchangeObserver, ConversationTitles>();
         builder.Services.AddSingleton<MessageFeedbackStore>();
+        return builder;
+    }
+
+    /// <summary>Prompt versions and their staged rollouts (the Api serves them; the Workers sweep them).</summary>
+    public static IHostApplicationBuilder AddPromptRollouts(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<PromptRolloutOptions>().BindConfiguration(PromptRolloutOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<PromptStore>();
+        builder.Services.TryAddSingleton<PromptRollouts>();
         return builder;
     }
 }

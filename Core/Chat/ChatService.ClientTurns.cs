@@ -53,6 +53,7 @@ public sealed partial class ChatService
         {
             throw new InvalidOperationException($"No active version of prompt '{options.SystemPromptName}'.");
         }
+        prompt = await rollouts.ChooseAsync(prompt, request.UserId, cancellationToken).ConfigureAwait(false);
 
         var query = request.Messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
         var traceId = Activity.Current?.TraceId.ToString();

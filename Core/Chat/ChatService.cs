@@ -41,6 +41,7 @@ public sealed partial class ChatService(
     NpgsqlDataSource dataSource,
     FieldCipher cipher,
     UsageLedger ledger,
+    PromptRollouts rollouts,
     IChatClient chatClient,
     IEnumerable<IChatContextProvider> contextProviders,
     IEnumerable<IChatToolProvider> toolProviders,
@@ -72,6 +73,8 @@ public sealed partial class ChatService(
         {
             throw new InvalidOperationException($"No active version of prompt '{options.SystemPromptName}'.");
         }
+        // A running rollout may serve this user its candidate version instead (from the cache: no round trip).
+        prompt = await rollouts.ChooseAsync(prompt, userId, cancellationToken).ConfigureAwait(false);
 
         var traceId = Activity.Current?.TraceId.ToString();
         var (userMessageId, assistantMessageId) = await StoreUserMessageAsync(conversation, content, prompt, traceId, cancellationToken).ConfigureAwait(false);

@@ -48,7 +48,8 @@ public sealed class PromptStore(NpgsqlDataSource dataSource, SharedCache? cache 
 
     private static string CacheKey(string name) => "prompt:active:" + name;
 
-    private async Task InvalidateAsync(string name)
+    /// <summary>Drops this instance's and every other instance's cached active version of <paramref name="name"/>.</summary>
+    internal async Task InvalidateAsync(string name)
     {
         if (cache is not null)
         {
@@ -60,6 +61,15 @@ public sealed class PromptStore(NpgsqlDataSource dataSource, SharedCache? cache 
     {
         await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM prompts WHERE name = $1 AND is_active");
         command.Parameters.Add(new() { Value = name });
+        return (await ReadAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+    }
+
+    /// <summary>One version; null when it does not exist.</summary>
+    public async Task<PromptVersion?> GetAsync(string name, int version, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM prompts WHERE name = $1 AND version = $2");
+        command.Parameters.Add(new() { Value = name });
+        command.Parameters.Add(new() { Value = version });
         return (await ReadAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
     }
 
@@ -146,21 +156,21 @@ public sealed class PromptStore(NpgsqlDataSource dataSource, SharedCache? cache 
 
     // Serialises writers of one prompt name, so two activations cannot both clear the flag and then collide on
     // the one-active index.
-    private static async Task LockNameAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string name, CancellationToken cancellationToken)
+    internal static async Task LockNameAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string name, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", connection, tx);
         command.Parameters.Add(new() { Value = "prompt:" + name });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task DeactivateAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string name, CancellationToken cancellationToken)
+    internal static async Task DeactivateAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string name, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("UPDATE prompts SET is_active = false WHERE name = $1 AND is_active", connection, tx);
         command.Parameters.Add(new() { Value = name });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<List<PromptVersion>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    internal static async Task<List<PromptVersion>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         var items = new List<PromptVersion>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -4,6 +4,7 @@ using AspireAi.Core.Chat;
 using AspireAi.Core.Common;
 using AspireAi.Core.Jobs;
 using AspireAi.Core.Llm;
+using AspireAi.Core.RetrievalQuality;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -20,7 +21,8 @@ namespace AspireAi.Core.Memory;
 /// </summary>
 public sealed partial class MemoryContextProvider(
     MemoryRetriever retriever, MemoryStore store, MemoryMetrics metrics, ContentScreen screen, IOptions<MemoryOptions> options,
-    ILogger<MemoryContextProvider> logger)
+    ILogger<MemoryContextProvider> logger,
+    RetrievalQualityRecorder? quality = null)
     : IChatContextProvider
 {
     public string Name => "memory";
@@ -38,6 +40,11 @@ public sealed partial class MemoryContextProvider(
             new HashSet<MemoryScope>(), new HashSet<MemoryType>(), request.AgentId, SessionIdOf(request.ConversationId)), cancellationToken).ConfigureAwait(false);
 
         IEnumerable<ScoredMemory> ranked = result.Items.Where(m => m.Score >= settings.MinScoreFor(result.EmbeddingModel));
+        // Quality of the search itself: its best semantic similarity, and whether it found candidates of which none is
+        // good enough (low confidence). The profile fallback below is not retrieval and does not count.
+        var scored = result.Items.Where(m => m.Breakdown.Semantic > 0).ToList();
+        quality?.Record(RetrievalSources.Memory, scored.Count == 0 ? null : scored.Max(m => m.Breakdown.Semantic),
+            result.Items.Count > 0 && !ranked.Any());
         if (AsksAboutTheUser(request.Query))
         {
             // "What do you know about me?" resembles no memory in particular, yet every memory answers it: fall back

@@ -5,6 +5,8 @@ using AspireAi.Web.Documents;
 using AspireAi.Web.Jobs;
 using AspireAi.Web.Memories;
 using AspireAi.Web.Http;
+using AspireAi.Web.Prompts;
+using AspireAi.Web.RetrievalQuality;
 using AspireAi.Web.Usage;
 
 namespace AspireAi.Web.Extensions;
@@ -31,5 +33,7 @@ internal static class Extensions
         builder.AddMemoriesUi();
         builder.AddJobsUi();
         builder.AddUsageUi();
+        builder.AddPromptsUi();
+        builder.AddRetrievalQualityUi();
     }
 }

@@ -4,6 +4,7 @@ using AspireAi.Core.Documents.Chunking;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Encryption;
 using AspireAi.Core.Jobs;
+using AspireAi.Core.RetrievalQuality;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NpgsqlTypes;
@@ -84,6 +85,9 @@ public sealed partial class RecallMonitorHandler(
 
         var measurement = new RecallMeasurement(model, k, samples.Count, filtered / samples.Count, global / samples.Count, nearest / samples.Count);
         LastMeasurement = measurement;
+        // Kept for the retrieval-quality report; written in the job's transaction, so a failed run leaves no row.
+        await RetrievalQualityStore.AddRecallAsync(context.Connection, context.Transaction, model, k, samples.Count, measurement.FilteredRecall,
+            measurement.GlobalRecall, measurement.NearestFound, cancellationToken).ConfigureAwait(false);
         telemetry.RecordRecall(model, k, "filtered", measurement.FilteredRecall);
         telemetry.RecordRecall(model, k, "global", measurement.GlobalRecall);
         telemetry.RecordRecall(model, 1, "filtered", measurement.NearestFound);

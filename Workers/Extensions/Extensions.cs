@@ -7,6 +7,7 @@ using AspireAi.Workers.Documents;
 using AspireAi.Workers.Encryption;
 using AspireAi.Workers.Jobs;
 using AspireAi.Workers.Memory;
+using AspireAi.Workers.Prompts;
 
 namespace AspireAi.Workers.Extensions;
 
@@ -21,6 +22,7 @@ internal static class Extensions
         builder.AddDocumentJobs();
         builder.AddMemoryJobs();
         builder.AddEncryptionJobs();
+        builder.AddPromptJobs();
         builder.AddIdempotencySweep();
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Encryption;
+using AspireAi.Core.RetrievalQuality;
 using AspireAi.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -55,7 +56,8 @@ public sealed partial class DocumentRetriever(
     FieldCipher cipher,
     DocumentsTelemetry telemetry,
     IOptions<DocumentsOptions> options,
-    ILogger<DocumentRetriever> logger)
+    ILogger<DocumentRetriever> logger,
+    RetrievalQualityRecorder? quality = null)
 {
     // $1 query vector, $2 model, $3 scope keys, $4 "any word" query, $5 candidates per method, $6 rrf k, $7 rows,
     // $8 document ids or null, $9 tags or null, $10 the query as typed (full_match: the chunk holds every query term),
@@ -231,6 +233,7 @@ public sealed partial class DocumentRetriever(
             telemetry.BestSimilarity.Record(b, new KeyValuePair<string, object?>("gen_ai.request.model", model));
         }
 
+        quality?.Record(RetrievalSources.Document, best, lowConfidence);
         if (lowConfidence)
         {
             telemetry.LowConfidence.Add(1, new KeyValuePair<string, object?>("source", request.Source));

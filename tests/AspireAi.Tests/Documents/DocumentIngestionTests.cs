@@ -216,6 +216,17 @@ public sealed class DocumentIngestionTests(ApiFactory factory) : IClassFixture<A
         Assert.InRange(measurement.NearestFound, 0.9, 1.0);
         Assert.Contains(measurements, m => m.Kind == "filtered" && m.Value == measurement.FilteredRecall);
         Assert.Contains(measurements, m => m.Kind == "global" && m.Value == measurement.GlobalRecall);
+
+        // The run is kept for the retrieval-quality report (committed with the job).
+        await using var kept = factory.DataSource.CreateCommand("""
+            SELECT count(*) FROM recall_measurements
+            WHERE model = $1 AND k = $2 AND samples = $3 AND filtered_recall = $4 AND global_recall = $5 AND nearest_found = $6
+            """);
+        foreach (var value in new object[] { measurement.Model, measurement.K, measurement.Samples, measurement.FilteredRecall, measurement.GlobalRecall, measurement.NearestFound })
+        {
+            kept.Parameters.Add(new() { Value = value });
+        }
+        Assert.Equal(1L, (long)(await kept.ExecuteScalarAsync())!);
     }
 
     [Fact]
