@@ -28,6 +28,8 @@ public static class MemoriesApi
         group.MapPost("/search", SearchMemories).ReadsOnly();
         group.MapGet("/", ListMemories);
         group.MapGet("/export", ExportMemories);
+        group.MapGet("/events", MemoryEventsStream.StreamAsync)
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
         group.MapDelete("/", EraseMemories);
         group.MapGet("/{id:guid}", GetMemory);
         group.MapPut("/{id:guid}", UpdateMemory);

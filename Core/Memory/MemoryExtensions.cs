@@ -51,6 +51,7 @@ public static class MemoryExtensions
         services.TryAddSingleton<MemoryMetrics>();
         services.TryAddSingleton<MemoryEmbedder>();
         services.TryAddSingleton<SessionMemoryStore>();
+        services.TryAddSingleton<MemoryEventPublisher>();
         services.TryAddSingleton<MemoryWriter>();
         services.TryAddSingleton<MemoryStore>();
         services.TryAddSingleton<MemoryLanguageModel>();

@@ -93,6 +93,12 @@ public sealed class MemoryOptions : IValidatableObject
     /// <summary>Rows each maintenance job touches per run at most.</summary>
     [Range(1, 100_000)] public int MaintenanceBatchSize { get; set; } = 1_000;
 
+    /// <summary>
+    /// How often the memory event stream (<c>GET /v1/memories/events</c>) sends a comment when nothing happened: keeps
+    /// proxies from closing an idle connection, and is when the stream notices that Redis went away.
+    /// </summary>
+    public TimeSpan EventStreamHeartbeat { get; set; } = TimeSpan.FromSeconds(15);
+
     [Required, MinLength(1)] public string ExtractionPromptName { get; set; } = "memory.extract";
 
     [Required, MinLength(1)] public string ConsolidationPromptName { get; set; } = "memory.consolidate";
@@ -107,6 +113,10 @@ public sealed class MemoryOptions : IValidatableObject
         if (SessionTtl < TimeSpan.FromSeconds(1) || SessionTtl > TimeSpan.FromDays(30))
         {
             yield return new("SessionTtl must be between 1 second and 30 days.", [nameof(SessionTtl)]);
+        }
+        if (EventStreamHeartbeat < TimeSpan.FromMilliseconds(100) || EventStreamHeartbeat > TimeSpan.FromMinutes(5))
+        {
+            yield return new("EventStreamHeartbeat must be between 100 milliseconds and 5 minutes.", [nameof(EventStreamHeartbeat)]);
         }
         if (InvalidatedRetention < TimeSpan.Zero)
         {

@@ -32,7 +32,7 @@ public sealed record MemoryExport(Guid UserId, DateTimeOffset ExportedAt, IReadO
 /// Reads for the API (get, list, history, export) and erasure. Every query is scoped to what the caller may see: a
 /// memory of another user is indistinguishable from one that does not exist.
 /// </summary>
-public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore sessions, FieldCipher cipher, TimeProvider time)
+public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore sessions, FieldCipher cipher, MemoryEventPublisher events, TimeProvider time)
 {
     public const int MaxPageSize = 100;
 
@@ -271,6 +271,7 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
         // Writers mirror session memories to Redis after their own commit: one that committed just before this
         // erasure took the lock may have written its key after the pass above. Its rows are gone; so goes the key.
         await sessions.EraseAsync(userId, CancellationToken.None).ConfigureAwait(false);
+        await events.PublishErasedAsync(userId).ConfigureAwait(false);
         return erasure;
     }
 

@@ -23,6 +23,8 @@ public sealed class MemoryWriteEffects
     internal List<SessionMirrorChange> Mirror { get; } = [];
 
     internal List<(MemoryOperation Operation, MemoryActor Actor)> Operations { get; } = [];
+
+    internal List<(MemoryScopeRef Scope, MemoryEvent Event)> Events { get; } = [];
 }
 
 /// <summary>One change to a session's Redis hash: remove <paramref name="RemovedHash"/>, then set <paramref name="Upsert"/>.</summary>
@@ -34,8 +36,8 @@ internal sealed record SessionMirrorChange(Guid UserId, string SessionId, string
 /// them, when a job did. What a write does outside Postgres goes to the caller's <see cref="MemoryWriteEffects"/>, for
 /// after the commit; the Redis field is the content hash, so applying a change twice rewrites the same field.
 /// </summary>
-public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCipher cipher, MemoryMetrics metrics, IOptions<MemoryOptions> options, TimeProvider time,
-    ILogger<MemoryWriter> logger)
+public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCipher cipher, MemoryMetrics metrics, MemoryEventPublisher events,
+    IOptions<MemoryOptions> options, TimeProvider time, ILogger<MemoryWriter> logger)
 {
     /// <summary>Commits the writes' transaction, then applies what they left for after the commit.</summary>
     public async Task CommitAsync(NpgsqlTransaction transaction, MemoryWriteEffects effects, CancellationToken cancellationToken)
@@ -77,8 +79,14 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         {
             metrics.Applied(operation, actor);
         }
+        // Last: the panels that hear of a change read the list again, which must already show it.
+        foreach (var (scope, change) in effects.Events)
+        {
+            await events.PublishAsync(scope, change).ConfigureAwait(false);
+        }
         effects.Mirror.Clear();
         effects.Operations.Clear();
+        effects.Events.Clear();
     }
 
     /// <summary>
@@ -180,6 +188,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         await HistoryAsync(connection, transaction, inserted, null, MemoryOperation.Add, null, inserted.Text, provenance, reason, cancellationToken).ConfigureAwait(false);
         Mirror(effects, inserted, vector, removedHash: null);
         effects.Operations.Add((MemoryOperation.Add, provenance.Actor));
+        Announce(effects, MemoryOperation.Add, inserted, null);
         return new MemoryWriteResult(MemoryOperation.Add, inserted, null, reason);
     }
 
@@ -213,6 +222,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
                 $"Merged into an identical memory. {reason}", cancellationToken).ConfigureAwait(false);
             MirrorRemove(effects, previous);
             effects.Operations.Add((MemoryOperation.Delete, provenance.Actor));
+            Announce(effects, MemoryOperation.Delete, previous, null);
             return await NoopAsync(connection, transaction, effects, existing, memory.Text, provenance, "The same memory already exists.", cancellationToken).ConfigureAwait(false);
         }
         await HistoryAsync(connection, transaction, previous, inserted.Id, MemoryOperation.Update, previous.Text, inserted.Text, provenance,
@@ -221,6 +231,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
             reason, cancellationToken).ConfigureAwait(false);
         Mirror(effects, inserted, vector, MemoryText.Hash(previous.Text));
         effects.Operations.Add((MemoryOperation.Update, provenance.Actor));
+        Announce(effects, MemoryOperation.Update, inserted, previous);
         return new MemoryWriteResult(MemoryOperation.Update, inserted, previous, reason);
     }
 
@@ -246,6 +257,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         await HistoryAsync(connection, transaction, target, null, MemoryOperation.Delete, target.Text, null, provenance, reason, cancellationToken).ConfigureAwait(false);
         MirrorRemove(effects, target);
         effects.Operations.Add((MemoryOperation.Delete, provenance.Actor));
+        Announce(effects, MemoryOperation.Delete, target, null);
         return new MemoryWriteResult(MemoryOperation.Delete, target with { InvalidatedAt = time.GetUtcNow(), InvalidatedReason = invalidationReason }, null, reason);
     }
 
@@ -447,6 +459,14 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
             vector.Values, vector.Model);
         effects.Mirror.Add(new SessionMirrorChange(memory.UserId!.Value, memory.SessionId!, removedHash,
             (MemoryText.Hash(memory.Text), entry, memory.ExpiresAt ?? time.GetUtcNow() + options.Value.SessionTtl)));
+    }
+
+    private void Announce(MemoryWriteEffects effects, MemoryOperation operation, MemoryRecord memory, MemoryRecord? previous)
+    {
+        if (events.Describe(operation, memory, previous) is { } change)
+        {
+            effects.Events.Add((memory.ScopeRef, change));
+        }
     }
 
     private static void MirrorRemove(MemoryWriteEffects effects, MemoryRecord memory)

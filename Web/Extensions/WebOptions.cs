@@ -20,4 +20,8 @@ internal sealed class WebOptions
 
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan AccessTokenRefreshMargin { get; set; } = TimeSpan.FromSeconds(30);
+
+    // How often the interactive jobs page reads the queues again (the no-script page has its own refresh link).
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan JobsRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

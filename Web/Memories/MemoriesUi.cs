@@ -15,6 +15,19 @@ internal static partial class MemoriesUi
     public static IHostApplicationBuilder AddMemoriesUi(this IHostApplicationBuilder builder)
     {
         builder.Services.AddUserApiClient<MemoriesClient>();
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers: experimental, but the documented way to drop the default handler
+        builder.Services.AddHttpClient<MemoryEventsClient>(client =>
+            {
+                client.BaseAddress = ApiClientExtensions.ApiBaseAddress;
+                // Open for as long as the page is: the standard handler's timeouts would cut it every few seconds.
+                client.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            // Not draining: leaving the page must close the connection at once, which ends the Api's subscription.
+            .ConfigurePrimaryHttpMessageHandler(() => ApiClientExtensions.CreateHandler(drainResponses: false))
+            .AddHttpMessageHandler<ForwardedForHandler>()
+            .AddHttpMessageHandler<ApiBearerTokenHandler>()
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         return builder;
     }
 

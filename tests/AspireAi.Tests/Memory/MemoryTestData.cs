@@ -219,6 +219,13 @@ internal static class MemoryTestData
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
+    public static async Task<JsonElement> PutMemoryAsync(HttpClient client, Guid id, object body)
+    {
+        using var response = await client.PutAsJsonAsync($"/v1/memories/{id}", body);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
     public static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
     {
         using var response = await client.GetAsync(path);

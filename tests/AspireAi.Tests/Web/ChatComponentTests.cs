@@ -3,8 +3,6 @@ using System.Text;
 using AspireAi.Web.ApiClients;
 using AspireAi.Web.Chat;
 using AspireAi.Web.Components.Chat;
-using AspireAi.Web.Components.Memories;
-using AspireAi.Web.Memories;
 using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Forms;
@@ -31,7 +29,6 @@ public sealed class ChatComponentTests : IDisposable
         _context.Services.AddSingleton(new ApiClient(http, TimeProvider.System));
         _context.Services.AddSingleton<MarkdownRenderer>();
         _context.Services.AddSingleton<IHttpContextAccessor>(new HttpContextAccessor());
-        _context.Services.AddSingleton(new MemoriesClient(http, TimeProvider.System));
         _context.Services.AddScoped<ChatExchanges>();
         _context.Services.TryAddSingleton<AntiforgeryStateProvider, NoAntiforgery>();
         // After the services: setting it builds the renderer, which closes the container.
@@ -128,31 +125,6 @@ public sealed class ChatComponentTests : IDisposable
         Assert.Equal(
             [("PUT", "/v1/conversations/c-1/messages/a-0/feedback", """{"rating":"up","comment":null}"""), ("DELETE", "/v1/conversations/c-1/messages/a-0/feedback", "")],
             _api.Requests.Select(r => (r.Method, r.Path, r.Body)));
-    }
-
-    [Fact]
-    public void After_an_answer_the_memory_panel_shows_what_the_workers_extracted_without_a_reload()
-    {
-        var known = Guid.NewGuid();
-        var learned = Guid.NewGuid();
-        _api.Json = $$"""
-            {"items":[
-              {"id":"{{learned}}","scope":"user","type":"fact","text":"Works at Globex","importance":0.5,"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","validFrom":"2026-01-01T00:00:00Z","isCurrent":true,"lineageId":"{{learned}}"},
-              {"id":"{{known}}","scope":"user","type":"fact","text":"Lives in Lisbon","importance":0.5,"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","validFrom":"2026-01-01T00:00:00Z","isCurrent":true,"lineageId":"{{known}}"}
-            ],"nextCursor":null}
-            """;
-        var panel = _context.Render<MemoryPanelLive>(p => p
-            .Add(c => c.KnownIds, [known])
-            .Add(c => c.ReturnUrl, "/c/c-1"));
-        Assert.Empty(panel.FindAll("[data-testid='memory-text']"));
-
-        _context.Services.GetRequiredService<ChatExchanges>().NotifyCompleted();
-
-        panel.WaitForAssertion(
-            () => Assert.Equal(["Works at Globex"], panel.FindAll("[data-testid='memory-text']").Select(e => e.TextContent)),
-            TimeSpan.FromSeconds(10));
-        var read = Assert.Single(_api.Requests);
-        Assert.Equal(("GET", "/v1/memories"), (read.Method, read.Path));
     }
 
     public void Dispose()
