@@ -18,7 +18,7 @@ public sealed class AdmissionOptions
     /// the last byte of the answer. A turn mostly waits on the model, so this is far above the core count; the
     /// benchmark (bench/AspireAi.ChatBench) is how to size it for a machine and a provider's latency.
     /// </summary>
-    [Range(1, 100_000)] public int MaxConcurrentChatTurns { get; set; } = 256;
+    [Range(1, 100_000)] public int MaxConcurrentChatTurns { get; set; } = 1_000;
 
     /// <summary>Turns that may wait for a free slot (oldest first) before refusals start; 0 refuses at once.</summary>
     [Range(0, 100_000)] public int QueueLimit { get; set; }

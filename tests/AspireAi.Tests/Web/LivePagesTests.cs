@@ -110,7 +110,8 @@ public sealed class LivePagesTests(WebStackFixture stack) : IClassFixture<WebSta
 
         var second = await EnqueueAsync(admin, new { type, delaySeconds = 3600 });
 
-        await Assertions.Expect(rows).ToHaveCountAsync(2);
+        // The page re-reads every Web:JobsRefreshInterval (5 s), as long as Playwright's default wait: allow a few.
+        await Assertions.Expect(rows).ToHaveCountAsync(2, new() { Timeout = 20_000 });
         Assert.Equal([second.ToString(), first.ToString()],
             await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.getAttribute('data-job-id'))"));
         await Assertions.Expect(page.Locator($"[data-testid=jobs-live] [data-job-id='{second}']")).ToHaveAttributeAsync("data-job-status", "queued");
