@@ -46,6 +46,8 @@ internal static class LoadRun
             ["ConnectionStrings__postgres"] = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { MaxPoolSize = 300 }.ConnectionString,
             ["ConnectionStrings__redis"] = redis.ConnectionString,
             ["Auth__SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            // One master key for both services: the Workers decrypt what the Api encrypted.
+            ["Encryption__MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Llm__Provider"] = "OpenAICompatible",
             ["Llm__Endpoint"] = $"{providerUrl}/v1/",
             ["Llm__ChatModel"] = "bench-model",
@@ -218,6 +220,11 @@ internal static class LoadRun
         catch (HttpRequestException ex)
         {
             return new StreamResult(firstToken, ex.GetType().Name + ": " + ex.HttpRequestError);
+        }
+        catch (IOException ex)
+        {
+            // A response cut off mid-stream (HttpIOException) is an error of the run, not of the harness.
+            return new StreamResult(firstToken, ex.GetType().Name);
         }
     }
 
