@@ -204,20 +204,9 @@ public sealed class KeyRotation(NpgsqlDataSource dataSource, DataKeyStore keys, 
             LIMIT $3
             FOR UPDATE OF m
             """, payload, batchSize, cancellationToken).ConfigureAwait(false);
-        var changed = 0;
-        foreach (var row in rows.Where(r => r.KeyId != r.TargetKeyId))
-        {
-            var (key, index) = await KeysAsync(row.TargetKeyId, cancellationToken).ConfigureAwait(false);
-            var text = await cipher.OpenAsync(new StoredText(row.KeyId, row.Ciphertext, row.Plain), EncryptedField.MessageContent, row.Id, cancellationToken)
-                .ConfigureAwait(false);
-            await using var update = context.CreateCommand(
-                "UPDATE messages SET content = NULL, key_id = $2, content_ct = $3, content_bi = $4 WHERE id = $1::uuid");
-            update.Parameters.Add(new() { Value = row.Id });
-            update.Parameters.Add(new() { Value = key.Id });
-            update.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, text).Ciphertext! });
-            update.Parameters.Add(Tokens(FieldCipher.Tokens(index, text)));
-            changed += await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        var changed = await ResealIndexedAsync(context, rows, EncryptedField.MessageContent,
+            "UPDATE messages SET content = NULL, key_id = $2, content_ct = $3, content_bi = $4 WHERE id = $1::uuid", (_, text) => text, cancellationToken)
+            .ConfigureAwait(false);
         return (rows.Count, changed, rows.Count > 0 ? rows[^1].Id : null);
     }
 
@@ -260,20 +249,9 @@ public sealed class KeyRotation(NpgsqlDataSource dataSource, DataKeyStore keys, 
             LIMIT $3
             FOR UPDATE OF m
             """, payload, batchSize, cancellationToken).ConfigureAwait(false);
-        var changed = 0;
-        foreach (var row in rows.Where(r => r.KeyId != r.TargetKeyId))
-        {
-            var (key, index) = await KeysAsync(row.TargetKeyId, cancellationToken).ConfigureAwait(false);
-            var text = await cipher.OpenAsync(new StoredText(row.KeyId, row.Ciphertext, row.Plain), EncryptedField.MemoryText, row.Id, cancellationToken)
-                .ConfigureAwait(false);
-            await using var update = context.CreateCommand(
-                "UPDATE memories SET text = NULL, key_id = $2, text_ct = $3, text_bi = $4 WHERE id = $1::uuid");
-            update.Parameters.Add(new() { Value = row.Id });
-            update.Parameters.Add(new() { Value = key.Id });
-            update.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MemoryText, text).Ciphertext! });
-            update.Parameters.Add(Tokens(FieldCipher.Tokens(index, text)));
-            changed += await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        var changed = await ResealIndexedAsync(context, rows, EncryptedField.MemoryText,
+            "UPDATE memories SET text = NULL, key_id = $2, text_ct = $3, text_bi = $4 WHERE id = $1::uuid", (_, text) => text, cancellationToken)
+            .ConfigureAwait(false);
         return (rows.Count, changed, rows.Count > 0 ? rows[^1].Id : null);
     }
 
@@ -319,21 +297,31 @@ public sealed class KeyRotation(NpgsqlDataSource dataSource, DataKeyStore keys, 
             LIMIT $3
             FOR UPDATE OF c
             """, payload, batchSize, cancellationToken).ConfigureAwait(false);
+        // A chunk's heading is searchable with its text, as the full-text column had it.
+        var changed = await ResealIndexedAsync(context, rows, EncryptedField.ChunkContent,
+            "UPDATE document_chunks SET content = NULL, key_id = $2, content_ct = $3, content_bi = $4 WHERE id = $1::uuid",
+            (row, text) => row.Heading + " " + text, cancellationToken).ConfigureAwait(false);
+        return (rows.Count, changed, rows.Count > 0 ? rows[^1].Id : null);
+    }
+
+    // Messages, memories and chunks: one text column, re-sealed under the organisation's active key with its blind
+    // index. The update takes $1 id, $2 key id, $3 ciphertext, $4 index tokens.
+    private async Task<int> ResealIndexedAsync(JobContext context, List<Row> rows, EncryptedField field, string updateSql,
+        Func<Row, string, string> indexedText, CancellationToken cancellationToken)
+    {
         var changed = 0;
         foreach (var row in rows.Where(r => r.KeyId != r.TargetKeyId))
         {
             var (key, index) = await KeysAsync(row.TargetKeyId, cancellationToken).ConfigureAwait(false);
-            var text = await cipher.OpenAsync(new StoredText(row.KeyId, row.Ciphertext, row.Plain), EncryptedField.ChunkContent, row.Id, cancellationToken)
-                .ConfigureAwait(false);
-            await using var update = context.CreateCommand(
-                "UPDATE document_chunks SET content = NULL, key_id = $2, content_ct = $3, content_bi = $4 WHERE id = $1::uuid");
+            var text = await cipher.OpenAsync(new StoredText(row.KeyId, row.Ciphertext, row.Plain), field, row.Id, cancellationToken).ConfigureAwait(false);
+            await using var update = context.CreateCommand(updateSql);
             update.Parameters.Add(new() { Value = row.Id });
             update.Parameters.Add(new() { Value = key.Id });
-            update.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.ChunkContent, text).Ciphertext! });
-            update.Parameters.Add(Tokens(FieldCipher.Tokens(index, row.Heading + " " + text)));
+            update.Parameters.Add(new() { Value = FieldCipher.Seal(key, field, text).Ciphertext! });
+            update.Parameters.Add(Tokens(FieldCipher.Tokens(index, indexedText(row, text))));
             changed += await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-        return (rows.Count, changed, rows.Count > 0 ? rows[^1].Id : null);
+        return changed;
     }
 
     private sealed record Row(string Id, Guid? KeyId, Guid TargetKeyId, string? Plain, byte[]? Ciphertext, string? Plain2, byte[]? Ciphertext2, string? Heading);
