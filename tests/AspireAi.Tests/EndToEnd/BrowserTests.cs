@@ -158,7 +158,8 @@ public sealed class BrowserTests(AspireStackFixture fixture) : IClassFixture<Asp
         await page.GetByTestId("nav-admin-jobs").ClickAsync();
         await page.GotoAsync("/admin/jobs?status=succeeded&type=memory.extract");
         await Assertions.Expect(page.GetByTestId("job-row").First).ToHaveAttributeAsync("data-job-status", "succeeded");
-        await page.GetByTestId("job-link").First.ClickAsync();
+        // With script the live list replaces the server-rendered one (still in the page, hidden): click the one shown.
+        await page.Locator("[data-testid=job-link]:visible").First.ClickAsync();
         await Assertions.Expect(page.GetByText("memory.extract").First).ToBeVisibleAsync();
     }
 
