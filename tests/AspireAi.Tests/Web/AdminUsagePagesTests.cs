@@ -18,16 +18,7 @@ public sealed class AdminUsagePagesTests(WebStackFixture stack) : IClassFixture<
         {
             Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
         }
-        // The reports list the day's heaviest users first (at most 200), and the shared test database holds hundreds of
-        // other tests' users with usage today: one more (append-only) entry, a heavy embedding call, makes this user the
-        // heaviest so it is listed whatever ran before.
-        Assert.Equal(1, await ChatTestData.CountAsync(stack.Api.DataSource, """
-            WITH heavy AS (
-                INSERT INTO usage_ledger (user_id, org_id, operation, model, input_tokens, output_tokens, cost)
-                SELECT user_id, org_id, 'embedding', model, 50000000, 0, 0 FROM usage_ledger WHERE user_id = $1 LIMIT 1
-                RETURNING 1)
-            SELECT count(*) FROM heavy
-            """, user.Id));
+        await MakeHeaviestUserOfTheDayAsync(user.Id);
         var tokens = await ChatTestData.CountAsync(stack.Api.DataSource,
             "SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM usage_ledger WHERE user_id = $1", user.Id);
         Assert.True(tokens > 0);
@@ -73,16 +64,7 @@ public sealed class AdminUsagePagesTests(WebStackFixture stack) : IClassFixture<
         {
             Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
         }
-        // The reports list the day's heaviest users first (at most 200), and the shared test database holds hundreds of
-        // other tests' users with usage today: one more (append-only) entry, a heavy embedding call, makes this user the
-        // heaviest so it is listed whatever ran before.
-        Assert.Equal(1, await ChatTestData.CountAsync(stack.Api.DataSource, """
-            WITH heavy AS (
-                INSERT INTO usage_ledger (user_id, org_id, operation, model, input_tokens, output_tokens, cost)
-                SELECT user_id, org_id, 'embedding', model, 50000000, 0, 0 FROM usage_ledger WHERE user_id = $1 LIMIT 1
-                RETURNING 1)
-            SELECT count(*) FROM heavy
-            """, user.Id));
+        await MakeHeaviestUserOfTheDayAsync(user.Id);
         var (adminApi, _) = await stack.Api.CreateUserClientAsync("admin");
 
         var report = await adminApi.GetFromJsonAsync<JsonElement>("/v1/admin/usage/budget");
@@ -95,4 +77,16 @@ public sealed class AdminUsagePagesTests(WebStackFixture stack) : IClassFixture<
         Assert.Equal(user.Email, mine.GetProperty("email").GetString());
         Assert.Equal((double)tokens / budget, mine.GetProperty("fraction").GetDouble(), 6);
     }
+
+    // The reports list the day's heaviest users first (at most 200), and the shared test database holds hundreds of
+    // other tests' users with usage today: one more (append-only) entry, a heavy embedding call, makes this user the
+    // heaviest so it is listed whatever ran before.
+    private async Task MakeHeaviestUserOfTheDayAsync(Guid userId) =>
+        Assert.Equal(1, await ChatTestData.CountAsync(stack.Api.DataSource, """
+            WITH heavy AS (
+                INSERT INTO usage_ledger (user_id, org_id, operation, model, input_tokens, output_tokens, cost)
+                SELECT user_id, org_id, 'embedding', model, 50000000, 0, 0 FROM usage_ledger WHERE user_id = $1 LIMIT 1
+                RETURNING 1)
+            SELECT count(*) FROM heavy
+            """, userId));
 }
