@@ -37,7 +37,7 @@ public static class ChatApi
     /// (validation, ownership, budget) is decided before the first byte, so it gets a proper 4xx.
     /// </summary>
     public static async Task<Results<EmptyHttpResult, Ok<ChatReply>, ValidationProblem, ProblemHttpResult>> SendMessage(
-        Guid id, SendMessageRequest request, HttpContext http, ChatService chat, IOptions<ChatSettings> settings)
+        Guid id, SendMessageRequest request, HttpContext http, ChatService chat, PreparationGate gate, IOptions<ChatSettings> settings)
     {
         var limit = settings.Value.MaxInputChars;
         if (string.IsNullOrWhiteSpace(request.Content))
@@ -53,7 +53,15 @@ public static class ChatApi
         }
 
         var user = http.User.GetCurrentUser();
-        var prepared = await chat.PrepareAsync(user.UserId, user.OrgId, id, request.Content, http.RequestAborted);
+        ChatPreparation prepared;
+        using (var slot = await gate.EnterAsync(http.RequestAborted))
+        {
+            if (!slot.Admitted)
+            {
+                return PreparationGate.Refusal(http, slot);
+            }
+            prepared = await chat.PrepareAsync(user.UserId, user.OrgId, id, request.Content, http.RequestAborted);
+        }
         switch (prepared.Rejection)
         {
             case ChatRejection.ConversationNotFound:

@@ -71,7 +71,7 @@ public static partial class OpenAiCompatApi
 
     public sealed record CompletionServices(
         ChatService Chat, MemoryService Memory, IOptions<ChatSettings> Settings, IOptions<LlmOptions> Llm,
-        IOptions<MemoryOptions> MemoryOptions, ILoggerFactory Loggers, IRedactorProvider Redactors);
+        IOptions<MemoryOptions> MemoryOptions, ILoggerFactory Loggers, IRedactorProvider Redactors, PreparationGate Gate);
 
     public static async Task<Results<EmptyHttpResult, JsonHttpResult<ChatCompletion>, JsonHttpResult<OpenAiErrorResponse>>> CreateChatCompletion(
         HttpContext http, [AsParameters] CompletionServices services)
@@ -110,8 +110,16 @@ public static partial class OpenAiCompatApi
             Activity.Current?.SetTag("aspireai.openai.user", shownUser);
         }
 
-        var prepared = await services.Chat.PrepareClientTurnAsync(new ClientTurnRequest(user.UserId, user.OrgId, conversationId, request!.Messages,
-            options => Configure(options, request)), http.RequestAborted);
+        ChatPreparation prepared;
+        using (var slot = await services.Gate.EnterAsync(http.RequestAborted))
+        {
+            if (!slot.Admitted)
+            {
+                return PreparationGate.OpenAiRefusal(http, slot);
+            }
+            prepared = await services.Chat.PrepareClientTurnAsync(new ClientTurnRequest(user.UserId, user.OrgId, conversationId, request!.Messages,
+                options => Configure(options, request)), http.RequestAborted);
+        }
         switch (prepared.Rejection)
         {
             case ChatRejection.ConversationNotFound:
