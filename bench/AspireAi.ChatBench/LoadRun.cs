@@ -2,12 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
-using System.Text.Json;
-using AspireAi.Core.Data;
-using AspireAi.LocalServers;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 
 namespace AspireAi.ChatBench;
 
@@ -21,88 +15,31 @@ namespace AspireAi.ChatBench;
 internal static class LoadRun
 {
     private static readonly TimeSpan AnswerTime = TimeSpan.FromSeconds(2);
+    private static int _questions;
 
     public static async Task<int> RunAsync(int streams, TimeSpan deadline)
     {
-        var work = Directory.CreateTempSubdirectory("aspireai-loadbench-").FullName;
-        await using var postgres = new PostgresServer(new PostgresServerOptions
-        {
-            DataDirectory = Path.Combine(work, "pg"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
-        });
-        await using var redis = new RedisServer(new RedisServerOptions
-        {
-            DataDirectory = Path.Combine(work, "redis"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
-        });
-        await postgres.StartAsync();
-        await redis.StartAsync();
-        await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
-        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync();
         await using var provider = await FakeProvider.StartAsync(AnswerTime);
         var providerUrl = provider.Urls.First();
-
-        var settings = new Dictionary<string, string?>
-        {
-            ["ASPNETCORE_ENVIRONMENT"] = "Production",
-            ["ConnectionStrings__postgres"] = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { MaxPoolSize = 300 }.ConnectionString,
-            ["ConnectionStrings__redis"] = redis.ConnectionString,
-            ["Auth__SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            // One master key for both services: the Workers decrypt what the Api encrypted.
-            ["Encryption__MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Llm__Provider"] = "OpenAICompatible",
-            ["Llm__Endpoint"] = $"{providerUrl}/v1/",
-            ["Llm__ChatModel"] = "bench-model",
-            ["Llm__ApiKey"] = "bench",
-            ["Llm__EmbeddingProvider"] = "Offline",
-            ["Logging__LogLevel__Default"] = "Warning",
-            // One stream per user here, but the users sign in and open conversations in a burst from one address.
-            ["RateLimits__Enabled"] = "false",
-        };
-        var (apiUrl, api) = StartService("AspireAi.Api", "api", settings);
-        await using var _ = api;
-        // The Workers' model calls (memory extraction) are not what the fake provider answers (it only streams): they
-        // use the offline model, the default, which also keeps their CPU cost realistic for a self-hosted setup.
-        var workerSettings = new Dictionary<string, string?>(settings) { ["Llm__Provider"] = "Offline" };
-        foreach (var key in new[] { "Llm__Endpoint", "Llm__ChatModel", "Llm__ApiKey" })
-        {
-            workerSettings.Remove(key);
-        }
-        var (workersUrl, workers) = StartService("AspireAi.Workers", "workers", workerSettings);
-        await using var __ = workers;
-
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 2000 }) { Timeout = Timeout.InfiniteTimeSpan };
-        await BenchData.WaitHealthyAsync(http, apiUrl);
-        await BenchData.WaitHealthyAsync(http, workersUrl);
-
-        var users = await BenchData.CreateUsersAsync(dataSource, streams);
-        var tokens = new List<string>();
-        var conversations = new List<Guid>();
-        foreach (var (email, password) in users)
-        {
-            using var signIn = await http.PostAsJsonAsync(new Uri(apiUrl, "/v1/auth/token"), new { email, password });
-            signIn.EnsureSuccessStatusCode();
-            var token = (await signIn.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
-            using var create = new HttpRequestMessage(HttpMethod.Post, new Uri(apiUrl, "/v1/conversations")) { Content = JsonContent.Create(new { title = "load" }) };
-            create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            using var created = await http.SendAsync(create);
-            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-            await BenchData.SeedHistoryAsync(dataSource, id, 20);
-            tokens.Add(token);
-            conversations.Add(id);
-        }
+        await using var stack = await BenchStack.StartAsync($"{providerUrl}/v1/", "bench-model", withWorkers: true);
+        var (http, apiUrl, api, workers, postgres, redis) = (stack.Http, stack.ApiUrl, stack.Api, stack.Workers!, stack.Postgres, stack.Redis);
+        var users = await stack.CreateUsersAsync(streams);
+        var tokens = users.Select(u => u.Token).ToList();
+        var conversations = users.Select(u => u.ConversationId).ToList();
 
         // Warm-up (JIT, pools), then let the memory-extraction jobs it caused finish before the baseline.
         for (var i = 0; i < 10; i++)
         {
-            await StreamAsync(http, apiUrl, tokens[i], conversations[i], CancellationToken.None);
+            await TurnAsync(http, apiUrl, tokens[i], conversations[i], CancellationToken.None);
         }
-        await WaitForIdleQueueAsync(dataSource, TimeSpan.FromMinutes(2));
+        await stack.WaitForIdleQueueAsync(TimeSpan.FromMinutes(2));
         await Task.Delay(TimeSpan.FromSeconds(5));
         var services = new List<(string Name, Func<long> Bytes)>
         {
-            ("api", () => Rss(api.Pid)),
-            ("workers", () => Rss(workers.Pid)),
-            ("postgres (PSS of all its processes)", () => postgres.Pid is { } pid ? PssWithChildren(pid) : 0),
-            ("redis", () => redis.Pid is { } pid ? Rss(pid) : 0),
+            ("api", () => ProcStats.Rss(api.Pid)),
+            ("workers", () => ProcStats.Rss(workers.Pid)),
+            ("postgres (PSS of all its processes)", () => postgres.Pid is { } pid ? ProcStats.PssWithChildren(pid) : 0),
+            ("redis", () => redis.Pid is { } pid ? ProcStats.Rss(pid) : 0),
         };
         var baseline = services.Select(s => s.Bytes()).ToArray();
         var peaks = (long[])baseline.Clone();
@@ -124,10 +61,11 @@ internal static class LoadRun
             }
         });
         var started = Stopwatch.GetTimestamp();
-        var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => StreamAsync(http, apiUrl, tokens[i], conversations[i], stop.Token)));
+        var turns = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => TurnAsync(http, apiUrl, tokens[i], conversations[i], stop.Token)));
+        var results = turns.Select(t => t.Stream).ToList();
         var wall = Stopwatch.GetElapsedTime(started);
         // The Workers' share of the load (memory extraction of every answer) comes after the streams.
-        await WaitForIdleQueueAsync(dataSource, TimeSpan.FromMinutes(5));
+        await stack.WaitForIdleQueueAsync(TimeSpan.FromMinutes(5));
         await sampling.CancelAsync();
         await sampler.ContinueWith(_ => { }, TaskScheduler.Default);
         await Task.Delay(TimeSpan.FromSeconds(30));
@@ -136,9 +74,11 @@ internal static class LoadRun
         var after60 = services.Select(s => s.Bytes()).ToArray();
 
         var ok = results.Where(r => r.Error is null).Select(r => r.FirstTokenMs).Order().ToList();
+        var okSinceFirstTry = turns.Where(t => t.Stream.Error is null).Select(t => t.SinceFirstTryMs).Order().ToList();
         var directTimes = direct.Order().ToList();
         Console.WriteLine($"# {streams} concurrent streams, provider {AnswerTime.TotalSeconds:0} s per answer, {Environment.ProcessorCount} cores, wall {wall.TotalSeconds:0.0} s");
         Console.WriteLine($"errors: {results.Count(r => r.Error is not null)} of {streams}");
+        Console.WriteLine($"refused with 503 + Retry-After before being admitted: {turns.Count(t => t.Refusals > 0)} turns, {turns.Sum(t => t.Refusals)} refusals in all (retried after the wait)");
         foreach (var error in results.Where(r => r.Error is not null).GroupBy(r => r.Error))
         {
             Console.WriteLine($"  {error.Count()} × {error.Key}");
@@ -150,7 +90,8 @@ internal static class LoadRun
         if (ok.Count > 0)
         {
             Console.WriteLine($"| through the Api | {P(ok, 50):0} | {P(ok, 95):0} | {P(ok, 99):0} |");
-            Console.WriteLine($"| **added by the Api** | {P(ok, 50) - P(directTimes, 50):0} | {P(ok, 95) - P(directTimes, 95):0} | {P(ok, 99) - P(directTimes, 99):0} |");
+            Console.WriteLine($"| **added by the Api** (admitted request) | {P(ok, 50) - P(directTimes, 50):0} | {P(ok, 95) - P(directTimes, 95):0} | {P(ok, 99) - P(directTimes, 99):0} |");
+            Console.WriteLine($"| user's wait: first try to first token, retries included | {P(okSinceFirstTry, 50):0} | {P(okSinceFirstTry, 95):0} | {P(okSinceFirstTry, 99):0} |");
         }
         Console.WriteLine();
         Console.WriteLine("| service | baseline MiB | peak MiB | 30 s after MiB | 60 s after MiB |");
@@ -159,24 +100,39 @@ internal static class LoadRun
         {
             Console.WriteLine($"| {services[i].Name} | {Mib(baseline[i])} | {Mib(peaks[i])} | {Mib(after30[i])} | {Mib(after60[i])} |");
         }
-        await api.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(10));
-        await workers.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(10));
         return 0;
     }
 
-    private static (Uri Url, ChildProcess Process) StartService(string project, string name, Dictionary<string, string?> settings)
-    {
-        var port = NativeProcess.FreeTcpPort();
-        var dll = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", project, new DirectoryInfo(AppContext.BaseDirectory).Name, project + ".dll"));
-        var process = ChildProcess.Start(new ChildProcessSpec("dotnet", [dll])
-        {
-            WorkingDirectory = Path.GetDirectoryName(dll),
-            Environment = new Dictionary<string, string?>(settings) { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}" },
-        }, line => { if (line.Contains("fail", StringComparison.OrdinalIgnoreCase)) Console.Error.WriteLine($"{name} | {line}"); });
-        return (new Uri($"http://127.0.0.1:{port}"), process);
-    }
+    /// <param name="FirstTokenMs">From sending the admitted request to its first token.</param>
+    /// <param name="SentAt">When the admitted request was sent (a Stopwatch timestamp).</param>
+    /// <param name="RetryAfter">Set on a 503 refusal: the wait the Api asked for.</param>
+    private sealed record StreamResult(double FirstTokenMs, string? Error, long SentAt = 0, TimeSpan? RetryAfter = null);
 
-    private sealed record StreamResult(double FirstTokenMs, string? Error);
+    /// <param name="SinceFirstTryMs">From the user's first try to the first token, Retry-After waits included.</param>
+    private sealed record TurnResult(StreamResult Stream, int Refusals, double SinceFirstTryMs);
+
+    /// <summary>One user's turn, as a well-behaved client makes it: a 503 with Retry-After is retried after the wait.</summary>
+    private static async Task<TurnResult> TurnAsync(HttpClient http, Uri apiUrl, string token, Guid conversation, CancellationToken cancellationToken)
+    {
+        var firstTry = Stopwatch.GetTimestamp();
+        for (var refusals = 0; ; refusals++)
+        {
+            var result = await StreamAsync(http, apiUrl, token, conversation, cancellationToken);
+            if (result.RetryAfter is not { } wait)
+            {
+                var since = Stopwatch.GetElapsedTime(firstTry, result.SentAt).TotalMilliseconds + result.FirstTokenMs;
+                return new TurnResult(result, refusals, since);
+            }
+            try
+            {
+                await Task.Delay(wait, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return new TurnResult(new StreamResult(0, "deadline"), refusals + 1, 0);
+            }
+        }
+    }
 
     // One chat stream read to its end: an error is a non-200, an `error` event, no `done` event, or the deadline.
     private static async Task<StreamResult> StreamAsync(HttpClient http, Uri apiUrl, string token, Guid conversation, CancellationToken cancellationToken)
@@ -187,11 +143,16 @@ internal static class LoadRun
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(apiUrl, $"/v1/conversations/{conversation}/messages"))
             {
-                Content = JsonContent.Create(new { content = "How is the weather in Lisbon in spring?" }),
+                // A different question each time: a repeated one would be answered from the query-embedding cache.
+                Content = JsonContent.Create(new { content = $"How is the weather in Lisbon in spring? (question {Interlocked.Increment(ref _questions)})" }),
             };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             request.Headers.Accept.ParseAdd("text/event-stream");
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            if (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter?.Delta is { } wait)
+            {
+                return new StreamResult(0, null, started, wait);
+            }
             if (!response.IsSuccessStatusCode)
             {
                 return new StreamResult(0, $"HTTP {(int)response.StatusCode}");
@@ -211,7 +172,7 @@ internal static class LoadRun
                 }
                 done |= line == "event: done";
             }
-            return done ? new StreamResult(firstToken, null) : new StreamResult(firstToken, "stream ended without done");
+            return new StreamResult(firstToken, done ? null : "stream ended without done", started);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -248,61 +209,6 @@ internal static class LoadRun
             }
         }
         return firstToken ?? throw new InvalidOperationException("The provider's stream had no token.");
-    }
-
-    private static async Task WaitForIdleQueueAsync(NpgsqlDataSource dataSource, TimeSpan timeout)
-    {
-        var until = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < until)
-        {
-            await using var command = dataSource.CreateCommand("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')");
-            if ((long)(await command.ExecuteScalarAsync())! == 0)
-            {
-                return;
-            }
-            await Task.Delay(500);
-        }
-        Console.Error.WriteLine($"The job queue was not idle within {timeout}.");
-    }
-
-    // Postgres is a process per connection sharing its buffers: PSS splits shared pages among them, so the sum
-    // does not count shared_buffers once per backend.
-    private static long PssWithChildren(int pid)
-    {
-        long total = SmapsPss(pid);
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(directory), out var child) && child != pid && Field($"/proc/{child}/status", "PPid:") == pid)
-            {
-                total += SmapsPss(child);
-            }
-        }
-        return total;
-    }
-
-    private static long SmapsPss(int pid) => Field($"/proc/{pid}/smaps_rollup", "Pss:") * 1024;
-
-    private static long Rss(int pid) => Field($"/proc/{pid}/status", "VmRSS:") * 1024;
-
-    // The first number after "field" on its line (kB for the memory fields); 0 when the process is gone.
-    private static long Field(string path, string field)
-    {
-        try
-        {
-            foreach (var line in File.ReadLines(path))
-            {
-                if (line.StartsWith(field, StringComparison.Ordinal))
-                {
-                    var number = line[field.Length..].Trim().Split(' ')[0];
-                    return long.Parse(number, CultureInfo.InvariantCulture);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The process went away between listing and reading.
-        }
-        return 0;
     }
 
     private static double P(List<double> sorted, int percentile) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];

@@ -2,91 +2,40 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
-using System.Text.Json;
-using AspireAi.LocalServers;
 using AspireAi.ChatBench;
-using AspireAi.Core.Data;
-using AspireAi.Core.Identity;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 
 // Server-added latency to first token: the same fake provider called through the Api (auth, budget check,
 // history load, prompt render, persistence of the user message, SSE) and directly. Usage:
 //   dotnet run -c Release --project bench/AspireAi.ChatBench [-- --requests-per-level 400]
-// Or the load run (LoadRun.cs): many concurrent streams against a provider that takes 2 s per answer:
+// The load run (LoadRun.cs): many concurrent streams against a provider that takes 2 s per answer:
 //   dotnet run -c Release --project bench/AspireAi.ChatBench -- --load [--streams 500] [--deadline-seconds 300]
+// Side by side with the Portkey gateway (SideBySide.cs), the peers' fake upstream and this load client:
+//   dotnet run -c Release --project bench/AspireAi.ChatBench -- --side-by-side [--levels 1,50,200] [--requests 300,600,800]
+//     [--peers ../shared/peers] [--peers-packages $PEERS_DIR, default /tmp/peers]
 if (args.Contains("--load"))
 {
     return await LoadRun.RunAsync(
         Option(args, "--streams") ?? 500, TimeSpan.FromSeconds(Option(args, "--deadline-seconds") ?? 300));
 }
-var requestsPerLevel = args.Length >= 2 && args[0] == "--requests-per-level" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 400;
+if (args.Contains("--side-by-side"))
+{
+    return await SideBySide.RunAsync(
+        Text(args, "--peers") ?? Path.Combine(RepositoryRoot(), "..", "shared", "peers"),
+        Text(args, "--peers-packages") ?? Environment.GetEnvironmentVariable("PEERS_DIR") ?? Path.Combine(Path.GetTempPath(), "peers"),
+        Numbers(args, "--levels") ?? [1, 50, 200], Numbers(args, "--requests") ?? [300, 600, 800]);
+}
+var requestsPerLevel = Option(args, "--requests-per-level") ?? 400;
 int[] concurrencyLevels = [1, 50, 200];
 
-var work = Directory.CreateTempSubdirectory("aspireai-chatbench-").FullName;
-await using var postgres = new PostgresServer(new PostgresServerOptions
-{
-    DataDirectory = Path.Combine(work, "pg"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
-});
-await using var redis = new RedisServer(new RedisServerOptions
-{
-    DataDirectory = Path.Combine(work, "redis"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
-});
-await postgres.StartAsync();
-await redis.StartAsync();
-await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
-await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync();
 await using var provider = await FakeProvider.StartAsync();
 var providerUrl = provider.Urls.First();
-
-var apiPort = NativeProcess.FreeTcpPort();
-var apiDll = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "AspireAi.Api", new DirectoryInfo(AppContext.BaseDirectory).Name, "AspireAi.Api.dll"));
-await using var api = ChildProcess.Start(new ChildProcessSpec("dotnet", [apiDll])
-{
-    WorkingDirectory = Path.GetDirectoryName(apiDll),
-    Environment = new Dictionary<string, string?>
-    {
-        ["ASPNETCORE_ENVIRONMENT"] = "Production",
-        ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{apiPort}",
-        ["ConnectionStrings__postgres"] = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { MaxPoolSize = 300 }.ConnectionString,
-        ["ConnectionStrings__redis"] = redis.ConnectionString,
-        ["Auth__SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-        ["Encryption__MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-        ["Llm__Provider"] = "OpenAICompatible",
-        ["Llm__Endpoint"] = $"{providerUrl}/v1/",
-        ["Llm__ChatModel"] = "bench-model",
-        ["Llm__ApiKey"] = "bench",
-        ["Llm__EmbeddingProvider"] = "Offline",
-        ["Logging__LogLevel__Default"] = "Warning",
-        // The harness sends hundreds of messages a minute per user; the per-user limit is not what it measures.
-        ["RateLimits__Enabled"] = "false",
-    },
-}, line => { if (line.Contains("fail", StringComparison.OrdinalIgnoreCase)) Console.Error.WriteLine($"api | {line}"); });
-
-var apiUrl = new Uri($"http://127.0.0.1:{apiPort}");
-using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1000 }) { Timeout = TimeSpan.FromMinutes(2) };
-await BenchData.WaitHealthyAsync(http, apiUrl);
-
-// One user per concurrent stream, each with its own conversation holding 20 messages of history.
-var users = await BenchData.CreateUsersAsync(dataSource, concurrencyLevels.Max());
-var tokens = new List<string>();
-foreach (var (email, password) in users)
-{
-    using var response = await http.PostAsJsonAsync(new Uri(apiUrl, "/v1/auth/token"), new { email, password });
-    response.EnsureSuccessStatusCode();
-    tokens.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!);
-}
-var conversations = new List<Guid>();
-foreach (var token in tokens)
-{
-    using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(apiUrl, "/v1/conversations")) { Content = JsonContent.Create(new { title = "bench" }) };
-    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-    using var response = await http.SendAsync(request);
-    var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-    conversations.Add(id);
-    await BenchData.SeedHistoryAsync(dataSource, id, 20);
-}
+await using var stack = await BenchStack.StartAsync($"{providerUrl}/v1/", "bench-model", withWorkers: false);
+var apiUrl = stack.ApiUrl;
+var http = stack.Http;
+var benchUsers = await stack.CreateUsersAsync(concurrencyLevels.Max());
+var tokens = benchUsers.Select(u => u.Token).ToList();
+var conversations = benchUsers.Select(u => u.ConversationId).ToList();
+var questions = 0;
 
 Console.WriteLine($"# time to first token, {requestsPerLevel} streams per level, {Environment.ProcessorCount} cores");
 Console.WriteLine("| concurrency | path | p50 ms | p95 ms | p99 ms |");
@@ -102,14 +51,14 @@ foreach (var level in concurrencyLevels)
     Print(level, "through the Api", viaApi);
     Console.WriteLine($"| {level} | **added by the Api** | {P(viaApi, 50) - P(direct, 50):0.00} | {P(viaApi, 95) - P(direct, 95):0.00} | {P(viaApi, 99) - P(direct, 99):0.00} |");
 }
-await api.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(10));
 return 0;
 
 async Task<double> ViaApiAsync(int slot)
 {
     using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(apiUrl, $"/v1/conversations/{conversations[slot]}/messages"))
     {
-        Content = JsonContent.Create(new { content = "How is the weather in Lisbon in spring?" }),
+        // A different question each time: a repeated one would be answered from the query-embedding cache.
+        Content = JsonContent.Create(new { content = $"How is the weather in Lisbon in spring? (question {Interlocked.Increment(ref questions)})" }),
     };
     request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens[slot]);
     request.Headers.Accept.ParseAdd("text/event-stream");
@@ -129,6 +78,12 @@ async Task<double> FirstTokenAsync(HttpRequestMessage request, string marker)
 {
     var started = Stopwatch.GetTimestamp();
     using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    if (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter?.Delta is { } wait)
+    {
+        // Refused by admission control: not a sample; the client waits as told before its next request.
+        await Task.Delay(wait);
+        return double.NaN;
+    }
     response.EnsureSuccessStatusCode();
     await using var stream = await response.Content.ReadAsStreamAsync();
     using var reader = new StreamReader(stream);
@@ -160,6 +115,11 @@ static async Task<List<double>> MeasureAsync(int concurrency, int total, Func<in
         }
     });
     await Task.WhenAll(workers);
+    var refused = results.RemoveAll(double.IsNaN);
+    if (refused > 0)
+    {
+        Console.WriteLine($"| {concurrency} | refused with 503 + Retry-After | {refused} of {total} | | |");
+    }
     results.Sort();
     return results;
 }
@@ -169,5 +129,22 @@ static double P(List<double> sorted, int percentile) => sorted[Math.Min(sorted.C
 static void Print(int level, string path, List<double> sorted) =>
     Console.WriteLine($"| {level} | {path} | {P(sorted, 50):0.00} | {P(sorted, 95):0.00} | {P(sorted, 99):0.00} |");
 
-static int? Option(string[] args, string name) =>
-    Array.IndexOf(args, name) is var i && i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : null;
+static int? Option(string[] args, string name) => Text(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : null;
+
+static int[]? Numbers(string[] args, string name) =>
+    Text(args, name)?.Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
+
+static string? Text(string[] args, string name) =>
+    Array.IndexOf(args, name) is var i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
+static string RepositoryRoot()
+{
+    for (var directory = new DirectoryInfo(Environment.CurrentDirectory); directory is not null; directory = directory.Parent)
+    {
+        if (File.Exists(Path.Combine(directory.FullName, "AspireAi.sln")))
+        {
+            return directory.FullName;
+        }
+    }
+    return Environment.CurrentDirectory;
+}

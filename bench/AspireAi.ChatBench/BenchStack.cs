@@ -1,0 +1,169 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using AspireAi.Core.Data;
+using AspireAi.LocalServers;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace AspireAi.ChatBench;
+
+/// <summary>A bench user: a bearer token and a conversation holding 20 messages of history.</summary>
+internal sealed record BenchUser(string Token, Guid ConversationId);
+
+/// <summary>
+/// What every run stands up: its own durable Postgres and Redis, the real Api process (Production environment,
+/// warnings-only logging) pointed at an OpenAI-compatible provider, and optionally the real Workers process.
+/// </summary>
+internal sealed class BenchStack : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    private BenchStack(PostgresServer postgres, RedisServer redis, NpgsqlDataSource dataSource, HttpClient http)
+    {
+        Postgres = postgres;
+        Redis = redis;
+        DataSource = dataSource;
+        Http = http;
+    }
+
+    public PostgresServer Postgres { get; }
+
+    public RedisServer Redis { get; }
+
+    public NpgsqlDataSource DataSource { get; }
+
+    public HttpClient Http { get; }
+
+    public Uri ApiUrl { get; private set; } = null!;
+
+    public ChildProcess Api { get; private set; } = null!;
+
+    public ChildProcess? Workers { get; private set; }
+
+    /// <param name="providerEndpoint">The provider's OpenAI base URL, ending in <c>/v1/</c>.</param>
+    /// <param name="withWorkers">Also start the Workers (memory extraction of every answer), on the offline model.</param>
+    public static async Task<BenchStack> StartAsync(string providerEndpoint, string chatModel, bool withWorkers,
+        IReadOnlyDictionary<string, string?>? apiSettings = null)
+    {
+        var work = Directory.CreateTempSubdirectory("aspireai-chatbench-").FullName;
+        var postgres = new PostgresServer(new PostgresServerOptions
+        {
+            DataDirectory = Path.Combine(work, "pg"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
+        });
+        var redis = new RedisServer(new RedisServerOptions
+        {
+            DataDirectory = Path.Combine(work, "redis"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
+        });
+        await postgres.StartAsync();
+        await redis.StartAsync();
+        var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
+        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync();
+        var stack = new BenchStack(postgres, redis, dataSource,
+            new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 2000 }) { Timeout = Timeout.InfiniteTimeSpan });
+
+        var settings = new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ConnectionStrings__postgres"] = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { MaxPoolSize = 300 }.ConnectionString,
+            ["ConnectionStrings__redis"] = redis.ConnectionString,
+            ["Auth__SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            // One master key for both services: the Workers decrypt what the Api encrypted.
+            ["Encryption__MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            ["Llm__EmbeddingProvider"] = "Offline",
+            ["Logging__LogLevel__Default"] = "Warning",
+            // The harness sends hundreds of turns a minute per user from one address; the per-caller limits are not
+            // what it measures.
+            ["RateLimits__Enabled"] = "false",
+        };
+        var api = new Dictionary<string, string?>(settings)
+        {
+            ["Llm__Provider"] = "OpenAICompatible",
+            ["Llm__Endpoint"] = providerEndpoint,
+            ["Llm__ChatModel"] = chatModel,
+            ["Llm__ApiKey"] = "bench",
+        };
+        foreach (var (key, value) in apiSettings ?? new Dictionary<string, string?>())
+        {
+            api[key] = value;
+        }
+        (stack.ApiUrl, stack.Api) = stack.StartService("AspireAi.Api", "api", api);
+        await BenchData.WaitHealthyAsync(stack.Http, stack.ApiUrl);
+        if (withWorkers)
+        {
+            // The Workers' model calls (memory extraction) are not what the fake provider answers (it only streams):
+            // they use the offline model, the default, which also keeps their CPU cost realistic for a self-hosted setup.
+            var (workersUrl, workers) = stack.StartService("AspireAi.Workers", "workers", new Dictionary<string, string?>(settings) { ["Llm__Provider"] = "Offline" });
+            stack.Workers = workers;
+            await BenchData.WaitHealthyAsync(stack.Http, workersUrl);
+        }
+        return stack;
+    }
+
+    /// <summary>Users that sign in through the Api, each with a conversation holding 20 messages of history.</summary>
+    public async Task<List<BenchUser>> CreateUsersAsync(int count)
+    {
+        var users = new List<BenchUser>();
+        foreach (var (email, password) in await BenchData.CreateUsersAsync(DataSource, count))
+        {
+            using var signIn = await Http.PostAsJsonAsync(new Uri(ApiUrl, "/v1/auth/token"), new { email, password });
+            signIn.EnsureSuccessStatusCode();
+            var token = (await signIn.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
+            using var create = new HttpRequestMessage(HttpMethod.Post, new Uri(ApiUrl, "/v1/conversations")) { Content = JsonContent.Create(new { title = "bench" }) };
+            create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var created = await Http.SendAsync(create);
+            created.EnsureSuccessStatusCode();
+            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            await BenchData.SeedHistoryAsync(DataSource, id, 20);
+            users.Add(new BenchUser(token, id));
+        }
+        return users;
+    }
+
+    /// <summary>Waits until no job is queued or running (the Workers' share of the load comes after the turns).</summary>
+    public async Task WaitForIdleQueueAsync(TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            await using var command = DataSource.CreateCommand("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')");
+            if ((long)(await command.ExecuteScalarAsync())! == 0)
+            {
+                return;
+            }
+            await Task.Delay(500);
+        }
+        Console.Error.WriteLine($"The job queue was not idle within {timeout}.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Api.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(10));
+        if (Workers is not null)
+        {
+            await Workers.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(10));
+        }
+        foreach (var owned in _owned)
+        {
+            await owned.DisposeAsync();
+        }
+        Http.Dispose();
+        await DataSource.DisposeAsync();
+        await Redis.DisposeAsync();
+        await Postgres.DisposeAsync();
+    }
+
+    private (Uri Url, ChildProcess Process) StartService(string project, string name, Dictionary<string, string?> settings)
+    {
+        var port = NativeProcess.FreeTcpPort();
+        var dll = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", project, new DirectoryInfo(AppContext.BaseDirectory).Name, project + ".dll"));
+        var process = ChildProcess.Start(new ChildProcessSpec("dotnet", [dll])
+        {
+            WorkingDirectory = Path.GetDirectoryName(dll),
+            Environment = new Dictionary<string, string?>(settings) { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}" },
+        }, line => { if (line.Contains("fail", StringComparison.OrdinalIgnoreCase)) Console.Error.WriteLine($"{name} | {line}"); });
+        _owned.Add(process);
+        return (new Uri($"http://127.0.0.1:{port}"), process);
+    }
+}

@@ -1,0 +1,311 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AspireAi.LocalServers;
+
+namespace AspireAi.ChatBench;
+
+/// <summary>
+/// AspireAi and the Portkey AI gateway measured in one run: the peers' fake OpenAI upstream (50 ms to the first
+/// token, 40 tokens 5 ms apart), this one load client, the same concurrency levels, the targets interleaved in ABBA
+/// blocks so that drift in the machine's load spreads over all of them. Targets: the upstream directly, through
+/// Portkey, and through AspireAi's native chat and its OpenAI-compatible endpoint (both with 20 messages of history,
+/// memory and document retrieval, the durable insert before the provider call, the Workers extracting memories).
+/// Reports time to first token and what each path adds to the direct one, throughput, 503 refusals (a refused request
+/// waits its Retry-After, then the client goes on with its next request), and CPU per request from /proc.
+/// </summary>
+internal static class SideBySide
+{
+    private const string Direct = "direct";
+    private const string Portkey = "portkey";
+    private const string Native = "aspireai native";
+    private const string OpenAi = "aspireai /v1/chat/completions";
+    private static readonly string[] Targets = [Direct, Portkey, Native, OpenAi];
+
+    private sealed record Sample(string Target, double FirstTokenMs, string? Error, bool Refused);
+
+    public static async Task<int> RunAsync(string peers, string packages, int[] levels, int[] requests)
+    {
+        var work = Directory.CreateTempSubdirectory("aspireai-sidebyside-").FullName;
+        // The peers' folder is read-only and shared: its scripts run from a copy.
+        foreach (var file in new[] { "fake-openai.mjs", "loopback-only.cjs" })
+        {
+            File.Copy(Path.Combine(peers, file), Path.Combine(work, file));
+        }
+        var portkeyServer = Path.Combine(packages, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
+        if (!File.Exists(portkeyServer))
+        {
+            Console.Error.WriteLine($"Portkey is not installed under {packages}: run `PEERS_DIR={packages} bash {peers}/install.sh` first.");
+            return 2;
+        }
+
+        var fakePort = NativeProcess.FreeTcpPort();
+        await using var fake = ChildProcess.Start(new ChildProcessSpec("node", [Path.Combine(work, "fake-openai.mjs"), fakePort.ToString(CultureInfo.InvariantCulture)])
+        {
+            WorkingDirectory = work,
+        }, _ => { });
+        var portkeyPort = NativeProcess.FreeTcpPort();
+        await using var portkey = ChildProcess.Start(new ChildProcessSpec("node",
+            ["-r", Path.Combine(work, "loopback-only.cjs"), portkeyServer, $"--port={portkeyPort}", "--headless"])
+        {
+            WorkingDirectory = work,
+            Environment = new Dictionary<string, string?> { ["NODE_ENV"] = "production" },
+        }, _ => { });
+        var upstream = $"http://127.0.0.1:{fakePort}";
+        var gateway = $"http://127.0.0.1:{portkeyPort}";
+
+        await using var stack = await BenchStack.StartAsync($"{upstream}/v1/", "fake-model", withWorkers: true);
+        var http = stack.Http;
+        await WaitRespondingAsync(http, $"{upstream}/health");
+        await WaitRespondingAsync(http, $"{gateway}/");
+        var users = await stack.CreateUsersAsync(levels.Max());
+
+        var sequence = 0;
+        async Task<Sample> OnceAsync(string target, int slot)
+        {
+            var n = Interlocked.Increment(ref sequence);
+            // A different question each time: a repeated one would be answered from the query-embedding cache.
+            var question = $"Benchmark request {n}: what should I pack for a weekend in Lisbon in spring?";
+            var user = users[slot % users.Count];
+            using var request = target switch
+            {
+                Direct => OpenAiRequest($"{upstream}/v1/chat/completions", "sk-fake", question, history: false),
+                Portkey => OpenAiRequest($"{gateway}/v1/chat/completions", "sk-fake", question, history: false, portkeyUpstream: $"{upstream}/v1"),
+                OpenAi => OpenAiRequest(new Uri(stack.ApiUrl, "/v1/chat/completions").ToString(), user.Token, question, history: true, conversation: user.ConversationId),
+                _ => NativeRequest(stack.ApiUrl, user, question),
+            };
+            return await FirstTokenAsync(http, target, request, target == Native ? "event: delta" : "\"content\":\"");
+        }
+
+        var baseline = Cpu(stack, fake, portkey);
+        var pgBaseline = await CommitsAsync(stack);
+        var turns = 0;
+        Console.WriteLine($"# side by side, {Environment.ProcessorCount} cores, upstream TTFT 50 ms + 40 tokens × 5 ms (peers' fake-openai.mjs), load before: {LoadAverage()}");
+        for (var l = 0; l < levels.Length; l++)
+        {
+            var level = levels[l];
+            var perTarget = requests[Math.Min(l, requests.Length - 1)];
+            // Warm-up at this level (JIT, pools, sockets), discarded.
+            foreach (var target in Targets)
+            {
+                await RunBlockAsync(level, level, target, OnceAsync);
+            }
+            var samples = Targets.ToDictionary(t => t, _ => new List<Sample>());
+            var seconds = Targets.ToDictionary(t => t, _ => 0.0);
+            var cpu = Targets.ToDictionary(t => t, _ => new Dictionary<string, double>());
+            var block = Math.Max(40, 2 * level);
+            var order = Targets.Concat(Targets.Reverse()).ToArray(); // ABCD DCBA
+            for (var round = 0; samples.Values.Any(s => s.Count < perTarget); round++)
+            {
+                foreach (var target in order)
+                {
+                    var remaining = perTarget - samples[target].Count;
+                    if (remaining <= 0)
+                    {
+                        continue;
+                    }
+                    var before = Cpu(stack, fake, portkey);
+                    var started = Stopwatch.GetTimestamp();
+                    var results = await RunBlockAsync(level, Math.Min(block, remaining), target, OnceAsync);
+                    seconds[target] += Stopwatch.GetElapsedTime(started).TotalSeconds;
+                    foreach (var (process, ms) in Cpu(stack, fake, portkey))
+                    {
+                        cpu[target][process] = cpu[target].GetValueOrDefault(process) + ms - before[process];
+                    }
+                    samples[target].AddRange(results);
+                    if (target is Native or OpenAi)
+                    {
+                        turns += results.Count(r => r.Error is null && !r.Refused);
+                    }
+                }
+            }
+            Report(level, samples, seconds, cpu);
+        }
+
+        // The turns' follow-up work (memory extraction in the Workers) belongs to their cost.
+        await stack.WaitForIdleQueueAsync(TimeSpan.FromMinutes(10));
+        var total = Cpu(stack, fake, portkey);
+        var pgAfter = await CommitsAsync(stack);
+        Console.WriteLine();
+        Console.WriteLine($"# AspireAi's cost per chat turn over the whole run ({turns} turns answered, extraction jobs drained), load after: {LoadAverage()}");
+        Console.WriteLine("| process | CPU ms per turn |");
+        Console.WriteLine("|---|---:|");
+        var sum = 0.0;
+        foreach (var process in new[] { "api", "postgres", "redis", "workers" })
+        {
+            var perTurn = (total[process] - baseline[process]) / Math.Max(1, turns);
+            sum += perTurn;
+            Console.WriteLine($"| {process} | {perTurn:0.00} |");
+        }
+        Console.WriteLine($"| **sum** | **{sum:0.00}** |");
+        Console.WriteLine($"Postgres commits per turn: {(pgAfter - pgBaseline) / (double)Math.Max(1, turns):0.0} (all transactions of the database, the Workers' included)");
+        return 0;
+    }
+
+    private static HttpRequestMessage OpenAiRequest(string url, string key, string question, bool history, Guid? conversation = null, string? portkeyUpstream = null)
+    {
+        var messages = new List<object>();
+        if (history)
+        {
+            // The same 20 messages the native conversations hold: this client keeps its own history.
+            for (var i = 1; i <= 20; i++)
+            {
+                messages.Add(new { role = i % 2 == 1 ? "user" : "assistant", content = string.Concat(Enumerable.Repeat("Some earlier message text. ", 8)) });
+            }
+        }
+        messages.Add(new { role = "user", content = question });
+        var request = new HttpRequestMessage(HttpMethod.Post, url)
+        {
+            Content = JsonContent.Create(new { model = "fake-model", stream = true, stream_options = new { include_usage = true }, max_tokens = 64, messages }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        if (portkeyUpstream is not null)
+        {
+            request.Headers.Add("x-portkey-provider", "openai");
+            request.Headers.Add("x-portkey-custom-host", portkeyUpstream);
+        }
+        if (conversation is { } id)
+        {
+            request.Headers.Add("X-AspireAi-Conversation", id.ToString());
+        }
+        return request;
+    }
+
+    private static HttpRequestMessage NativeRequest(Uri api, BenchUser user, string question)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(api, $"/v1/conversations/{user.ConversationId}/messages"))
+        {
+            Content = JsonContent.Create(new { content = question }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", user.Token);
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        return request;
+    }
+
+    // One stream read to its end. A 503 is a refusal: the client waits its Retry-After before its next request.
+    private static async Task<Sample> FirstTokenAsync(HttpClient http, string target, HttpRequestMessage request, string marker)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter?.Delta is { } wait)
+            {
+                await Task.Delay(wait, timeout.Token);
+                return new Sample(target, 0, null, Refused: true);
+            }
+            if (!response.IsSuccessStatusCode)
+            {
+                return new Sample(target, 0, $"HTTP {(int)response.StatusCode}", false);
+            }
+            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
+            using var reader = new StreamReader(body);
+            double firstToken = 0;
+            var ended = false;
+            while (await reader.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (firstToken == 0 && line.Contains(marker, StringComparison.Ordinal) && !line.Contains("\"content\":\"\"", StringComparison.Ordinal))
+                {
+                    firstToken = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                }
+                if (line is "event: error")
+                {
+                    return new Sample(target, firstToken, "error event", false);
+                }
+                ended |= line is "event: done" or "data: [DONE]";
+            }
+            return ended && firstToken > 0 ? new Sample(target, firstToken, null, false) : new Sample(target, firstToken, "stream ended early", false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException)
+        {
+            return new Sample(target, 0, ex.GetType().Name, false);
+        }
+    }
+
+    private static async Task<List<Sample>> RunBlockAsync(int concurrency, int count, string target, Func<string, int, Task<Sample>> once)
+    {
+        var results = new List<Sample>(count);
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
+        {
+            while (Interlocked.Increment(ref next) < count)
+            {
+                var sample = await once(target, worker);
+                lock (results)
+                {
+                    results.Add(sample);
+                }
+            }
+        }));
+        return results;
+    }
+
+    private static void Report(int level, Dictionary<string, List<Sample>> samples, Dictionary<string, double> seconds,
+        Dictionary<string, Dictionary<string, double>> cpu)
+    {
+        var direct = Answered(samples[Direct]);
+        Console.WriteLine();
+        Console.WriteLine($"## {level} concurrent streams");
+        Console.WriteLine("| path | TTFT p50 / p95 / p99 ms | added p50 / p95 / p99 ms | answered/s | refused (503) | errors | CPU ms per answered request |");
+        Console.WriteLine("|---|---|---|---:|---:|---:|---|");
+        foreach (var target in Targets)
+        {
+            var answered = Answered(samples[target]);
+            var refused = samples[target].Count(s => s.Refused);
+            var errors = samples[target].Where(s => s.Error is not null).GroupBy(s => s.Error).Select(g => $"{g.Count()} × {g.Key}").ToList();
+            var ttft = answered.Count == 0 ? "–" : $"{P(answered, 50):0.0} / {P(answered, 95):0.0} / {P(answered, 99):0.0}";
+            var added = target == Direct || answered.Count == 0 ? "–"
+                : $"{P(answered, 50) - P(direct, 50):+0.0;-0.0} / {P(answered, 95) - P(direct, 95):+0.0;-0.0} / {P(answered, 99) - P(direct, 99):+0.0;-0.0}";
+            // The serving processes only; the Workers' extraction lags behind its turns and is counted over the run.
+            string[] serving = target switch { Direct => [], Portkey => ["portkey"], _ => ["api", "postgres", "redis"] };
+            var perRequest = serving.Length == 0 ? "–" : string.Join(", ", serving
+                .Select(p => $"{p} {cpu[target].GetValueOrDefault(p) / Math.Max(1, answered.Count):0.0}"));
+            Console.WriteLine($"| {target} | {ttft} | {added} | {answered.Count / seconds[target]:0} | {refused} | {(errors.Count == 0 ? "0" : string.Join("; ", errors))} | {perRequest} |");
+        }
+    }
+
+    private static List<double> Answered(List<Sample> samples) =>
+        [.. samples.Where(s => s.Error is null && !s.Refused).Select(s => s.FirstTokenMs).Order()];
+
+    private static Dictionary<string, double> Cpu(BenchStack stack, ChildProcess fake, ChildProcess portkey) => new()
+    {
+        ["api"] = ProcStats.CpuMilliseconds(stack.Api.Pid),
+        ["postgres"] = stack.Postgres.Pid is { } pg ? ProcStats.CpuMilliseconds(pg, withChildren: true) : 0,
+        ["redis"] = stack.Redis.Pid is { } redis ? ProcStats.CpuMilliseconds(redis) : 0,
+        ["workers"] = stack.Workers is { } workers ? ProcStats.CpuMilliseconds(workers.Pid) : 0,
+        ["portkey"] = ProcStats.CpuMilliseconds(portkey.Pid),
+        ["upstream"] = ProcStats.CpuMilliseconds(fake.Pid),
+        ["load client"] = ProcStats.CpuMilliseconds(Environment.ProcessId),
+    };
+
+    private static async Task<long> CommitsAsync(BenchStack stack)
+    {
+        await using var command = stack.DataSource.CreateCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task WaitRespondingAsync(HttpClient http, string url)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            try
+            {
+                using var response = await http.GetAsync(new Uri(url));
+                return;
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(100);
+            }
+        }
+        throw new TimeoutException($"{url} did not answer.");
+    }
+
+    private static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ').Take(3) is var parts ? string.Join(", ", parts) : "";
+
+    private static double P(List<double> sorted, int percentile) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
+}
