@@ -81,7 +81,7 @@ public sealed partial class ChatService
             ModelId = prompt.Model,
             Temperature = prompt.Temperature,
             MaxOutputTokens = Math.Min(prompt.MaxTokens ?? options.MaxOutputTokens, options.MaxOutputTokens),
-            Tools = [.. toolProviders.SelectMany(p => p.GetTools(contextRequest))],
+            Tools = options.EnableTools ? [.. toolProviders.SelectMany(p => p.GetTools(contextRequest))] : [],
             AdditionalProperties = new AdditionalPropertiesDictionary { [LlmRequestProperties.UserId] = request.UserId.ToString() },
         };
         if (conversation is not null)

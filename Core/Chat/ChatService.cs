@@ -100,7 +100,7 @@ public sealed partial class ChatService(
             ModelId = prompt.Model,
             Temperature = prompt.Temperature,
             MaxOutputTokens = Math.Min(prompt.MaxTokens ?? options.MaxOutputTokens, options.MaxOutputTokens),
-            Tools = [.. toolProviders.SelectMany(p => p.GetTools(contextRequest))],
+            Tools = options.EnableTools ? [.. toolProviders.SelectMany(p => p.GetTools(contextRequest))] : [],
             // Attribution for the pipeline (tool-call audit, logs); never sent to the model server.
             AdditionalProperties = new AdditionalPropertiesDictionary
             {

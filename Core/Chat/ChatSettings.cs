@@ -17,6 +17,13 @@ public sealed class ChatSettings
 
     [Required] public string SystemPromptName { get; set; } = "chat.system";
 
+    /// <summary>
+    /// Whether the project's tools (memory, documents, built-ins) are offered to the model. Off for a model without
+    /// function calling, or to keep every turn to one provider call; the client's own tools on the OpenAI-compatible
+    /// API are still passed on.
+    /// </summary>
+    public bool EnableTools { get; set; } = true;
+
     /// <summary>Per-user tokens (input + output) per UTC day; 0 turns the budget off.</summary>
     [Range(0, long.MaxValue)] public long DailyTokenBudget { get; set; } = 500_000;
 

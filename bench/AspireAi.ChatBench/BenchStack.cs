@@ -51,6 +51,8 @@ internal sealed class BenchStack : IAsyncDisposable
         var postgres = new PostgresServer(new PostgresServerOptions
         {
             DataDirectory = Path.Combine(work, "pg"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
+            // Where the database's share of a turn goes: statements, calls and time per statement (StatementsAsync).
+            Settings = ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"],
         });
         var redis = new RedisServer(new RedisServerOptions
         {
@@ -60,6 +62,10 @@ internal sealed class BenchStack : IAsyncDisposable
         await redis.StartAsync();
         var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
         await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync();
+        await using (var statements = dataSource.CreateCommand("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+        {
+            await statements.ExecuteNonQueryAsync();
+        }
         var stack = new BenchStack(postgres, redis, dataSource,
             new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 2000 }) { Timeout = Timeout.InfiniteTimeSpan });
 
@@ -76,6 +82,8 @@ internal sealed class BenchStack : IAsyncDisposable
             // The harness sends hundreds of turns a minute per user from one address; the per-caller limits are not
             // what it measures.
             ["RateLimits__Enabled"] = "false",
+            // Thousands of turns per user with 20 messages of history: the daily token budget is not what it measures.
+            ["Chat__DailyTokenBudget"] = "0",
         };
         var api = new Dictionary<string, string?>(settings)
         {
@@ -135,6 +143,41 @@ internal sealed class BenchStack : IAsyncDisposable
             await Task.Delay(500);
         }
         Console.Error.WriteLine($"The job queue was not idle within {timeout}.");
+    }
+
+    /// <summary>Forgets the statement statistics gathered so far (set-up, warm-up).</summary>
+    public async Task ResetStatementsAsync()
+    {
+        await using var command = DataSource.CreateCommand("SELECT pg_stat_statements_reset()");
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The statements that took the most database time since the reset: calls, total and mean time.</summary>
+    public async Task<List<(string Query, long Calls, double TotalMs, double MeanMs)>> StatementsAsync(int top)
+    {
+        await using var command = DataSource.CreateCommand("""
+            SELECT regexp_replace(query, '\s+', ' ', 'g'), calls, total_exec_time, mean_exec_time
+            FROM pg_stat_statements
+            WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            ORDER BY total_exec_time DESC
+            LIMIT $1
+            """);
+        command.Parameters.Add(new() { Value = top });
+        var rows = new List<(string, long, double, double)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetDouble(2), reader.GetDouble(3)));
+        }
+        return rows;
+    }
+
+    /// <summary>Statements executed since the reset, all of them (each is one round trip or part of a pipelined one).</summary>
+    public async Task<long> StatementCountAsync()
+    {
+        await using var command = DataSource.CreateCommand(
+            "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())");
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     public async ValueTask DisposeAsync()

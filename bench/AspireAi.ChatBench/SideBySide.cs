@@ -57,19 +57,24 @@ internal static class SideBySide
         var upstream = $"http://127.0.0.1:{fakePort}";
         var gateway = $"http://127.0.0.1:{portkeyPort}";
 
-        await using var stack = await BenchStack.StartAsync($"{upstream}/v1/", "fake-model", withWorkers: true);
+        // The peers' fake answers any request that offers tools with a call of the first one, so with the project's
+        // tools offered every turn would loop through tool calls (several provider calls) where Portkey forwards one.
+        // Tools off keeps the upstream work identical: one provider call per request on every path.
+        await using var stack = await BenchStack.StartAsync($"{upstream}/v1/", "fake-model", withWorkers: true,
+            new Dictionary<string, string?> { ["Chat__EnableTools"] = "false" });
         var http = stack.Http;
         await WaitRespondingAsync(http, $"{upstream}/health");
         await WaitRespondingAsync(http, $"{gateway}/");
         var users = await stack.CreateUsersAsync(levels.Max());
 
         var sequence = 0;
-        async Task<Sample> OnceAsync(string target, int slot)
+        async Task<Sample> OnceAsync(string target)
         {
             var n = Interlocked.Increment(ref sequence);
             // A different question each time: a repeated one would be answered from the query-embedding cache.
             var question = $"Benchmark request {n}: what should I pack for a weekend in Lisbon in spring?";
-            var user = users[slot % users.Count];
+            // Each turn goes to the next user, so no conversation grows much longer than its seeded history.
+            var user = users[n % users.Count];
             using var request = target switch
             {
                 Direct => OpenAiRequest($"{upstream}/v1/chat/completions", "sk-fake", question, history: false),
@@ -82,6 +87,7 @@ internal static class SideBySide
 
         var baseline = Cpu(stack, fake, portkey);
         var pgBaseline = await CommitsAsync(stack);
+        await stack.ResetStatementsAsync();
         var turns = 0;
         Console.WriteLine($"# side by side, {Environment.ProcessorCount} cores, upstream TTFT 50 ms + 40 tokens × 5 ms (peers' fake-openai.mjs), load before: {LoadAverage()}");
         for (var l = 0; l < levels.Length; l++)
@@ -141,7 +147,16 @@ internal static class SideBySide
             Console.WriteLine($"| {process} | {perTurn:0.00} |");
         }
         Console.WriteLine($"| **sum** | **{sum:0.00}** |");
-        Console.WriteLine($"Postgres commits per turn: {(pgAfter - pgBaseline) / (double)Math.Max(1, turns):0.0} (all transactions of the database, the Workers' included)");
+        var turnCount = (double)Math.Max(1, turns);
+        Console.WriteLine($"Postgres transactions per turn: {(pgAfter - pgBaseline) / turnCount:0.0}, statements per turn: {await stack.StatementCountAsync() / turnCount:0.0} (the whole database: Api, Workers and this harness's few queries; a statement outside a transaction counts as one)");
+        Console.WriteLine();
+        Console.WriteLine("| statement (pg_stat_statements, by total time) | calls per turn | mean ms | ms per turn |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var (query, calls, totalMs, meanMs) in await stack.StatementsAsync(20))
+        {
+            var shown = query.Length > 110 ? query[..110] + "…" : query;
+            Console.WriteLine($"| `{shown.Replace("|", "\\|", StringComparison.Ordinal)}` | {calls / turnCount:0.00} | {meanMs:0.000} | {totalMs / turnCount:0.000} |");
+        }
         return 0;
     }
 
@@ -226,15 +241,15 @@ internal static class SideBySide
         }
     }
 
-    private static async Task<List<Sample>> RunBlockAsync(int concurrency, int count, string target, Func<string, int, Task<Sample>> once)
+    private static async Task<List<Sample>> RunBlockAsync(int concurrency, int count, string target, Func<string, Task<Sample>> once)
     {
         var results = new List<Sample>(count);
         var next = -1;
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
             while (Interlocked.Increment(ref next) < count)
             {
-                var sample = await once(target, worker);
+                var sample = await once(target);
                 lock (results)
                 {
                     results.Add(sample);

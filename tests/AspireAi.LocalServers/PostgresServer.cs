@@ -12,6 +12,9 @@ public sealed record PostgresServerOptions
     /// <summary>False for throw-away test servers: no fsync, so a test run does not wait on the disk.</summary>
     public bool Durable { get; init; } = true;
 
+    /// <summary>More server settings, each "name=value" (passed as <c>-c</c>), e.g. for a benchmark's statistics.</summary>
+    public IReadOnlyList<string> Settings { get; init; } = [];
+
     public string BinDirectory { get; init; } = "/usr/lib/postgresql/15/bin";
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
@@ -71,6 +74,7 @@ public sealed class PostgresServer(PostgresServerOptions options, Action<string>
         {
             args.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         }
+        args.AddRange(options.Settings.SelectMany(setting => new[] { "-c", setting }));
 
         Process = ChildProcess.Start(
             new ChildProcessSpec(Path.Combine(options.BinDirectory, "postgres"), args) { RunAsUser = ServiceUser, WorkingDirectory = dataDir },
