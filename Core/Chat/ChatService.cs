@@ -53,6 +53,7 @@ public sealed partial class ChatService(
 {
     private static readonly ActivitySource Source = new("AspireAi.Chat");
     private static readonly TimeSpan ContextTimeout = TimeSpan.FromSeconds(3);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> UnpricedModelsWarned = new(StringComparer.Ordinal);
 
     public async Task<ChatPreparation> PrepareAsync(Guid userId, Guid orgId, Guid conversationId, string content, CancellationToken cancellationToken)
     {
@@ -307,7 +308,8 @@ public sealed partial class ChatService(
         (long Input, long Output, bool Estimated)? usage, object? metadata, IReadOnlyList<Citation> citations, CancellationToken cancellationToken)
     {
         var cost = usage is { } u ? pricing.Value.CostOf(model, (int)u.Input, (int)u.Output) : 0m;
-        if (usage is not null && !pricing.Value.IsPriced(model))
+        // Once per model and process: a missing price is a configuration gap to fix, not news on every turn.
+        if (usage is not null && !pricing.Value.IsPriced(model) && UnpricedModelsWarned.TryAdd(model, 0))
         {
             LogUnpricedModel(model);
         }

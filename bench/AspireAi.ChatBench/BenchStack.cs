@@ -20,8 +20,11 @@ internal sealed class BenchStack : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
 
-    private BenchStack(PostgresServer postgres, RedisServer redis, NpgsqlDataSource dataSource, HttpClient http)
+    private readonly string _work;
+
+    private BenchStack(string work, PostgresServer postgres, RedisServer redis, NpgsqlDataSource dataSource, HttpClient http)
     {
+        _work = work;
         Postgres = postgres;
         Redis = redis;
         DataSource = dataSource;
@@ -66,7 +69,8 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             await statements.ExecuteNonQueryAsync();
         }
-        var stack = new BenchStack(postgres, redis, dataSource,
+        Console.Error.WriteLine($"# services' logs: {work}/api.log, {work}/workers.log");
+        var stack = new BenchStack(work, postgres, redis, dataSource,
             new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 2000 }) { Timeout = Timeout.InfiniteTimeSpan });
 
         var settings = new Dictionary<string, string?>
@@ -205,7 +209,18 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             WorkingDirectory = Path.GetDirectoryName(dll),
             Environment = new Dictionary<string, string?>(settings) { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}" },
-        }, line => { if (line.Contains("fail", StringComparison.OrdinalIgnoreCase)) Console.Error.WriteLine($"{name} | {line}"); });
+        }, line =>
+        {
+            // Everything the service writes goes to its log in the run's directory; failures also to the console.
+            lock (_owned)
+            {
+                File.AppendAllText(Path.Combine(_work, $"{name}.log"), line + Environment.NewLine);
+            }
+            if (line.Contains("fail", StringComparison.OrdinalIgnoreCase))
+            {
+                Console.Error.WriteLine($"{name} | {line}");
+            }
+        });
         _owned.Add(process);
         return (new Uri($"http://127.0.0.1:{port}"), process);
     }
