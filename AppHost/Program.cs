@@ -37,9 +37,11 @@ builder.AddProject<Projects.AspireAi_Workers>(ResourceNames.Workers)
     .WithEnvironment("Encryption__MasterKey", masterKey)
     .WithHttpHealthCheck("/health");
 
+// Web starts alongside the Api instead of after it: it only needs the Api's address (WithReference) and calls it per
+// request, so waiting for the Api to be healthy first only added the Web's own start-up time to every start.
 builder.AddProject<Projects.AspireAi_Web>(ResourceNames.Web)
     .WithFixedHttpPort(options.WebPort)
-    .WithReference(api).WaitFor(api)
+    .WithReference(api)
     .WithEnvironment("Proxy__Key", proxyKey)
     .WithHttpHealthCheck("/health");
 

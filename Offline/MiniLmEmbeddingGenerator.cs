@@ -17,22 +17,40 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     private static readonly string[] OutputNames = ["last_hidden_state"];
 
+    /// <summary>
+    /// Padded positions per inference run. A run's activations grow with rows × width (its attention scores with
+    /// rows × width²) and stop fitting the core's cache: passages of 256 word pieces ran ~1.8 times faster two to a run
+    /// than 64 to a run on the 2-core machine (docs/benchmarks.md, "Ingestion with the local model"), while short
+    /// queries and memories (~12 word pieces) still go ~40 to a run.
+    /// </summary>
+    internal const int TokensPerRun = 512;
+
     private readonly int _batchSize;
+    private readonly int _tokensPerRun;
     private readonly int _maxTokens;
     private readonly int _threads;
     private readonly string _cacheDirectory;
 
     /// <summary>Creates the generator; nothing is loaded until the first call (or <see cref="WarmUp"/>).</summary>
     /// <param name="options">Thread count, truncation length and cache folder.</param>
-    /// <param name="batchSize">Texts per inference run (<see cref="LlmOptions.EmbeddingBatchSize"/>).</param>
+    /// <param name="batchSize">Most texts per inference run (<see cref="LlmOptions.EmbeddingBatchSize"/>); long texts go in
+    /// smaller runs (<see cref="TokensPerRun"/>).</param>
     public MiniLmEmbeddingGenerator(OfflineLlmOptions options, int batchSize)
+        : this(options, batchSize, TokensPerRun)
+    {
+    }
+
+    /// <summary>With another budget of padded positions per run (the benchmark compares them).</summary>
+    internal MiniLmEmbeddingGenerator(OfflineLlmOptions options, int batchSize, int tokensPerRun)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.EmbeddingMaxTokens, 3, nameof(options));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.EmbeddingMaxTokens, MiniLmModel.HardMaxTokens, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.EmbeddingThreads, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(tokensPerRun, 1);
         _batchSize = batchSize;
+        _tokensPerRun = tokensPerRun;
         _maxTokens = options.EmbeddingMaxTokens;
         _threads = options.EmbeddingThreads;
         _cacheDirectory = options.ResolveModelCacheDirectory();
@@ -84,7 +102,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         // running a short query padded to a long passage's length.
         var order = Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Count).ToArray();
         var vectors = new float[texts.Count][];
-        foreach (var batch in order.Chunk(_batchSize))
+        foreach (var batch in Batches(order, ids, _batchSize, _tokensPerRun))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var pooled = Run(model, [.. batch.Select(i => ids[i])]);
@@ -95,6 +113,27 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }
 
         return (vectors, tokens);
+    }
+
+    /// <summary>
+    /// Consecutive runs of <paramref name="order"/> (sorted by length) of at most <paramref name="maxRows"/> texts and
+    /// <paramref name="maxTokens"/> padded positions, whichever is reached first (a single longer text still runs).
+    /// </summary>
+    internal static IEnumerable<int[]> Batches(int[] order, IReadOnlyList<int>[] ids, int maxRows, int maxTokens)
+    {
+        var start = 0;
+        while (start < order.Length)
+        {
+            var end = start + 1;
+            // Sorted ascending, so the row being added sets the batch's padded width.
+            while (end < order.Length && end - start < maxRows && (end - start + 1) * ids[order[end]].Count <= maxTokens)
+            {
+                end++;
+            }
+
+            yield return order[start..end];
+            start = end;
+        }
     }
 
     private static float[][] Run(MiniLmModel model, IReadOnlyList<int>[] batch)

@@ -12,6 +12,7 @@ using AspireAi.Core.Documents.Retrieval;
 using AspireAi.Core.Encryption;
 using AspireAi.Core.Identity;
 using AspireAi.Core.Jobs;
+using AspireAi.Core.Llm;
 using AspireAi.Workers.Documents;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,8 +28,16 @@ using Npgsql;
 //  3. recall@10 of the HNSW index against exact search (the recall monitor's measurement).
 // Usage: dotnet run -c Release --project bench/AspireAi.DocumentsBench [-- --chunks 100000 --queries 500] [--ingest-only]
 //        dotnet run -c Release --project bench/AspireAi.DocumentsBench -- --bombs   (ten .docx bombs at once: peak RSS)
+//        dotnet run -c Release --project bench/AspireAi.DocumentsBench -- --embedder minilm [--documents 6] [--doc-chunks 100] [--sweep]
+//          (ingestion with all-MiniLM-L6-v2 against the same model embedding the same chunks alone, in the same run)
 var totalChunks = Option("--chunks", 100_000);
 var queryCount = Option("--queries", 500);
+var miniLm = OptionText("--embedder", "hashing") switch
+{
+    "minilm" => true,
+    "hashing" => false,
+    var other => throw new ArgumentException($"--embedder is minilm or hashing, not {other}."),
+};
 const int IngestDocuments = 40;
 const int ChunksPerIngestDocument = 250;
 const int ChunksPerLoadDocument = 500;
@@ -52,8 +61,23 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
     // A fresh database every run, so a fresh master key.
     ["Encryption:MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
     ["Logging:LogLevel:Default"] = "Warning",
+    // The hashing embedder unless asked otherwise: the throughput and latency figures of docs/benchmarks.md measure
+    // the store around the model, and MiniLM would make a 100,000-chunk load take most of an hour.
+    ["Llm:Offline:Embedder"] = miniLm ? nameof(OfflineEmbedder.MiniLM) : nameof(OfflineEmbedder.Hashing),
 });
 builder.Services.AddProblemDetails();
+// The model behind a stopwatch: how much of an ingestion's wall time the model was running tells whether anything
+// else held it up (registered first, so the offline provider's own registration leaves it in place).
+var modelClock = new ModelClock();
+if (miniLm)
+{
+    builder.Services.AddKeyedSingleton<Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>>(OfflineModels.ServiceKey, (sp, _) =>
+    {
+        var llm = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmOptions>>().Value;
+        return new TimedEmbeddingGenerator(new AspireAi.Offline.MiniLmEmbeddingGenerator(llm.Offline, llm.EmbeddingBatchSize), modelClock);
+    });
+}
+
 builder.AddDatabase();
 builder.AddDocuments();
 builder.AddDocumentJobs();
@@ -71,6 +95,12 @@ Console.WriteLine();
 if (args.Contains("--bombs"))
 {
     await BombsAsync(services, store, dataSource, user, corpus);
+    return;
+}
+
+if (miniLm)
+{
+    await ModelShareAsync(services, store, dataSource, user, corpus, random, modelClock, Option("--documents", 6), Option("--doc-chunks", 100), args.Contains("--sweep"));
     return;
 }
 
@@ -259,6 +289,111 @@ static async Task BombsAsync(IServiceProvider services, DocumentStore store, Npg
     Console.WriteLine($"   peak RSS after ten more bombs and one more ordinary document at once: {after:N0} MB (+{after - before:N0} MB over the warm process)");
 }
 
+// Ingestion with the local model against the model alone: the same documents' chunks are embedded with nothing else
+// running (DocumentEmbedder.EmbedAsync, the pipeline's own batches), then ingested through the real handler, then
+// embedded alone again (the machine is shared, so its speed drifts; the two "alone" runs bracket the ingestion).
+// Everything but the model (parse, chunk, encryption, COPY, HNSW and GIN maintenance, progress updates) is the
+// difference between the two rates.
+static async Task ModelShareAsync(IServiceProvider services, DocumentStore store, NpgsqlDataSource dataSource, CurrentUser user, Corpus corpus, Random random,
+    ModelClock modelClock, int documents, int chunksPerDocument, bool sweep)
+{
+    var embedder = services.GetRequiredService<DocumentEmbedder>();
+    var settings = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DocumentsOptions>>().Value;
+    var llm = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmOptions>>().Value;
+    Console.WriteLine($"== Ingestion with {embedder.ModelId} ({llm.Offline.EmbeddingThreads} intra-op thread(s), {settings.EmbeddingBatchSize} chunks per " +
+        $"embedding call, at most {llm.EmbeddingBatchSize} rows and {AspireAi.Offline.MiniLmEmbeddingGenerator.TokensPerRun} padded positions per inference run): {documents} documents x ~{chunksPerDocument} chunks, one and two at a time");
+    // Loads the model: its first use is not what is measured.
+    await embedder.EmbedAsync(["warm-up"], null, CancellationToken.None);
+    foreach (var parallel in new[] { 1, 2 })
+    {
+        var ids = new List<Guid>();
+        var inputs = new List<string[]>();
+        for (var i = 0; i < documents; i++)
+        {
+            var bytes = Encoding.UTF8.GetBytes(corpus.Document(chunksPerDocument, random));
+            ids.Add((await store.CreateAsync(user, new NewDocument($"MiniLM {parallel}-{i}", null, DocumentFormats.Markdown, bytes, DocumentScope.User, []),
+                CancellationToken.None)).Id);
+            // What the handler embeds for this document: parsed, chunked and headed exactly as it does.
+            var parsed = DocumentParser.Parse(bytes, DocumentFormats.Markdown, settings.MaxTextChars, settings.Limits, CancellationToken.None);
+            inputs.Add([.. TextChunker.Chunk(parsed.Text, settings.Chunking).Select(DocumentIngestionHandler.EmbeddingInput)]);
+        }
+
+        // Interleaved by group of `parallel` documents (alone then ingested, then the other way round), so that a change
+        // in the machine's load hits both sides alike.
+        var total = inputs.Sum(t => t.Length);
+        var alone = TimeSpan.Zero;
+        var ingest = TimeSpan.Zero;
+        var modelBusy = TimeSpan.Zero;
+        for (var group = 0; group * parallel < ids.Count; group++)
+        {
+            var groupIds = ids.Skip(group * parallel).Take(parallel).ToList();
+            var groupInputs = inputs.Skip(group * parallel).Take(parallel).ToList();
+            for (var step = 0; step < 2; step++)
+            {
+                if ((step == 0) == (group % 2 == 0))
+                {
+                    alone += await EmbedAloneAsync(embedder, groupInputs);
+                }
+                else
+                {
+                    var busyBefore = modelClock.Busy;
+                    var clock = Stopwatch.StartNew();
+                    await Task.WhenAll(groupIds.Select(id => Task.Run(() =>
+                        RunHandlerAsync<DocumentIngestionHandler>(services, DocumentJobs.Ingest, new { documentId = id }, CancellationToken.None))));
+                    ingest += clock.Elapsed;
+                    modelBusy += modelClock.Busy - busyBefore;
+                }
+            }
+        }
+
+        var stored = await ScalarAsync(dataSource, "SELECT count(*) FROM document_chunks WHERE document_id = ANY($1) AND embedding_model = $2", ids.ToArray(), embedder.ModelId);
+        var notReady = await ScalarAsync(dataSource, "SELECT count(*) FROM documents WHERE id = ANY($1) AND status <> 'ready'", ids.ToArray());
+        var ingestRate = stored / ingest.TotalSeconds;
+        var aloneRate = total / alone.TotalSeconds;
+        Console.WriteLine($"   {parallel} at a time: model alone {aloneRate:N1} chunks/s ({total:N0} in {alone.TotalSeconds:0.0} s); ingestion {ingestRate:N1} chunks/s " +
+            $"({stored:N0} stored in {ingest.TotalSeconds:0.0} s) = {ingestRate / aloneRate:P1} of the model alone{(notReady > 0 ? $"; {notReady} documents not ready!" : "")}");
+        // Model time summed over the documents in flight, against the wall time they had (parallel x wall).
+        Console.WriteLine($"      during ingestion the model ran {modelBusy.TotalSeconds / parallel / ingest.TotalSeconds:P1} of the time " +
+            $"(at {stored / modelBusy.TotalSeconds * parallel:N1} chunks/s while running)");
+    }
+
+    if (!sweep)
+    {
+        return;
+    }
+
+    // The model's speed by rows per inference run, on chunks of the same kind (one generator per size; the session is shared).
+    var sample = corpus.Document(100, random);
+    var texts = TextChunker.Chunk(DocumentParser.Parse(Encoding.UTF8.GetBytes(sample), DocumentFormats.Markdown, settings.MaxTextChars, settings.Limits,
+        CancellationToken.None).Text, settings.Chunking).Select(DocumentIngestionHandler.EmbeddingInput).Take(96).ToArray();
+    Console.WriteLine($"== {embedder.ModelId} alone by padded positions per inference run ({texts.Length} chunks, at most {llm.EmbeddingBatchSize} rows; twice, alternating)");
+    int[] budgets = [256, 512, 1024, 2048, llm.EmbeddingBatchSize * llm.Offline.EmbeddingMaxTokens];
+    var rates = budgets.ToDictionary(b => b, _ => new List<double>());
+    for (var round = 0; round < 2; round++)
+    {
+        foreach (var budget in round == 0 ? budgets : budgets.Reverse())
+        {
+            using var generator = new AspireAi.Offline.MiniLmEmbeddingGenerator(llm.Offline, llm.EmbeddingBatchSize, budget);
+            var clock = Stopwatch.StartNew();
+            await generator.GenerateAsync(texts);
+            rates[budget].Add(texts.Length / clock.Elapsed.TotalSeconds);
+        }
+    }
+
+    foreach (var budget in budgets)
+    {
+        Console.WriteLine($"   {budget,6} positions (~{budget / llm.Offline.EmbeddingMaxTokens} chunks of {llm.Offline.EmbeddingMaxTokens}): " +
+            $"{string.Join(" · ", rates[budget].Select(r => r.ToString("N1", CultureInfo.InvariantCulture)))} chunks/s");
+    }
+}
+
+static async Task<TimeSpan> EmbedAloneAsync(DocumentEmbedder embedder, List<string[]> inputs)
+{
+    var clock = Stopwatch.StartNew();
+    await Task.WhenAll(inputs.Select(texts => Task.Run(() => embedder.EmbedAsync(texts, null, CancellationToken.None))));
+    return clock.Elapsed;
+}
+
 static long PeakRssMegabytes()
 {
     var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
@@ -383,6 +518,12 @@ static async Task<long> ScalarAsync(NpgsqlDataSource dataSource, string sql, par
 
 static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
+string OptionText(string name, string fallback)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1].ToLowerInvariant() : fallback;
+}
+
 int Option(string name, int fallback)
 {
     var at = Array.IndexOf(args, name);
@@ -486,5 +627,33 @@ internal sealed class Corpus
     {
         var at = Array.BinarySearch(_cumulative, random.NextDouble());
         return _vocabulary[Math.Min(at < 0 ? ~at : at, _vocabulary.Length - 1)];
+    }
+}
+
+/// <summary>Total time spent inside the model, summed over concurrent calls.</summary>
+internal sealed class ModelClock
+{
+    private long _ticks;
+
+    public TimeSpan Busy => TimeSpan.FromTicks(Interlocked.Read(ref _ticks));
+
+    public void Add(TimeSpan elapsed) => Interlocked.Add(ref _ticks, elapsed.Ticks);
+}
+
+internal sealed class TimedEmbeddingGenerator(Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>> inner, ModelClock clock)
+    : Microsoft.Extensions.AI.DelegatingEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>(inner)
+{
+    public override async Task<Microsoft.Extensions.AI.GeneratedEmbeddings<Microsoft.Extensions.AI.Embedding<float>>> GenerateAsync(IEnumerable<string> values,
+        Microsoft.Extensions.AI.EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return await base.GenerateAsync(values, options, cancellationToken);
+        }
+        finally
+        {
+            clock.Add(Stopwatch.GetElapsedTime(started));
+        }
     }
 }

@@ -95,4 +95,49 @@ public sealed class MiniLmEmbeddingGeneratorTests
 
         Assert.All(concurrent, r => Assert.True(Cosine(expected[r.i], r.Item2) > 0.9999f));
     }
+
+    [Fact]
+    public void Long_texts_run_fewer_to_an_inference_run_and_short_ones_up_to_the_batch_size()
+    {
+        // Lengths in word pieces, sorted as the generator sorts them: 40 queries, then 20 passages of 256.
+        IReadOnlyList<int>[] ids = [.. Enumerable.Repeat(12, 40).Concat(Enumerable.Repeat(256, 20)).Select(n => new int[n])];
+        var order = Enumerable.Range(0, ids.Length).ToArray();
+
+        var runs = MiniLmEmbeddingGenerator.Batches(order, ids, maxRows: 32, maxTokens: 2048).ToList();
+
+        // Every text exactly once, in order.
+        Assert.Equal(order, runs.SelectMany(r => r));
+        // Padded positions (rows x the longest row) stay within the budget, and no run exceeds the row limit.
+        Assert.All(runs, r => Assert.True(r.Length <= 32 && r.Length * r.Max(i => ids[i].Count) <= 2048, $"{r.Length} rows"));
+        // Short texts fill runs to the row limit; passages of 256 go 8 at a time.
+        Assert.Equal([32, 8, 8, 8, 4], runs.Select(r => r.Length));
+    }
+
+    [Fact]
+    public void A_text_longer_than_the_budget_still_runs_on_its_own()
+    {
+        IReadOnlyList<int>[] ids = [new int[100], new int[300], new int[300]];
+
+        var runs = MiniLmEmbeddingGenerator.Batches([0, 1, 2], ids, maxRows: 64, maxTokens: 256).ToList();
+
+        Assert.Equal([0, 1, 2], runs.SelectMany(r => r));
+        Assert.All(runs, r => Assert.Single(r));
+    }
+
+    [Fact]
+    public async Task The_budget_of_positions_per_run_does_not_change_the_vectors()
+    {
+        var passage = string.Join(' ', Enumerable.Repeat("The warranty covers the battery and the charger for two years after purchase.", 12));
+        string[] texts = [passage, "Meeting moved to Thursday", passage + " Keep the receipt.", "ok", passage.ToUpperInvariant()];
+        using var tight = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 16);
+        using var loose = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 64 * 512);
+
+        var separately = await EmbedAsync(tight, texts);
+        var together = await EmbedAsync(loose, texts);
+
+        for (var i = 0; i < texts.Length; i++)
+        {
+            Assert.True(Cosine(separately[i], together[i]) > 0.9999f, $"{i}: {Cosine(separately[i], together[i])}");
+        }
+    }
 }
