@@ -60,6 +60,15 @@ public sealed class MemoryOptions : IValidatableObject
     /// <summary>hnsw.ef_search for the semantic query (pgvector's iterative scan keeps looking when filters reject rows).</summary>
     [Range(10, 1000)] public int HnswEfSearch { get; set; } = 100;
 
+    /// <summary>hnsw.iterative_scan for the semantic query: how the scan goes on when the scope filter rejects rows.</summary>
+    public MemoryIterativeScan HnswIterativeScan { get; set; } = MemoryIterativeScan.RelaxedOrder;
+
+    /// <summary>hnsw.max_scan_tuples: graph tuples one iterative scan may visit (bounds a query whose scope holds few neighbours).</summary>
+    [Range(1_000, 10_000_000)] public int HnswMaxScanTuples { get; set; } = 20_000;
+
+    /// <summary>Candidates the semantic query takes from the index per candidate it returns, keeping the closest (1 = no over-fetch).</summary>
+    [Range(1, 20)] public int HnswOverfetch { get; set; } = 1;
+
     /// <summary>
     /// Keyword and entity matches ranked per query and scope at most (ranking costs about 8 µs a row): bounds the cost
     /// of a very common word in a large scope. Rare words, the informative ones, match fewer rows than this anyway.
