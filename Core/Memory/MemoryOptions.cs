@@ -69,6 +69,9 @@ public sealed class MemoryOptions : IValidatableObject
     /// <summary>Candidates the semantic query takes from the index per candidate it returns, keeping the closest (1 = no over-fetch).</summary>
     [Range(1, 20)] public int HnswOverfetch { get; set; } = 1;
 
+    /// <summary>Probes per run of the memory.recall-monitor job (each one exact search of a scope: a sequential read of it).</summary>
+    [Range(1, 1_000)] public int RecallMonitorSamples { get; set; } = 20;
+
     /// <summary>
     /// Keyword and entity matches ranked per query and scope at most (ranking costs about 8 µs a row): bounds the cost
     /// of a very common word in a large scope. Rare words, the informative ones, match fewer rows than this anyway.
