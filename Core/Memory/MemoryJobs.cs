@@ -13,6 +13,7 @@ public static partial class MemoryJobs
     public const string Purge = "memory.purge";
     public const string Backlog = "memory.backlog";
     public const string Reembed = "memory.reembed";
+    public const string RecallMonitor = "memory.recall-monitor";
 
     /// <summary>The extraction job of one source; its dedupe key makes a second enqueue of the same source a no-op.</summary>
     public static JobRequest ExtractionRequest(Guid sourceId) => new(Extract, new { sourceId }) { DedupeKey = $"source:{sourceId:N}" };

@@ -25,6 +25,8 @@ public sealed class MemoryMetrics
     private readonly Counter<long> _operations;
     private readonly Counter<long> _decisionCorrections;
     private readonly Counter<long> _sourcesDeferred;
+    private readonly Lock _recallLock = new();
+    private readonly Dictionary<(string Model, int K), double> _recall = [];
 
     public MemoryMetrics(IMeterFactory meterFactory)
     {
@@ -45,6 +47,26 @@ public sealed class MemoryMetrics
         _operations = meter.CreateCounter<long>("aspireai.memory.operations", "{operation}", "Consolidation decisions applied, by operation and actor.");
         _decisionCorrections = meter.CreateCounter<long>("aspireai.memory.decision_corrections", "{decision}", "Model decisions changed by the consolidation guards.");
         _sourcesDeferred = meter.CreateCounter<long>("aspireai.memory.sources_deferred", "{source}", "Extractions left pending because the job queue was full.");
+        meter.CreateObservableGauge("aspireai.memory.hnsw.recall", ObserveRecall, "1",
+            "recall@K of the semantic leg (production's HNSW settings) against exact search on sampled memory texts (the memory recall monitor's last run).");
+    }
+
+    /// <summary>Records the recall the memory recall monitor measured (exported by the gauge until the next run).</summary>
+    public void RecordRecall(string model, int k, double recall)
+    {
+        lock (_recallLock)
+        {
+            _recall[(model, k)] = recall;
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveRecall()
+    {
+        lock (_recallLock)
+        {
+            return [.. _recall.Select(r => new Measurement<double>(r.Value,
+                new KeyValuePair<string, object?>("gen_ai.request.model", r.Key.Model), new KeyValuePair<string, object?>("k", r.Key.K)))];
+        }
     }
 
     public void Retrieved(TimeSpan duration, string purpose, int injected, int tokens)

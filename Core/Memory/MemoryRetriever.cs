@@ -195,23 +195,8 @@ public sealed partial class MemoryRetriever(
         // SET LOCAL needs a transaction; BEGIN travels with the first command, so this costs no extra round trip.
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection, transaction);
-        // Iterative scans (pgvector 0.8) keep walking the graph when the scope filter rejects rows, instead of
-        // returning fewer than LIMIT results; relaxed order is fine because results are re-sorted after fusion.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL hnsw.ef_search = {options.Value.HnswEfSearch:D}"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
-        var select = new NpgsqlBatchCommand($"""
-            SELECT {CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}
-            FROM memories m
-            WHERE m.scope_key = ANY($2) AND {MemorySql.Current} AND m.embedding_model = $3 AND m.type = ANY($4)
-            ORDER BY m.embedding <=> $1
-            LIMIT $5
-            """);
-        select.Parameters.Add(MemorySql.Vector(vector.Values));
-        select.Parameters.Add(MemorySql.TextArray(keys));
-        select.Parameters.Add(new() { Value = vector.Model });
-        select.Parameters.Add(MemorySql.TextArray(types));
-        select.Parameters.Add(new() { Value = limit });
-        batch.BatchCommands.Add(select);
+        MemorySemanticQuery.Add(batch, MemoryHnswSettings.From(options.Value),
+            $"{CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}", vector, keys, types, limit);
         var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return candidates;

@@ -8,6 +8,7 @@ using AspireAi.Core.Llm;
 using AspireAi.Offline;
 using AspireAi.Core.Memory;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using Pgvector;
@@ -32,18 +33,33 @@ internal static class MemorySearchHarness
         var scope = Int(args, "--scope", 100_000);
         var perUser = Int(args, "--per-user", 100);
         var queries = Int(args, "--queries", 1_000);
+        var probes = Int(args, "--recall-probes", 200);
         var directory = Option(args, "--data-dir");
+        var miniLm = (Option(args, "--embedder") ?? "hashing") switch
+        {
+            "minilm" => true,
+            "hashing" => false,
+            var other => throw new ArgumentException($"--embedder must be minilm or hashing, not {other}."),
+        };
         Console.WriteLine($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
         // --set Memory:Key=value overrides a memory option (e.g. Memory:HnswEfSearch=200).
         var settings = args.Select((a, i) => (a, i)).Where(p => p.a == "--set" && p.i + 1 < args.Length)
             .Select(p => args[p.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
-        // The rows are loaded with the hashing embedder's vectors (MiniLM would take hours for a million), so the
-        // questions must be embedded by the same model.
-        settings.TryAdd("Llm:Offline:Embedder", nameof(OfflineEmbedder.Hashing));
+        // Questions are embedded by the model the rows were loaded with. The hashing embedder loads a million rows in
+        // minutes; MiniLM (--embedder minilm) is the product's default and the one recall is meant for.
+        settings.TryAdd("Llm:Offline:Embedder", miniLm ? nameof(OfflineEmbedder.MiniLM) : nameof(OfflineEmbedder.Hashing));
+        // Each timed search that includes its embedding must really embed (repeated questions would hit the cache).
+        settings.TryAdd("Llm:QueryEmbeddingCacheDuration", "00:00:00");
+        var model = miniLm ? OfflineModels.EmbeddingModelId : OfflineModels.HashingEmbeddingModelId;
         await using var stack = await MemoryBenchStack.StartAsync(directory, args.Contains("--keep"), settings);
         var dataSource = stack.DataSource;
 
-        var (orgId, mainUser, smallUser) = await EnsureLoadedAsync(dataSource, stack.Services.GetRequiredService<FieldCipher>(), total, scope, perUser);
+        Func<Task<MiniLmMemoryData>>? miniLmData = miniLm
+            ? () => MiniLmMemoryData.BuildAsync(scope, Int(args, "--pool", 50_000),
+                double.Parse(Option(args, "--jitter") ?? "0.01", CultureInfo.InvariantCulture), directory)
+            : null;
+        var (orgId, mainUser, smallUser) = await EnsureLoadedAsync(dataSource, stack.Services.GetRequiredService<FieldCipher>(), total, scope, perUser,
+            model, miniLmData);
         await PrintSizesAsync(dataSource);
         // A server that has been serving these users holds the table and its indexes in memory; a benchmark that
         // has just restarted PostgreSQL would otherwise measure disk reads of a cold cache.
@@ -62,19 +78,70 @@ internal static class MemorySearchHarness
 
         var retriever = stack.Services.GetRequiredService<MemoryRetriever>();
         var embedder = stack.Services.GetRequiredService<MemoryEmbedder>();
+        var production = MemoryHnswSettings.From(stack.Services.GetRequiredService<IOptions<MemoryOptions>>().Value);
+        Console.WriteLine($"Model {embedder.CurrentModel}; semantic leg settings: {Describe(production)}");
         var generator = new SyntheticMemories(seed: 424242);
         var texts = Enumerable.Range(0, queries + 100).Select(_ => generator.Query()).ToList();
         var embedStart = Stopwatch.GetTimestamp();
         var vectors = await embedder.EmbedAsync(texts, CancellationToken.None);
         var embedMs = Stopwatch.GetElapsedTime(embedStart).TotalMilliseconds / texts.Count;
-        Console.WriteLine($"Offline embedding of a question: {embedMs:F3} ms (excluded from the timings below)");
+        Console.WriteLine($"Embedding of a question, batched: {embedMs:F3} ms (excluded from the timings without embedding)");
         await PrintPlansAsync(dataSource, mainUser, smallUser, orgId, vectors[0]);
 
+        // Recall probes: questions, and texts that read like memories (as a user's statements and the recall
+        // monitor's samples do). The exact top 10 of each is computed once and compared with every setting.
+        var keys = ScopeKeys(mainUser, orgId);
+        var questionProbes = vectors.Skip(100).Take(probes).ToList();
+        var memoryLikeProbes = (await embedder.EmbedAsync([.. Enumerable.Range(0, probes).Select(_ => generator.Next().Text)], CancellationToken.None)).ToList();
+        var exactStart = Stopwatch.GetTimestamp();
+        var exactQuestions = new List<List<double>>();
+        foreach (var probe in questionProbes)
+        {
+            exactQuestions.Add(await SemanticDistancesAsync(dataSource, production, keys, probe, exact: true));
+        }
+        var exactMemoryLike = new List<List<double>>();
+        foreach (var probe in memoryLikeProbes)
+        {
+            exactMemoryLike.Add(await SemanticDistancesAsync(dataSource, production, keys, probe, exact: true));
+        }
+        Console.WriteLine($"Exact top 10 of {2 * probes} probes in the {scope:N0}-memory scope: " +
+            $"{Stopwatch.GetElapsedTime(exactStart).TotalMilliseconds / (2 * probes):F1} ms each (sequential scan of the scope, the ground truth)");
+
+        if (args.Contains("--sweep"))
+        {
+            var sweepQueries = Int(args, "--sweep-queries", 300);
+            Console.WriteLine();
+            Console.WriteLine($"Semantic leg alone by setting: recall@10 against exact search ({probes} questions / {probes} memory-like texts, ties " +
+                $"counted as hits) and latency over {sweepQueries} questions");
+            Console.WriteLine("| ef_search | iterative scan | max_scan_tuples | over-fetch | recall@10 questions | recall@10 memory-like | p50 ms | p95 ms | p99 ms |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+            foreach (var setting in SweepSettings(Option(args, "--sweep-settings")))
+            {
+                var sweepQuestions = await RecallAsync(dataSource, setting, keys, questionProbes, exactQuestions);
+                var sweepMemoryLike = await RecallAsync(dataSource, setting, keys, memoryLikeProbes, exactMemoryLike);
+                var latency = new List<double>();
+                for (var i = 0; i < 20; i++)
+                {
+                    await SemanticOnlyAsync(dataSource, setting, keys, vectors[i]);
+                }
+                for (var i = 100; i < Math.Min(texts.Count, 100 + sweepQueries); i++)
+                {
+                    latency.Add(await SemanticOnlyAsync(dataSource, setting, keys, vectors[i]));
+                }
+                latency.Sort();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {setting.EfSearch} | {Name(setting.IterativeScan)} | {setting.MaxScanTuples} | {setting.Overfetch} | {sweepQuestions:P1} | {sweepMemoryLike:P1} | " +
+                    $"{Percentile(latency, 0.50):F2} | {Percentile(latency, 0.95):F2} | {Percentile(latency, 0.99):F2} |"));
+            }
+            Console.WriteLine();
+        }
+
         MemoryQuery Query(Guid user, int i) => new(user, orgId, texts[i], 10, new HashSet<MemoryScope>(), new HashSet<MemoryType>(), "default", null);
-        // Warm-up: JIT, connection pool, catalog caches of the pooled connections.
+        // Warm-up: JIT, connection pool, catalog caches of the pooled connections, the embedding model.
         for (var i = 0; i < 100; i++)
         {
             await retriever.SearchAsync(Query(mainUser, i), vectors[i], CancellationToken.None);
+            await retriever.SearchAsync(Query(mainUser, i), CancellationToken.None);
         }
 
         var hybrid = new List<double>();
@@ -86,10 +153,20 @@ internal static class MemorySearchHarness
             hybrid.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             hits += result.Items.Count > 0 ? 1 : 0;
         }
+        // The whole search as the chat runs it: the question's embedding (uncached), then the hybrid retrieval.
+        var withEmbedding = new List<double>();
+        var embeddingOnly = new List<double>();
+        for (var i = 100; i < texts.Count; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var result = await retriever.SearchAsync(Query(mainUser, i), CancellationToken.None);
+            withEmbedding.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            embeddingOnly.Add(result.EmbeddingTime.TotalMilliseconds);
+        }
         var semantic = new List<double>();
         for (var i = 100; i < texts.Count; i++)
         {
-            semantic.Add(await SemanticOnlyAsync(dataSource, $"u:{mainUser:D}", vectors[i]));
+            semantic.Add(await SemanticOnlyAsync(dataSource, production, keys, vectors[i]));
         }
         var small = new List<double>();
         for (var i = 100; i < texts.Count; i++)
@@ -99,30 +176,70 @@ internal static class MemorySearchHarness
             small.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         var concurrent = await ConcurrentAsync(retriever, texts, vectors, mainUser, orgId, clients: 4);
-        var recall = await RecallAsync(dataSource, $"u:{mainUser:D}", vectors.Skip(100).Take(50).ToList());
-        // Queries that read like memories (texts of other users' memories) sit close to their neighbours, as questions
-        // embedded by a real model do; the offline embedder's short questions are far from everything.
-        var memoryLike = await embedder.EmbedAsync([.. Enumerable.Range(0, 50).Select(_ => generator.Next().Text)], CancellationToken.None);
-        var recallMemoryLike = await RecallAsync(dataSource, $"u:{mainUser:D}", [.. memoryLike]);
+        var recall = await RecallAsync(dataSource, production, keys, questionProbes, exactQuestions);
+        var recallMemoryLike = await RecallAsync(dataSource, production, keys, memoryLikeProbes, exactMemoryLike);
 
         Console.WriteLine();
-        Console.WriteLine($"| search ({total:N0} memories, {scope:N0} in the user's scope) | queries | p50 ms | p95 ms | p99 ms | mean ms |");
+        Console.WriteLine($"| search ({total:N0} memories, {scope:N0} in the user's scope, {embedder.CurrentModel}) | queries | p50 ms | p95 ms | p99 ms | mean ms |");
         Console.WriteLine("|---|---|---|---|---|---|");
-        Console.WriteLine(Row("hybrid (semantic + keyword + entity, fused), 100k-memory user", hybrid));
+        Console.WriteLine(Row("hybrid (semantic + keyword + entity, fused), 100k-memory user, embedding excluded", hybrid));
+        Console.WriteLine(Row("hybrid including the question's embedding (uncached)", withEmbedding));
+        Console.WriteLine(Row("  of which the embedding", embeddingOnly));
         Console.WriteLine(Row("semantic query alone (HNSW), 100k-memory user", semantic));
         Console.WriteLine(Row($"hybrid, {perUser}-memory user among the same rows", small));
         Console.WriteLine(Row("hybrid, 4 concurrent clients, 100k-memory user", concurrent));
         Console.WriteLine();
-        Console.WriteLine($"Queries with results: {hits}/{hybrid.Count}. HNSW recall@10 against exact search (ef_search 100, ties counted as hits): " +
-            $"{recall:P1} for 50 questions, {recallMemoryLike:P1} for 50 memory-like texts");
+        Console.WriteLine($"Queries with results: {hits}/{hybrid.Count}. Semantic leg recall@10 against exact search ({Describe(production)}, ties counted " +
+            $"as hits): {recall:P1} for {probes} questions, {recallMemoryLike:P1} for {probes} memory-like texts");
         return 0;
     }
+
+    private static string Describe(MemoryHnswSettings settings) => string.Create(CultureInfo.InvariantCulture,
+        $"ef_search {settings.EfSearch}, iterative_scan {Name(settings.IterativeScan)}, max_scan_tuples {settings.MaxScanTuples}, over-fetch {settings.Overfetch}");
+
+    private static string Name(MemoryIterativeScan scan) => scan == MemoryIterativeScan.StrictOrder ? "strict_order" : "relaxed_order";
+
+    // "ef:mode:max_scan_tuples:overfetch" items separated by commas; by default a grid around the product's settings.
+    private static IEnumerable<MemoryHnswSettings> SweepSettings(string? list)
+    {
+        if (list is not null)
+        {
+            foreach (var item in list.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var parts = item.Split(':');
+                yield return new MemoryHnswSettings(int.Parse(parts[0], CultureInfo.InvariantCulture),
+                    parts[1].StartsWith('s') ? MemoryIterativeScan.StrictOrder : MemoryIterativeScan.RelaxedOrder,
+                    int.Parse(parts[2], CultureInfo.InvariantCulture), int.Parse(parts[3], CultureInfo.InvariantCulture));
+            }
+            yield break;
+        }
+        foreach (var mode in new[] { MemoryIterativeScan.RelaxedOrder, MemoryIterativeScan.StrictOrder })
+        {
+            foreach (var ef in new[] { 40, 100, 200, 400 })
+            {
+                yield return new MemoryHnswSettings(ef, mode, 20_000, 1);
+            }
+        }
+        foreach (var ef in new[] { 40, 100, 200 })
+        {
+            yield return new MemoryHnswSettings(ef, MemoryIterativeScan.RelaxedOrder, 20_000, 4);
+        }
+        yield return new MemoryHnswSettings(100, MemoryIterativeScan.RelaxedOrder, 5_000, 1);
+        yield return new MemoryHnswSettings(100, MemoryIterativeScan.RelaxedOrder, 100_000, 1);
+    }
+
+    private static List<string> ScopeKeys(Guid user, Guid orgId) =>
+        [MemoryScopeRef.ForUser(orgId, user).Key, MemoryScopeRef.ForAgent(orgId, "default").Key, MemoryScopeRef.ForOrg(orgId).Key];
+
+    private static readonly string[] AllTypes = [.. Enum.GetValues<MemoryType>().Select(MemoryNames.Of)];
+
+    private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
     private static string Row(string name, List<double> values)
     {
         values.Sort();
-        double P(double p) => values[Math.Min(values.Count - 1, (int)Math.Ceiling(p * values.Count) - 1)];
-        return string.Create(CultureInfo.InvariantCulture, $"| {name} | {values.Count} | {P(0.50):F2} | {P(0.95):F2} | {P(0.99):F2} | {values.Average():F2} |");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| {name} | {values.Count} | {Percentile(values, 0.50):F2} | {Percentile(values, 0.95):F2} | {Percentile(values, 0.99):F2} | {values.Average():F2} |");
     }
 
     private static async Task<List<double>> ConcurrentAsync(MemoryRetriever retriever, List<string> texts, IReadOnlyList<MemoryVector> vectors,
@@ -148,90 +265,50 @@ internal static class MemorySearchHarness
         return timings;
     }
 
-    // The semantic candidate query exactly as MemoryRetriever sends it.
-    private static async Task<double> SemanticOnlyAsync(NpgsqlDataSource dataSource, string scopeKey, MemoryVector vector)
+    // The semantic leg's statement exactly as MemoryRetriever sends it (same SQL builder and settings).
+    private static async Task<double> SemanticOnlyAsync(NpgsqlDataSource dataSource, MemoryHnswSettings settings, List<string> keys, MemoryVector vector)
     {
         var started = Stopwatch.GetTimestamp();
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.ef_search = 100"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
-        var select = new NpgsqlBatchCommand("""
-            SELECT m.id, m.text_ct, 1 - (m.embedding <=> $1)
-            FROM memories m
-            WHERE m.scope_key = ANY($2) AND m.invalidated_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.embedding_model = $3
-            ORDER BY m.embedding <=> $1
-            LIMIT 20
-            """);
-        select.Parameters.Add(new() { Value = new Vector(vector.Values) });
-        select.Parameters.Add(new() { Value = new[] { scopeKey }, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        select.Parameters.Add(new() { Value = vector.Model });
-        batch.BatchCommands.Add(select);
-        await using (var reader = await batch.ExecuteReaderAsync())
-        {
-            do
-            {
-                while (await reader.ReadAsync())
-                {
-                }
-            }
-            while (await reader.NextResultAsync());
-        }
-        await transaction.CommitAsync();
+        await SemanticDistancesAsync(dataSource, settings, keys, vector, exact: false);
         return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
     }
 
-    // Tie-aware recall@10: an approximate result counts when it is as close as the exact 10th neighbour. Short
-    // questions share a word or two with thousands of memories, so many candidates tie at the same distance and
-    // which of them the exact search lists is arbitrary.
-    private static async Task<double> RecallAsync(NpgsqlDataSource dataSource, string scopeKey, List<MemoryVector> vectors)
+    // Tie-aware recall@10: an approximate result counts when it is as close as the exact 10th neighbour (with the
+    // hashing embedder many memories tie at the same distance, and which of them the exact search lists is arbitrary).
+    private static async Task<double> RecallAsync(NpgsqlDataSource dataSource, MemoryHnswSettings settings, List<string> keys, List<MemoryVector> probes,
+        List<List<double>> exact)
     {
         double found = 0;
-        foreach (var vector in vectors)
+        for (var i = 0; i < probes.Count; i++)
         {
-            var approximate = await TopDistancesAsync(dataSource, scopeKey, vector, exact: false);
-            var exact = await TopDistancesAsync(dataSource, scopeKey, vector, exact: true);
-            var tenth = exact.Count == 0 ? 0 : exact[^1];
-            found += Math.Min(exact.Count, approximate.Count(d => d <= tenth + 1e-6)) / (double)Math.Max(1, exact.Count);
+            var approximate = await SemanticDistancesAsync(dataSource, settings, keys, probes[i], exact: false);
+            var tenth = exact[i].Count == 0 ? 0 : exact[i][^1];
+            found += exact[i].Count == 0 ? 1 : Math.Min(exact[i].Count, approximate.Count(d => d <= tenth + 1e-6)) / (double)exact[i].Count;
         }
-        return found / vectors.Count;
+        return found / probes.Count;
     }
 
-    private static async Task<List<double>> TopDistancesAsync(NpgsqlDataSource dataSource, string scopeKey, MemoryVector vector, bool exact)
+    private static async Task<List<double>> SemanticDistancesAsync(NpgsqlDataSource dataSource, MemoryHnswSettings settings, List<string> keys,
+        MemoryVector vector, bool exact)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.ef_search = 100"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
-        if (exact)
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_indexscan = off"));
-        }
-        var select = new NpgsqlBatchCommand("""
-            SELECT distance FROM (
-                SELECT m.embedding <=> $1 AS distance FROM memories m
-                WHERE m.scope_key = $2 AND m.invalidated_at IS NULL
-                ORDER BY m.embedding <=> $1 LIMIT 10) t
-            ORDER BY distance
-            """);
-        select.Parameters.Add(new() { Value = new Vector(vector.Values) });
-        select.Parameters.Add(new() { Value = scopeKey });
-        batch.BatchCommands.Add(select);
+        MemorySemanticQuery.Add(batch, settings, "m.id, m.text_ct, m.embedding <=> $1", vector, keys, AllTypes, 10, exact);
         var distances = new List<double>();
         await using (var reader = await batch.ExecuteReaderAsync())
         {
             do
             {
-                while (await reader.ReadAsync())
+                while (reader.FieldCount == 3 && await reader.ReadAsync())
                 {
-                    distances.Add(reader.GetDouble(0));
+                    distances.Add(reader.GetDouble(2));
                 }
             }
             while (await reader.NextResultAsync());
         }
         await transaction.CommitAsync();
+        distances.Sort();
         return distances;
     }
 
@@ -282,12 +359,16 @@ internal static class MemorySearchHarness
 
     // Loads once; a kept data directory already holding the same shape is reused.
     private static async Task<(Guid OrgId, Guid MainUser, Guid SmallUser)> EnsureLoadedAsync(NpgsqlDataSource dataSource, FieldCipher cipher, int total, int scope,
-        int perUser)
+        int perUser, string model, Func<Task<MiniLmMemoryData>>? miniLmData)
     {
-        // Only encrypted rows count: data loaded before encryption at rest is loaded again (it searched another index).
-        await using (var check = dataSource.CreateCommand("SELECT u.id, u.org_id, (SELECT count(*) FROM memories WHERE key_id IS NOT NULL) FROM users u WHERE u.email = $1"))
+        // Only encrypted rows of the same model count: data loaded before encryption at rest is loaded again (it
+        // searched another index), and so is data of the other embedder.
+        await using (var check = dataSource.CreateCommand("""
+            SELECT u.id, u.org_id, (SELECT count(*) FROM memories WHERE key_id IS NOT NULL AND embedding_model = $2) FROM users u WHERE u.email = $1
+            """))
         {
             check.Parameters.Add(new() { Value = MainEmail });
+            check.Parameters.Add(new() { Value = model });
             await using var reader = await check.ExecuteReaderAsync();
             if (await reader.ReadAsync() && reader.GetInt64(2) == total)
             {
@@ -298,6 +379,15 @@ internal static class MemorySearchHarness
             }
         }
 
+        await using (var existing = dataSource.CreateCommand("SELECT count(*) FROM users WHERE email = $1"))
+        {
+            existing.Parameters.Add(new() { Value = MainEmail });
+            if ((long)(await existing.ExecuteScalarAsync())! > 0)
+            {
+                throw new InvalidOperationException("The data directory holds another load (size or embedder); use a new --data-dir.");
+            }
+        }
+        var data = miniLmData is null ? null : await miniLmData();
         var orgId = Guid.CreateVersion7();
         var others = (int)Math.Ceiling((total - scope) / (double)perUser);
         await ExecuteAsync(dataSource, "INSERT INTO orgs (id, name) VALUES ($1, $2)", orgId, UserAccounts.DefaultOrgName);
@@ -345,7 +435,7 @@ internal static class MemorySearchHarness
         var random = new Random(11);
         while (assigned < total)
         {
-            var rows = new List<(Guid Id, Guid User, string Text, MemoryType Type, DateTimeOffset CreatedAt)>(batchSize);
+            var rows = new List<(Guid Id, Guid User, string Text, MemoryType Type, DateTimeOffset CreatedAt, float[]? Vector, int PoolIndex, int Seed)>(batchSize);
             while (rows.Count < batchSize && assigned < total)
             {
                 var limit = userIndex == 0 ? scope : perUser;
@@ -355,12 +445,15 @@ internal static class MemorySearchHarness
                     userCount = 0;
                     seen.Clear();
                 }
-                var (text, type) = generator.Next();
+                // MiniLM: the measured user's distinct texts with their real vectors, the others' from the pool with noise.
+                var (text, type, vector, poolIndex) = data is null ? Hashed(generator.Next())
+                    : userIndex == 0 ? (data.Scope[userCount].Text, data.Scope[userCount].Type, data.ScopeVectors[userCount], -1)
+                    : FromPool(data, random.Next(data.Pool.Count));
                 if (!seen.Add(MemoryText.Hash(text)))
                 {
                     continue; // the unique index allows one current copy of a text per scope
                 }
-                rows.Add((Guid.CreateVersion7(), users[userIndex], text, type, now.AddMinutes(-random.Next(525_600))));
+                rows.Add((Guid.CreateVersion7(), users[userIndex], text, type, now.AddMinutes(-random.Next(525_600)), vector, poolIndex, assigned));
                 userCount++;
                 assigned++;
             }
@@ -371,7 +464,8 @@ internal static class MemorySearchHarness
             var entities = new IReadOnlyList<MemoryEntity>[rows.Count];
             Parallel.For(0, rows.Count, i =>
             {
-                vectors[i] = new Vector(OfflineEmbeddingGenerator.Embed(rows[i].Text));
+                vectors[i] = new Vector(rows[i].Vector
+                    ?? (rows[i].PoolIndex >= 0 ? data!.Perturbed(rows[i].PoolIndex, rows[i].Seed) : OfflineEmbeddingGenerator.Embed(rows[i].Text)));
                 hashes[i] = MemoryText.Hash(rows[i].Text);
                 sealedTexts[i] = FieldCipher.Seal(dataKey, EncryptedField.MemoryText, rows[i].Text).Ciphertext!;
                 tokens[i] = FieldCipher.Tokens(indexKey, rows[i].Text);
@@ -401,7 +495,7 @@ internal static class MemorySearchHarness
                     await copy.WriteAsync(0.5f, NpgsqlDbType.Real);
                     // vector's binary input format (int16 dimensions, int16 unused, float4 values), sent as raw bytes.
                     await copy.WriteAsync(vectors[i], "vector");
-                    await copy.WriteAsync(OfflineModels.HashingEmbeddingModelId, NpgsqlDbType.Text);
+                    await copy.WriteAsync(model, NpgsqlDbType.Text);
                     await copy.WriteAsync(hashes[i], NpgsqlDbType.Text);
                     await copy.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz);
                     await copy.WriteAsync(row.CreatedAt, NpgsqlDbType.TimestampTz);
@@ -448,6 +542,10 @@ internal static class MemorySearchHarness
         }
         return (orgId, users[0], users[1]);
     }
+
+    private static (string, MemoryType, float[]?, int) Hashed((string Text, MemoryType Type) next) => (next.Text, next.Type, null, -1);
+
+    private static (string, MemoryType, float[]?, int) FromPool(MiniLmMemoryData data, int index) => (data.Pool[index].Text, data.Pool[index].Type, null, index);
 
     private static async Task<Guid> SmallUserAsync(NpgsqlDataSource dataSource)
     {

@@ -1,0 +1,146 @@
+using AspireAi.Core.Jobs;
+using AspireAi.Core.Memory;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Pgvector;
+
+namespace AspireAi.Workers.Memory;
+
+/// <summary>
+/// memory.recall-monitor (recurring): the recall@K of memory search's semantic leg against exact search, measured on
+/// the statement production runs (<see cref="MemorySemanticQuery"/> with the configured HNSW settings) in the scopes
+/// memories live in. Each probe searches the user scope (and the organisation's) of a randomly drawn memory — so large
+/// scopes, where the index matters, are drawn most — with the stored vector of another user's randomly drawn memory:
+/// a real text embedded by the production model, which the scope does not itself contain. Exported as the gauge
+/// <c>aspireai.memory.hnsw.recall</c> and logged.
+/// </summary>
+public sealed partial class MemoryRecallMonitorJob(
+    MemoryEmbedder embedder,
+    MemoryMetrics metrics,
+    IOptions<MemoryOptions> options,
+    ILogger<MemoryRecallMonitorJob> logger) : IJobHandler
+{
+    private static readonly string[] AllTypes = [.. Enum.GetValues<MemoryType>().Select(MemoryNames.Of)];
+
+    public string Type => MemoryJobs.RecallMonitor;
+
+    /// <summary>The last run's results, for tests and diagnostics.</summary>
+    public MemoryRecallMeasurement? LastMeasurement { get; private set; }
+
+    public async Task HandleAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var settings = options.Value;
+        var hnsw = MemoryHnswSettings.From(settings);
+        var model = embedder.CurrentModel;
+        var k = settings.CandidatesPerRetriever;
+
+        var targets = new List<(Guid OrgId, Guid UserId)>();
+        var probes = new List<(Guid UserId, float[] Vector)>();
+        await using (var sample = context.CreateCommand($"""
+            SELECT m.org_id, m.user_id FROM memories m
+            WHERE m.scope = 'user' AND {MemorySql.Current} AND m.embedding_model = $1
+            ORDER BY random() LIMIT $2
+            """))
+        {
+            sample.Parameters.Add(new() { Value = model });
+            sample.Parameters.Add(new() { Value = settings.RecallMonitorSamples });
+            await using var reader = await sample.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                targets.Add((reader.GetGuid(0), reader.GetGuid(1)));
+            }
+        }
+        if (targets.Count == 0)
+        {
+            LogNothingToMeasure(model);
+            return;
+        }
+        // Twice as many probe texts as scopes, so each scope can get one written by someone else.
+        await using (var sample = context.CreateCommand($"""
+            SELECT m.user_id, m.embedding FROM memories m
+            WHERE {MemorySql.Current} AND m.embedding_model = $1 AND m.embedding IS NOT NULL
+            ORDER BY random() LIMIT $2
+            """))
+        {
+            sample.Parameters.Add(new() { Value = model });
+            sample.Parameters.Add(new() { Value = 2 * settings.RecallMonitorSamples });
+            await using var reader = await sample.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                probes.Add((reader.GetGuid(0), reader.GetFieldValue<Vector>(1).ToArray()));
+            }
+        }
+
+        double recall = 0, nearest = 0;
+        var unused = new List<(Guid UserId, float[] Vector)>(probes);
+        foreach (var (orgId, userId) in targets)
+        {
+            // Another user's text when there is one (a single-user installation only has its own).
+            var index = unused.FindIndex(p => p.UserId != userId);
+            var probe = unused[index >= 0 ? index : 0];
+            unused.Remove(probe);
+            if (unused.Count == 0)
+            {
+                unused.AddRange(probes);
+            }
+            var vector = new MemoryVector(probe.Vector, model);
+            List<string> keys = [MemoryScopeRef.ForUser(orgId, userId).Key, MemoryScopeRef.ForOrg(orgId).Key];
+            var approximate = await DistancesAsync(context, hnsw, vector, keys, k, exact: false, cancellationToken).ConfigureAwait(false);
+            var exact = await DistancesAsync(context, hnsw, vector, keys, k, exact: true, cancellationToken).ConfigureAwait(false);
+            if (exact.Count == 0)
+            {
+                recall += 1;
+                nearest += 1;
+                continue;
+            }
+            // A result as close as the exact K-th neighbour counts: which of several equidistant rows exact search
+            // lists is arbitrary.
+            recall += Math.Min(exact.Count, approximate.Count(d => d <= exact[^1] + 1e-6)) / (double)exact.Count;
+            nearest += approximate.Count > 0 && approximate[0] <= exact[0] + 1e-6 ? 1 : 0;
+        }
+
+        var measurement = new MemoryRecallMeasurement(model, k, targets.Count, recall / targets.Count, nearest / targets.Count, hnsw);
+        LastMeasurement = measurement;
+        metrics.RecordRecall(model, k, measurement.Recall);
+        LogRecall(k, model, measurement.Recall, measurement.NearestFound, measurement.Samples, hnsw.EfSearch, hnsw.IterativeScan, hnsw.MaxScanTuples,
+            hnsw.Overfetch);
+    }
+
+    // The semantic leg's distances, nearest first; SET LOCAL stays inside the job's transaction.
+    private static async Task<List<double>> DistancesAsync(JobContext context, MemoryHnswSettings settings, MemoryVector vector, List<string> keys, int k,
+        bool exact, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(context.Connection, context.Transaction);
+        MemorySemanticQuery.Add(batch, settings, "m.id, m.embedding <=> $1", vector, keys, AllTypes, k, exact);
+        var distances = new List<double>();
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            do
+            {
+                while (reader.FieldCount == 2 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    distances.Add(reader.GetDouble(1));
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        }
+        distances.Sort();
+        return distances;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Memory semantic leg recall@{K} for {Model}: {Recall:0.000} against exact search; exact nearest found {NearestFound:P1} ({Samples} probes; ef_search {EfSearch}, {IterativeScan}, max_scan_tuples {MaxScanTuples}, over-fetch {Overfetch})")]
+    private partial void LogRecall(int k, string model, double recall, double nearestFound, int samples, int efSearch, MemoryIterativeScan iterativeScan,
+        int maxScanTuples, int overfetch);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Memory recall monitor: no user memory embedded with {Model} yet")]
+    private partial void LogNothingToMeasure(string model);
+}
+
+/// <summary>One run of the memory recall monitor.</summary>
+/// <param name="Recall">Mean recall@K of the semantic leg against exact search.</param>
+/// <param name="NearestFound">Share of probes whose exact nearest neighbour came first.</param>
+/// <param name="Settings">The HNSW settings measured (production's).</param>
+public sealed record MemoryRecallMeasurement(string Model, int K, int Samples, double Recall, double NearestFound, MemoryHnswSettings Settings);
