@@ -91,6 +91,7 @@ internal sealed partial class JobWorker(
     private async Task DispatchAsync(string[] unlimited, (string Type, int Limit)[] limited, CancellationToken stoppingToken)
     {
         var failures = 0;
+        var lookAhead = true;
         while (!stoppingToken.IsCancellationRequested)
         {
             _units.RemoveAll(t => t.IsCompleted);
@@ -98,14 +99,21 @@ internal sealed partial class JobWorker(
             if (free > 0 && TryTakePending(out var next))
             {
                 StartUnit(next);
+                lookAhead = true;
                 continue;
             }
-            if (free > 0 && Interlocked.Exchange(ref _workHint, 0) == 1)
+            // Every slot busy and nothing waiting: claim one unit of a batching type ahead, so that the next slot to
+            // free up starts it at once instead of waiting for a claim round trip. Only types that batch (cheap
+            // jobs); a job of a slow type stays claimable by other workers until a slot here is free. Once per freed slot.
+            var ahead = free == 0 && lookAhead && PendingIsEmpty() ? unlimited.Where(t => sizer.SizeFor(t) > 1).ToArray() : [];
+            if ((free > 0 || ahead.Length > 0) && Interlocked.Exchange(ref _workHint, 0) == 1)
             {
                 (IReadOnlyList<ClaimedJob> Jobs, bool Full) claimed;
                 try
                 {
-                    claimed = await ClaimAsync(unlimited, limited, free, stoppingToken).ConfigureAwait(false);
+                    claimed = free > 0
+                        ? await ClaimAsync(unlimited, limited, free, stoppingToken).ConfigureAwait(false)
+                        : await ClaimAsync(ahead, [], 1, stoppingToken).ConfigureAwait(false);
                     failures = 0;
                 }
                 catch (Exception ex) when (IsDatabaseError(ex) && !stoppingToken.IsCancellationRequested)
@@ -117,12 +125,20 @@ internal sealed partial class JobWorker(
                     continue;
                 }
                 Enqueue(claimed.Jobs.Select(Hold));
+                if (free == 0)
+                {
+                    // It looked at some types only: the next free slot claims from all of them.
+                    lookAhead = false;
+                    Volatile.Write(ref _workHint, 1);
+                    continue;
+                }
                 // Start what fits now rather than after the due-time query below: that is one round trip less
                 // between a claim committing and its handler running.
                 while (_units.Count < Options.Workers && TryTakePending(out var unit))
                 {
                     StartUnit(unit);
                 }
+                lookAhead = true;
                 if (claimed.Full)
                 {
                     // A full claim: more are probably waiting; claim again as soon as a slot frees up.
@@ -168,9 +184,18 @@ internal sealed partial class JobWorker(
                 continue;
             }
             var wanted = count * (size - 1);
-            var more = await ClaimTimedAsync([type], Options.For(type).MaxConcurrency, wanted, cancellationToken).ConfigureAwait(false);
-            claimed.AddRange(more);
-            full |= more.Count == wanted;
+            try
+            {
+                var more = await ClaimTimedAsync([type], Options.For(type).MaxConcurrency, wanted, cancellationToken).ConfigureAwait(false);
+                claimed.AddRange(more);
+                full |= more.Count == wanted;
+            }
+            catch (Exception ex) when (IsDatabaseError(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // What the first claim took is ours already: run it rather than leave it to lease expiry.
+                LogClaimFailed(ex, TimeSpan.Zero);
+                break;
+            }
         }
         return (claimed, full);
     }
@@ -220,6 +245,14 @@ internal sealed partial class JobWorker(
             {
                 open[type] = (unit, size);
             }
+        }
+    }
+
+    private bool PendingIsEmpty()
+    {
+        lock (_pendingLock)
+        {
+            return _pending.Count == 0;
         }
     }
 
