@@ -41,6 +41,17 @@ public sealed class JobsOptions : IValidatableObject
     /// </summary>
     public bool SynchronousCommit { get; set; } = true;
 
+    /// <summary>
+    /// Adaptive batching (types without an explicit <c>BatchSize</c>): how long one transaction of jobs of a type should
+    /// take. The worker keeps a running estimate of each type's time per job and runs about this much work per commit
+    /// (one WAL flush), and commits early once a transaction has taken this long. Handlers slower than this run one per
+    /// transaction, as without batching.
+    /// </summary>
+    public TimeSpan BatchTarget { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Adaptive batching: at most this many jobs in one transaction (at most 50).</summary>
+    public int MaxBatchSize { get; set; } = 32;
+
     /// <summary>Identifies this worker in leases and attempt history. Default: host name, process id and a random suffix.</summary>
     [MaxLength(200)]
     public string? WorkerId { get; set; }
@@ -82,7 +93,7 @@ public sealed class JobsOptions : IValidatableObject
             own?.MaxConcurrency ?? Defaults.MaxConcurrency,
             own?.MaxQueuedDepth ?? Defaults.MaxQueuedDepth,
             own?.RetryAfter ?? Defaults.RetryAfter ?? JobTypeSettings.DefaultRetryAfter,
-            own?.BatchSize ?? Defaults.BatchSize ?? 1);
+            own?.BatchSize ?? Defaults.BatchSize);
     }
 
     private static bool IsJson(string text)
@@ -119,6 +130,14 @@ public sealed class JobsOptions : IValidatableObject
             {
                 yield return new($"{name} must be positive.", [name]);
             }
+        }
+        if (BatchTarget <= TimeSpan.Zero || BatchTarget >= LeaseDuration)
+        {
+            yield return new("BatchTarget must be positive and shorter than the lease.", [nameof(BatchTarget)]);
+        }
+        if (MaxBatchSize is < 1 or > JobTypeSettings.MaxBatchSize)
+        {
+            yield return new($"MaxBatchSize must be between 1 and {JobTypeSettings.MaxBatchSize}.", [nameof(MaxBatchSize)]);
         }
         if (ShutdownGracePeriod < TimeSpan.Zero)
         {
@@ -184,10 +203,10 @@ public sealed class JobTypeOptions
 
     /// <summary>
     /// Up to this many jobs of the type run one after another in a single transaction, each handler in a savepoint of
-    /// its own, and commit together (built-in default 1). Effects stay exactly-once per job; what changes is that a
-    /// job's effects become visible only when its batch commits, and a crash redoes the whole batch. For many small,
-    /// fast jobs, where one commit (one WAL flush) per job is the bottleneck. At most 50, below PostgreSQL's
-    /// 64-subtransaction cache.
+    /// its own, and commit together. Effects stay exactly-once per job; what changes is that a job's effects become
+    /// visible only when its batch commits, and a crash redoes the whole batch. Unset (the default): adaptive, sized
+    /// from the type's measured time per job (<see cref="JobsOptions.BatchTarget"/>, <see cref="JobsOptions.MaxBatchSize"/>);
+    /// 1 turns batching off for the type. At most 50, below PostgreSQL's 64-subtransaction cache.
     /// </summary>
     public int? BatchSize { get; set; }
 
@@ -226,7 +245,7 @@ public sealed class JobTypeOptions
 
 /// <summary>The resolved settings of a job type.</summary>
 public sealed record JobTypeSettings(int MaxAttempts, TimeSpan BackoffBase, TimeSpan BackoffCap, int? MaxConcurrency,
-    int? MaxQueuedDepth, TimeSpan RetryAfter, int BatchSize = 1)
+    int? MaxQueuedDepth, TimeSpan RetryAfter, int? BatchSize = null)
 {
     public const int DefaultMaxAttempts = 5;
     public const int MaxBatchSize = 50;

@@ -58,6 +58,7 @@ public sealed class JobMetrics
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _claimDuration;
     private readonly Counter<long> _claimed;
+    private readonly Histogram<long> _batchSize;
 
     public JobMetrics(IMeterFactory meterFactory)
     {
@@ -70,6 +71,8 @@ public sealed class JobMetrics
         _duration = Meter.CreateHistogram<double>("aspireai.jobs.duration", "s", "Processing time of an attempt, by type and outcome.");
         _claimDuration = Meter.CreateHistogram<double>("aspireai.jobs.claim.duration", "s", "Round trip of one claim query.");
         _claimed = Meter.CreateCounter<long>("aspireai.jobs.claimed", "{job}", "Jobs claimed by this process.");
+        _batchSize = Meter.CreateHistogram<long>("aspireai.jobs.batch.size", "{job}", "Jobs run in one committed transaction (one WAL flush), by type.",
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 24, 32, 50] });
     }
 
     /// <summary>The meter, for instruments other components add (the queue gauges).</summary>
@@ -98,6 +101,9 @@ public sealed class JobMetrics
         _attempts.Add(1, typeTag, outcomeTag);
         _duration.Record(duration.TotalSeconds, typeTag, outcomeTag);
     }
+
+    /// <summary>A unit's transaction committed, with <paramref name="jobs"/> jobs (a batch, or 1).</summary>
+    public void Committed(string type, int jobs) => _batchSize.Record(jobs, new KeyValuePair<string, object?>("job.type", type));
 
     /// <summary>A job whose lease expired was taken back (its worker died or stalled).</summary>
     public void LeaseReclaimed(string type, bool dead) =>

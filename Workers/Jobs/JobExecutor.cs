@@ -6,7 +6,7 @@ using Npgsql;
 namespace AspireAi.Workers.Jobs;
 
 /// <summary>
-/// Runs a unit of claimed jobs: one job, or a batch of jobs of one type (Jobs:Types:{type}:BatchSize). Each handler
+/// Runs a unit of claimed jobs: one job, or a batch of jobs of one type (sized by <see cref="BatchSizer"/>). Each handler
 /// gets its own DI scope and writes in the unit's transaction; the job's completion is written in that transaction
 /// too, so effects and completion commit together. In a batch every job runs inside a savepoint of its own, so a
 /// failing handler rolls back only its own effects.
@@ -18,6 +18,7 @@ internal sealed partial class JobExecutor(
     IServiceScopeFactory scopes,
     IJobQueue queue,
     JobMetrics metrics,
+    BatchSizer sizer,
     WorkerIdentity identity,
     IOptions<JobsOptions> options,
     ILogger<JobExecutor> logger)
@@ -47,11 +48,19 @@ internal sealed partial class JobExecutor(
         public JobContext? Context { get; set; }
     }
 
-    /// <summary>Runs the unit and records every outcome. Returns the soonest retry it scheduled, if any.</summary>
-    public async Task<TimeSpan?> RunAsync(IReadOnlyList<RunningJob> unit, CancellationToken abort)
+    /// <summary>
+    /// Runs the unit and records every outcome. Returns the soonest retry it scheduled, if any, and the jobs it did not
+    /// start: an adaptive batch commits early once it has taken <c>Jobs:BatchTarget</c>, and hands the rest back (still
+    /// leased) so that they run in a following transaction, on whichever slot is free.
+    /// </summary>
+    public async Task<UnitResult> RunAsync(IReadOnlyList<RunningJob> unit, CancellationToken abort)
     {
         var attempts = unit.Select(r => new Attempt(r)).ToArray();
         var batch = attempts.Length > 1;
+        var type = attempts[0].Job.Type;
+        var cutShort = batch && sizer.IsAdaptive(type);
+        var ran = attempts.Length;
+        IReadOnlyList<RunningJob> handedBack = [];
         Attempt? current = null;
         try
         {
@@ -61,10 +70,18 @@ internal sealed partial class JobExecutor(
                 var transaction = await connection.BeginTransactionAsync(abort).ConfigureAwait(false);
                 await using (transaction.ConfigureAwait(false))
                 {
+                    var began = Stopwatch.GetTimestamp();
                     var commit = false;
                     var savepointSet = false;
                     for (var i = 0; i < attempts.Length; i++)
                     {
+                        if (cutShort && i > 0 && Stopwatch.GetElapsedTime(began) >= options.Value.BatchTarget)
+                        {
+                            // Long enough: commit what ran (bounded visibility latency), so that a slow job does not
+                            // hold the others' effects back; the rest go back to the worker's queue.
+                            ran = i;
+                            break;
+                        }
                         current = attempts[i];
                         var (changed, nextSavepointSet) = await RunOneAsync(attempts[i], i, batch && i + 1 < attempts.Length, savepointSet,
                             connection, transaction, batch).ConfigureAwait(false);
@@ -75,8 +92,10 @@ internal sealed partial class JobExecutor(
                     if (commit)
                     {
                         await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
-                        await RunCommittedActionsAsync(attempts).ConfigureAwait(false);
+                        metrics.Committed(type, ran);
+                        await RunCommittedActionsAsync(attempts.Take(ran)).ConfigureAwait(false);
                     }
+                    handedBack = [.. attempts.Skip(ran).Select(a => a.Running)];
                 }
             }
         }
@@ -85,7 +104,8 @@ internal sealed partial class JobExecutor(
             // The unit's transaction is gone (connection lost, commit refused): nothing of it committed. Jobs that had
             // run are charged with a failed attempt (a commit refused because of a handler's writes must not retry
             // forever); jobs that had not started yet get their attempt back.
-            LogUnitFailed(ex, attempts.Length, attempts[0].Job.Type);
+            LogUnitFailed(ex, attempts.Length, type);
+            ran = attempts.Length;
             foreach (var attempt in attempts)
             {
                 if (attempt == current || attempt.Outcome is Outcome.Succeeded or Outcome.Failed or Outcome.Dead)
@@ -109,12 +129,16 @@ internal sealed partial class JobExecutor(
         }
 
         TimeSpan? retryIn = null;
-        foreach (var attempt in attempts)
+        foreach (var attempt in attempts.Take(ran))
         {
             var outcome = attempt.Outcome ?? Outcome.Interrupted;
             if (attempt.Ran)
             {
                 metrics.Finished(attempt.Job.Type, OutcomeName(outcome), attempt.Duration);
+                if (outcome is Outcome.Succeeded or Outcome.Failed or Outcome.Dead)
+                {
+                    sizer.Observe(type, attempt.Duration);
+                }
             }
             Log(attempt, outcome);
             if (outcome == Outcome.Failed && (retryIn is null || attempt.RetryDelay < retryIn))
@@ -122,7 +146,7 @@ internal sealed partial class JobExecutor(
                 retryIn = attempt.RetryDelay;
             }
         }
-        return retryIn;
+        return new UnitResult(retryIn, handedBack);
     }
 
     // Only succeeded attempts: a job rolled back to its savepoint (failed, lease lost) committed none of its effects.
@@ -339,3 +363,6 @@ internal sealed partial class JobExecutor(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Giving back unfinished jobs failed; they are reclaimed when their leases expire")]
     private partial void LogReleaseFailed(Exception exception);
 }
+
+/// <summary>What a unit left to do: the soonest retry it scheduled, and the jobs it handed back without starting them.</summary>
+internal sealed record UnitResult(TimeSpan? RetryIn, IReadOnlyList<RunningJob> NotRun);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using AspireAi.Core.Jobs;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -8,7 +9,7 @@ namespace AspireAi.Workers.Jobs;
 
 /// <summary>
 /// Runs jobs: claims due jobs (FOR UPDATE SKIP LOCKED) for <c>Jobs:Workers</c> parallel slots and hands each unit
-/// (one job, or a batch of one type) to the <see cref="JobExecutor"/>. Idle, it waits for a NOTIFY from an enqueue,
+/// (one job, or a batch of one type sized by the <see cref="BatchSizer"/>) to the <see cref="JobExecutor"/>. Idle, it waits for a NOTIFY from an enqueue,
 /// a timer for the next delayed job, or the slow fallback poll; it never polls in a loop. A heartbeat extends the
 /// leases of its jobs and reclaims jobs whose worker died. On shutdown it stops claiming, gives back jobs it had not
 /// started, and lets running ones finish within the grace period; the rest are left to lease expiry.
@@ -17,6 +18,7 @@ internal sealed partial class JobWorker(
     NpgsqlDataSource dataSource,
     WorkerJobStore store,
     JobExecutor executor,
+    BatchSizer sizer,
     JobHandlerRegistry registry,
     JobMetrics metrics,
     JobQueueGauges gauges,
@@ -27,7 +29,10 @@ internal sealed partial class JobWorker(
 {
     // Every job this worker holds a lease on: waiting in _pending or running. The heartbeat extends them all.
     private readonly ConcurrentDictionary<long, RunningJob> _held = new();
+    // Units waiting for a slot. Filled by the dispatch loop, and by units that hand back the jobs they did not start.
     private readonly Queue<List<RunningJob>> _pending = new();
+    private readonly Lock _pendingLock = new();
+    private bool _draining;
     private readonly List<Task> _units = [];
     private readonly AsyncSignal _signal = new();
     private readonly CancellationTokenSource _abort = new();
@@ -85,24 +90,30 @@ internal sealed partial class JobWorker(
 
     private async Task DispatchAsync(string[] unlimited, (string Type, int Limit)[] limited, CancellationToken stoppingToken)
     {
-        // A slot takes a whole unit, so claim enough for a batch per free slot.
-        var perSlot = registry.Types.Max(t => Options.For(t).BatchSize);
         var failures = 0;
+        var lookAhead = true;
         while (!stoppingToken.IsCancellationRequested)
         {
             _units.RemoveAll(t => t.IsCompleted);
             var free = Options.Workers - _units.Count;
-            if (free > 0 && _pending.Count > 0)
+            if (free > 0 && TryTakePending(out var next))
             {
-                StartUnit(_pending.Dequeue());
+                StartUnit(next);
+                lookAhead = true;
                 continue;
             }
-            if (free > 0 && Interlocked.Exchange(ref _workHint, 0) == 1)
+            // Every slot busy and nothing waiting: claim one unit of a batching type ahead, so that the next slot to
+            // free up starts it at once instead of waiting for a claim round trip. Only types that batch (cheap
+            // jobs); a job of a slow type stays claimable by other workers until a slot here is free. Once per freed slot.
+            var ahead = free == 0 && lookAhead && PendingIsEmpty() ? unlimited.Where(t => sizer.SizeFor(t) > 1).ToArray() : [];
+            if ((free > 0 || ahead.Length > 0) && Interlocked.Exchange(ref _workHint, 0) == 1)
             {
-                IReadOnlyList<ClaimedJob> claimed;
+                (IReadOnlyList<ClaimedJob> Jobs, bool Full) claimed;
                 try
                 {
-                    claimed = await ClaimAsync(unlimited, limited, free * perSlot, stoppingToken).ConfigureAwait(false);
+                    claimed = free > 0
+                        ? await ClaimAsync(unlimited, limited, free, stoppingToken).ConfigureAwait(false)
+                        : await ClaimAsync(ahead, [], 1, stoppingToken).ConfigureAwait(false);
                     failures = 0;
                 }
                 catch (Exception ex) when (IsDatabaseError(ex) && !stoppingToken.IsCancellationRequested)
@@ -113,14 +124,22 @@ internal sealed partial class JobWorker(
                     WakeAfter(delay);
                     continue;
                 }
-                Enqueue(claimed);
+                Enqueue(claimed.Jobs.Select(Hold));
+                if (free == 0)
+                {
+                    // It looked at some types only: the next free slot claims from all of them.
+                    lookAhead = false;
+                    Volatile.Write(ref _workHint, 1);
+                    continue;
+                }
                 // Start what fits now rather than after the due-time query below: that is one round trip less
                 // between a claim committing and its handler running.
-                while (_units.Count < Options.Workers && _pending.Count > 0)
+                while (_units.Count < Options.Workers && TryTakePending(out var unit))
                 {
-                    StartUnit(_pending.Dequeue());
+                    StartUnit(unit);
                 }
-                if (claimed.Count == free * perSlot)
+                lookAhead = true;
+                if (claimed.Full)
                 {
                     // A full claim: more are probably waiting; claim again as soon as a slot frees up.
                     Volatile.Write(ref _workHint, 1);
@@ -135,57 +154,148 @@ internal sealed partial class JobWorker(
         }
     }
 
-    private async Task<IReadOnlyList<ClaimedJob>> ClaimAsync(string[] unlimited, (string Type, int Limit)[] limited, int count, CancellationToken cancellationToken)
+    /// <summary>
+    /// Claims one job per free slot (highest priority first, any type). A slot that got a job of a batching type then
+    /// takes more of that type, up to its batch size, from what is waiting now: a batch is never waited for, and jobs
+    /// of types that run one at a time are not held back from other workers. Full: more are probably waiting.
+    /// </summary>
+    private async Task<(IReadOnlyList<ClaimedJob> Jobs, bool Full)> ClaimAsync(string[] unlimited, (string Type, int Limit)[] limited,
+        int slots, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        var claimed = new List<ClaimedJob>(count);
+        var claimed = new List<ClaimedJob>(slots);
         if (unlimited.Length > 0)
         {
-            claimed.AddRange(await store.ClaimAsync(WorkerId, unlimited, count, cancellationToken).ConfigureAwait(false));
+            claimed.AddRange(await ClaimTimedAsync(unlimited, null, slots, cancellationToken).ConfigureAwait(false));
         }
         foreach (var (type, limit) in limited)
         {
-            if (claimed.Count >= count)
+            if (claimed.Count >= slots)
             {
                 break;
             }
-            claimed.AddRange(await store.ClaimLimitedAsync(WorkerId, type, limit, count - claimed.Count, cancellationToken).ConfigureAwait(false));
+            claimed.AddRange(await ClaimTimedAsync([type], limit, slots - claimed.Count, cancellationToken).ConfigureAwait(false));
         }
+        var full = claimed.Count == slots;
+        foreach (var (type, count) in claimed.CountBy(j => j.Type).ToArray())
+        {
+            var size = sizer.SizeFor(type);
+            if (size <= 1)
+            {
+                continue;
+            }
+            var wanted = count * (size - 1);
+            try
+            {
+                var more = await ClaimTimedAsync([type], Options.For(type).MaxConcurrency, wanted, cancellationToken).ConfigureAwait(false);
+                claimed.AddRange(more);
+                full |= more.Count == wanted;
+            }
+            catch (Exception ex) when (IsDatabaseError(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // What the first claim took is ours already: run it rather than leave it to lease expiry.
+                LogClaimFailed(ex, TimeSpan.Zero);
+                break;
+            }
+        }
+        return (claimed, full);
+    }
+
+    private async Task<IReadOnlyList<ClaimedJob>> ClaimTimedAsync(string[] types, int? limit, int count, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var claimed = limit is { } max
+            ? await store.ClaimLimitedAsync(WorkerId, types[0], max, count, cancellationToken).ConfigureAwait(false)
+            : await store.ClaimAsync(WorkerId, types, count, cancellationToken).ConfigureAwait(false);
         metrics.Claimed(Stopwatch.GetElapsedTime(started), claimed.Count);
         return claimed;
     }
 
-    /// <summary>Groups claimed jobs into units (batches of one type, in claim order) waiting for a slot.</summary>
-    private void Enqueue(IReadOnlyList<ClaimedJob> claimed)
+    private RunningJob Hold(ClaimedJob job)
     {
-        var open = new Dictionary<string, List<RunningJob>>(StringComparer.Ordinal);
-        foreach (var job in claimed)
+        var running = new RunningJob(job, CancellationTokenSource.CreateLinkedTokenSource(_abort.Token));
+        _held[job.Id] = running;
+        return running;
+    }
+
+    /// <summary>Groups held jobs into units (batches of one type, in claim order, sized now) waiting for a slot.</summary>
+    private void Enqueue(IEnumerable<RunningJob> jobs)
+    {
+        lock (_pendingLock)
         {
-            var running = new RunningJob(job, CancellationTokenSource.CreateLinkedTokenSource(_abort.Token));
-            _held[job.Id] = running;
-            var batchSize = Options.For(job.Type).BatchSize;
-            if (batchSize > 1 && open.TryGetValue(job.Type, out var unit) && unit.Count < batchSize)
+            AddUnits(jobs);
+        }
+    }
+
+    // Under _pendingLock.
+    private void AddUnits(IEnumerable<RunningJob> jobs)
+    {
+        var open = new Dictionary<string, (List<RunningJob> Unit, int Size)>(StringComparer.Ordinal);
+        foreach (var running in jobs)
+        {
+            var type = running.Job.Type;
+            if (open.TryGetValue(type, out var batch) && batch.Unit.Count < batch.Size)
             {
-                unit.Add(running);
+                batch.Unit.Add(running);
                 continue;
             }
-            unit = [running];
+            var size = batch.Unit is null ? sizer.SizeFor(type) : batch.Size;
+            List<RunningJob> unit = [running];
             _pending.Enqueue(unit);
-            if (batchSize > 1)
+            if (size > 1)
             {
-                open[job.Type] = unit;
+                open[type] = (unit, size);
             }
         }
+    }
+
+    private bool PendingIsEmpty()
+    {
+        lock (_pendingLock)
+        {
+            return _pending.Count == 0;
+        }
+    }
+
+    private bool TryTakePending([NotNullWhen(true)] out List<RunningJob>? unit)
+    {
+        lock (_pendingLock)
+        {
+            return _pending.TryDequeue(out unit);
+        }
+    }
+
+    /// <summary>
+    /// Jobs a unit did not start (an adaptive batch cut short): back in the queue, still leased, for the next free
+    /// slot; or, once the worker is stopping, given back to the table.
+    /// </summary>
+    private async Task<bool> HandBackAsync(IReadOnlyList<RunningJob> jobs)
+    {
+        lock (_pendingLock)
+        {
+            if (!_draining)
+            {
+                AddUnits(jobs);
+                return true;
+            }
+        }
+        await ReleaseAsync(jobs).ConfigureAwait(false);
+        return false;
     }
 
     private void StartUnit(List<RunningJob> unit) =>
         _units.Add(Task.Run(async () =>
         {
+            IReadOnlyList<RunningJob> requeued = [];
             try
             {
-                if (await executor.RunAsync(unit, _abort.Token).ConfigureAwait(false) is { } retryIn)
+                var result = await executor.RunAsync(unit, _abort.Token).ConfigureAwait(false);
+                if (result.RetryIn is { } retryIn)
                 {
                     WakeAfter(retryIn);
+                }
+                if (result.NotRun.Count > 0 && await HandBackAsync(result.NotRun).ConfigureAwait(false))
+                {
+                    requeued = result.NotRun;
                 }
             }
             catch (Exception ex)
@@ -195,7 +305,7 @@ internal sealed partial class JobWorker(
             }
             finally
             {
-                foreach (var running in unit)
+                foreach (var running in unit.Except(requeued))
                 {
                     _held.TryRemove(running.Job.Id, out _);
                     running.Cancellation.Dispose();
@@ -222,19 +332,16 @@ internal sealed partial class JobWorker(
     private async Task DrainAsync()
     {
         // Claimed but never started: give them back without using up an attempt.
-        var unstarted = _pending.SelectMany(u => u).ToArray();
-        _pending.Clear();
+        RunningJob[] unstarted;
+        lock (_pendingLock)
+        {
+            _draining = true;
+            unstarted = [.. _pending.SelectMany(u => u)];
+            _pending.Clear();
+        }
         if (unstarted.Length > 0)
         {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await store.ReleaseAsync(WorkerId, unstarted.Select(r => r.Job), timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException || IsDatabaseError(ex))
-            {
-                LogReleaseFailed(ex, unstarted.Length);
-            }
+            await ReleaseAsync(unstarted).ConfigureAwait(false);
             foreach (var running in unstarted)
             {
                 _held.TryRemove(running.Job.Id, out _);
@@ -268,6 +375,19 @@ internal sealed partial class JobWorker(
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException || IsDatabaseError(ex))
         {
             // Best effort: whatever is left is reclaimed when its lease runs out.
+        }
+    }
+
+    private async Task ReleaseAsync(IReadOnlyCollection<RunningJob> jobs)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await store.ReleaseAsync(WorkerId, jobs.Select(r => r.Job), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || IsDatabaseError(ex))
+        {
+            LogReleaseFailed(ex, jobs.Count);
         }
     }
 

@@ -19,6 +19,7 @@ internal static class JobWorkerExtensions
         services.AddSingleton<WorkerJobStore>();
         services.AddSingleton<JobHandlerRegistry>();
         services.AddSingleton<JobQueueGauges>();
+        services.AddSingleton<BatchSizer>();
         services.AddSingleton<JobExecutor>();
         services.AddHostedService<JobWorker>();
         services.AddHostedService<RecurringJobScheduler>();

@@ -23,6 +23,8 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
 
     /// <summary>Claims up to <paramref name="count"/> due jobs of <paramref name="types"/>, highest priority first.</summary>
     /// <remarks>
+    /// The claimed ids are matched as an array (= ANY), which always uses the primary key: joined to the candidates
+    /// instead, a claim of a hundred or more jobs (an adaptive batch per slot) could be planned as a scan of the table.
     /// Leases and start times use clock_timestamp(), not now(): a claim of a limited type may have waited on the type's
     /// lock since its transaction began, and its start must come after the finish of the job whose slot it took.
     /// </remarks>
@@ -47,8 +49,8 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
                     UPDATE jobs AS j
                     SET status = 'running', attempts = j.attempts + 1, lease_owner = $3, lease_expires_at = clock_timestamp() + $4,
                         started_at = clock_timestamp(), updated_at = now(), max_attempts = coalesce(j.max_attempts, l.max_attempts)
-                    FROM candidates AS c, unnest($1, $5) AS l (type, max_attempts)
-                    WHERE j.id = c.id AND l.type = j.type
+                    FROM unnest($1, $5) AS l (type, max_attempts)
+                    WHERE j.id = ANY (ARRAY(SELECT id FROM candidates)) AND l.type = j.type
                     RETURNING {ClaimedColumns}
                     """, types, count, workerId),
                 new NpgsqlBatchCommand("COMMIT"),
@@ -77,8 +79,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
             UPDATE jobs AS j
             SET status = 'running', attempts = j.attempts + 1, lease_owner = $3, lease_expires_at = clock_timestamp() + $4,
                 started_at = clock_timestamp(), updated_at = now(), max_attempts = coalesce(j.max_attempts, $5[1])
-            FROM candidates AS c
-            WHERE j.id = c.id
+            WHERE j.id = ANY (ARRAY(SELECT id FROM candidates))
             RETURNING {ClaimedColumns}
             """, [type], count, workerId);
         claim.Parameters.Add(new() { Value = (long)maxConcurrency });

@@ -14,6 +14,8 @@ public sealed class JobsOptionsTests
         using var host = JobsTestData.CreateQueueHost("Host=127.0.0.1;Port=1", new Dictionary<string, string?>
         {
             ["Jobs:HeartbeatInterval"] = "00:01:00",
+            ["Jobs:BatchTarget"] = "00:00:00",
+            ["Jobs:MaxBatchSize"] = "51",
             ["Jobs:Types:memory.extract:BatchSize"] = "51",
             ["Jobs:Types:memory.extract:MaxAttempts"] = "0",
             ["Jobs:Types:Bad Type:MaxQueuedDepth"] = "10",
@@ -24,7 +26,8 @@ public sealed class JobsOptionsTests
         var message = string.Join('\n', error.Failures);
         foreach (var expected in new[]
         {
-            "heartbeat must be positive and shorter than the lease", "BatchSize must be between 1 and 50", "MaxAttempts must be between 1 and 1000",
+            "heartbeat must be positive and shorter than the lease", "BatchSize must be between 1 and 50", "BatchTarget must be positive and shorter than the lease",
+            "MaxBatchSize must be between 1 and 50", "MaxAttempts must be between 1 and 1000",
             "'Bad Type' is not a valid job type", "Recurring job 'sweep': invalid step '0'", "Recurring job 'sweep': the payload is not valid JSON",
         })
         {
@@ -40,10 +43,17 @@ public sealed class JobsOptionsTests
             ["Jobs:Defaults:MaxAttempts"] = "8",
             ["Jobs:Types:memory.extract:MaxAttempts"] = "3",
             ["Jobs:Types:memory.extract:MaxQueuedDepth"] = "1000",
+            ["Jobs:Defaults:BatchSize"] = "1",
+            ["Jobs:Types:other:BatchSize"] = "20",
         });
         var options = host.Services.GetRequiredService<IOptions<JobsOptions>>().Value;
         Assert.Equal(new JobTypeSettings(3, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10), null, 1000, TimeSpan.FromSeconds(10), 1), options.For("memory.extract"));
-        Assert.Equal(new JobTypeSettings(8, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10), null, null, TimeSpan.FromSeconds(10), 1), options.For("other"));
+        Assert.Equal(new JobTypeSettings(8, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10), null, null, TimeSpan.FromSeconds(10), 20), options.For("other"));
+        // No BatchSize anywhere: adaptive (null), sized by the worker within BatchTarget and MaxBatchSize.
+        using var defaultHost = JobsTestData.CreateQueueHost("Host=127.0.0.1;Port=1");
+        var adaptive = defaultHost.Services.GetRequiredService<IOptions<JobsOptions>>().Value;
+        Assert.Null(adaptive.For("memory.extract").BatchSize);
+        Assert.Equal((TimeSpan.FromMilliseconds(20), 32), (adaptive.BatchTarget, adaptive.MaxBatchSize));
         Assert.Equal(TimeSpan.FromSeconds(10), options.EffectiveHeartbeatInterval);
     }
 
