@@ -265,8 +265,8 @@ internal sealed partial class JobWorker(
     }
 
     /// <summary>
-    /// Jobs a unit did not start (an adaptive batch cut short): back in the queue, still leased, for the next free
-    /// slot; or, once the worker is stopping, given back to the table.
+    /// Jobs a unit did not start (an adaptive batch cut short): back at the head of the queue, still leased, for the next
+    /// free slot; or, once the worker is stopping, given back to the table.
     /// </summary>
     private async Task<bool> HandBackAsync(IReadOnlyList<RunningJob> jobs)
     {
@@ -274,7 +274,14 @@ internal sealed partial class JobWorker(
         {
             if (!_draining)
             {
+                // Ahead of what was claimed since: they were chosen first (priority, then due time).
+                var waiting = _pending.ToArray();
+                _pending.Clear();
                 AddUnits(jobs);
+                foreach (var unit in waiting)
+                {
+                    _pending.Enqueue(unit);
+                }
                 return true;
             }
         }

@@ -355,6 +355,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
                 reader.IsDBNull(8) ? null : reader.GetString(8),
                 reader.GetFieldValue<DateTimeOffset>(9), reader.GetFieldValue<DateTimeOffset>(10)));
         }
-        return claimed;
+        // UPDATE … RETURNING comes back in no particular order: run them in the order they were chosen.
+        return [.. claimed.OrderByDescending(j => j.Priority).ThenBy(j => j.RunAt).ThenBy(j => j.Id)];
     }
 }

@@ -158,8 +158,11 @@ public sealed class BrowserTests(AspireStackFixture fixture) : IClassFixture<Asp
         await page.GetByTestId("nav-admin-jobs").ClickAsync();
         await page.GotoAsync("/admin/jobs?status=succeeded&type=memory.extract");
         await Assertions.Expect(page.GetByTestId("job-row").First).ToHaveAttributeAsync("data-job-status", "succeeded");
-        // With script the live list replaces the server-rendered one (still in the page, hidden): click the one shown.
-        await page.Locator("[data-testid=job-link]:visible").First.ClickAsync();
+        // With script the live list replaces the server-rendered one (still in the page, hidden) and re-renders as jobs
+        // change, so a link found a moment ago may be gone by the click: follow the shown link's address instead.
+        var href = await page.Locator("[data-testid=job-link]:visible").First.GetAttributeAsync("href");
+        Assert.NotNull(href);
+        await page.GotoAsync(href);
         await Assertions.Expect(page.GetByText("memory.extract").First).ToBeVisibleAsync();
     }
 
