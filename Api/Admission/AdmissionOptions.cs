@@ -36,7 +36,7 @@ public sealed class AdmissionOptions
     /// time ÷ slots) is longer is refused at once with 503 + Retry-After; this is the added latency an admitted turn
     /// may see under overload. Raise it to absorb bursts with slower first tokens instead of refusals.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:05:00")] public TimeSpan MaxPreparationWait { get; set; } = TimeSpan.FromMilliseconds(200);
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:05:00")] public TimeSpan MaxPreparationWait { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The Retry-After of a refusal.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")] public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(1);
