@@ -45,9 +45,10 @@ public sealed class JobsOptions : IValidatableObject
     /// Adaptive batching (types without an explicit <c>BatchSize</c>): how long one transaction of jobs of a type should
     /// take. The worker keeps a running estimate of each type's time per job and runs about this much work per commit
     /// (one WAL flush), and commits early once a transaction has taken this long. Handlers slower than this run one per
-    /// transaction, as without batching.
+    /// transaction, as without batching. 50 ms: no-op jobs on the 2-core machine batch ~20 per commit (20 ms gave ~8 and
+    /// 1,810 jobs/s, docs/benchmarks.md); a fast job's effects become visible at most this much later.
     /// </summary>
-    public TimeSpan BatchTarget { get; set; } = TimeSpan.FromMilliseconds(20);
+    public TimeSpan BatchTarget { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Adaptive batching: at most this many jobs in one transaction (at most 50).</summary>
     public int MaxBatchSize { get; set; } = 32;

@@ -195,8 +195,10 @@ public sealed class JobLeaseAndWakeUpTests
             await JobsTestData.StopAsync(hosts);
         }
 
+        // One slot runs them one after another, so they finish in the order they start. (An attempt's started_at is
+        // when its job was claimed: jobs claimed together for a batch are stamped in the table's row order.)
         var order = await JobsTestData.ScalarAsync<long[]>(servers.DataSource, """
-            SELECT array_agg(a.job_id ORDER BY a.started_at, a.id) FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE j.type = $1
+            SELECT array_agg(a.job_id ORDER BY a.finished_at, a.id) FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE j.type = $1
             """, type);
         Assert.Equal([high, highLater, normal, low], order);
     }

@@ -53,7 +53,7 @@ public sealed class JobsOptionsTests
         using var defaultHost = JobsTestData.CreateQueueHost("Host=127.0.0.1;Port=1");
         var adaptive = defaultHost.Services.GetRequiredService<IOptions<JobsOptions>>().Value;
         Assert.Null(adaptive.For("memory.extract").BatchSize);
-        Assert.Equal((TimeSpan.FromMilliseconds(20), 32), (adaptive.BatchTarget, adaptive.MaxBatchSize));
+        Assert.Equal((TimeSpan.FromMilliseconds(50), 32), (adaptive.BatchTarget, adaptive.MaxBatchSize));
         Assert.Equal(TimeSpan.FromSeconds(10), options.EffectiveHeartbeatInterval);
     }
 
