@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 
@@ -52,16 +53,23 @@ internal static partial class AdmissionExtensions
         var retryAfter = Math.Max(1, (int)Math.Ceiling(settings.RetryAfter.TotalSeconds));
         var logger = httpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdmissionExtensions).FullName!);
         LogRefused(logger, httpContext.Request.Path, settings.MaxConcurrentChatTurns);
-        httpContext.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         // Through the problem details writers (the OpenAI-compatible paths get OpenAI's error shape), else as plain
         // JSON: a stream request accepts only text/event-stream, which no writer claims.
-        await TypedResults.Problem(
+        await AtCapacity(httpContext, retryAfter, string.Create(CultureInfo.InvariantCulture,
+            $"This instance is answering {settings.MaxConcurrentChatTurns} chat turns (Admission:MaxConcurrentChatTurns). Nothing was sent or stored. Try again in {retryAfter} seconds."))
+            .ExecuteAsync(httpContext).ConfigureAwait(false);
+    }
+
+    /// <summary>The 503 of a refused chat turn: Retry-After, and a ProblemDetails saying why and when to come back.</summary>
+    internal static ProblemHttpResult AtCapacity(HttpContext httpContext, int retryAfterSeconds, string detail)
+    {
+        httpContext.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return TypedResults.Problem(
             title: "The server is at capacity",
-            detail: string.Create(CultureInfo.InvariantCulture,
-                $"This instance is answering {settings.MaxConcurrentChatTurns} chat turns (Admission:MaxConcurrentChatTurns). Nothing was sent or stored. Try again in {retryAfter} seconds."),
+            detail: detail,
             statusCode: StatusCodes.Status503ServiceUnavailable,
             type: "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = retryAfter }).ExecuteAsync(httpContext).ConfigureAwait(false);
+            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = retryAfterSeconds });
     }
 
     // Debug: under overload this fires hundreds of times a second; the rate-limiting meter counts the refusals.

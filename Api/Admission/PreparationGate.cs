@@ -89,20 +89,16 @@ public sealed partial class PreparationGate : IDisposable
     /// <summary>The 503 for a refused turn, as ProblemDetails.</summary>
     public static ProblemHttpResult Refusal(HttpContext http, PreparationSlot slot)
     {
-        var seconds = SetRetryAfter(http, slot);
-        return TypedResults.Problem(
-            title: "The server is at capacity",
-            detail: string.Create(CultureInfo.InvariantCulture,
-                $"This instance is preparing as many chat turns as it can answer in time (Admission:MaxConcurrentPreparations). Nothing was sent or stored. Try again in {seconds} seconds."),
-            statusCode: StatusCodes.Status503ServiceUnavailable,
-            type: "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds });
+        var seconds = RetryAfterSeconds(slot);
+        return AdmissionExtensions.AtCapacity(http, seconds, string.Create(CultureInfo.InvariantCulture,
+            $"This instance is preparing as many chat turns as it can answer in time (Admission:MaxConcurrentPreparations). Nothing was sent or stored. Try again in {seconds} seconds."));
     }
 
     /// <summary>The 503 for a refused turn, in OpenAI's error shape (its SDKs retry it after Retry-After).</summary>
     public static JsonHttpResult<OpenAiErrorResponse> OpenAiRefusal(HttpContext http, PreparationSlot slot)
     {
-        var seconds = SetRetryAfter(http, slot);
+        var seconds = RetryAfterSeconds(slot);
+        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         return OpenAiErrors.Result(StatusCodes.Status503ServiceUnavailable,
             string.Create(CultureInfo.InvariantCulture, $"The server is at capacity. Nothing was sent or stored. Try again in {seconds} seconds."),
             code: "server_overloaded");
@@ -137,12 +133,7 @@ public sealed partial class PreparationGate : IDisposable
         return new PreparationSlot(this, null, expectedWait < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : expectedWait);
     }
 
-    private static int SetRetryAfter(HttpContext http, PreparationSlot slot)
-    {
-        var seconds = Math.Max(1, (int)Math.Ceiling(slot.RetryAfter.TotalSeconds));
-        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return seconds;
-    }
+    private static int RetryAfterSeconds(PreparationSlot slot) => Math.Max(1, (int)Math.Ceiling(slot.RetryAfter.TotalSeconds));
 
     // Debug: under overload this fires hundreds of times a second; the counter above is what to watch.
     [LoggerMessage(Level = LogLevel.Debug, Message = "Refused a chat turn: expected preparation wait {ExpectedMs:0} ms exceeds {MaxMs:0} ms")]

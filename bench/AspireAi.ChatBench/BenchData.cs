@@ -9,6 +9,10 @@ internal static class BenchData
 {
     public static string Secret() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
+    /// <summary>The nearest-rank percentile of an ascending list.</summary>
+    public static double P(List<double> sorted, int percentile) =>
+        sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
+
     public static async Task WaitHealthyAsync(HttpClient http, Uri apiUrl)
     {
         for (var i = 0; i < 600; i++)

@@ -86,12 +86,12 @@ internal static class LoadRun
         Console.WriteLine();
         Console.WriteLine("| time to first token | p50 ms | p95 ms | p99 ms |");
         Console.WriteLine("|---|---:|---:|---:|");
-        Console.WriteLine($"| direct to provider | {P(directTimes, 50):0} | {P(directTimes, 95):0} | {P(directTimes, 99):0} |");
+        Console.WriteLine($"| direct to provider | {BenchData.P(directTimes, 50):0} | {BenchData.P(directTimes, 95):0} | {BenchData.P(directTimes, 99):0} |");
         if (ok.Count > 0)
         {
-            Console.WriteLine($"| through the Api | {P(ok, 50):0} | {P(ok, 95):0} | {P(ok, 99):0} |");
-            Console.WriteLine($"| **added by the Api** (admitted request) | {P(ok, 50) - P(directTimes, 50):0} | {P(ok, 95) - P(directTimes, 95):0} | {P(ok, 99) - P(directTimes, 99):0} |");
-            Console.WriteLine($"| user's wait: first try to first token, retries included | {P(okSinceFirstTry, 50):0} | {P(okSinceFirstTry, 95):0} | {P(okSinceFirstTry, 99):0} |");
+            Console.WriteLine($"| through the Api | {BenchData.P(ok, 50):0} | {BenchData.P(ok, 95):0} | {BenchData.P(ok, 99):0} |");
+            Console.WriteLine($"| **added by the Api** (admitted request) | {BenchData.P(ok, 50) - BenchData.P(directTimes, 50):0} | {BenchData.P(ok, 95) - BenchData.P(directTimes, 95):0} | {BenchData.P(ok, 99) - BenchData.P(directTimes, 99):0} |");
+            Console.WriteLine($"| user's wait: first try to first token, retries included | {BenchData.P(okSinceFirstTry, 50):0} | {BenchData.P(okSinceFirstTry, 95):0} | {BenchData.P(okSinceFirstTry, 99):0} |");
         }
         Console.WriteLine();
         Console.WriteLine("| service | baseline MiB | peak MiB | 30 s after MiB | 60 s after MiB |");
@@ -211,7 +211,6 @@ internal static class LoadRun
         return firstToken ?? throw new InvalidOperationException("The provider's stream had no token.");
     }
 
-    private static double P(List<double> sorted, int percentile) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
 
     private static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0", CultureInfo.InvariantCulture);
 }

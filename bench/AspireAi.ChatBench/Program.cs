@@ -49,7 +49,7 @@ foreach (var level in concurrencyLevels)
     var viaApi = await MeasureAsync(level, requestsPerLevel, i => ViaApiAsync(i % level));
     Print(level, "direct to provider", direct);
     Print(level, "through the Api", viaApi);
-    Console.WriteLine($"| {level} | **added by the Api** | {P(viaApi, 50) - P(direct, 50):0.00} | {P(viaApi, 95) - P(direct, 95):0.00} | {P(viaApi, 99) - P(direct, 99):0.00} |");
+    Console.WriteLine($"| {level} | **added by the Api** | {BenchData.P(viaApi, 50) - BenchData.P(direct, 50):0.00} | {BenchData.P(viaApi, 95) - BenchData.P(direct, 95):0.00} | {BenchData.P(viaApi, 99) - BenchData.P(direct, 99):0.00} |");
 }
 return 0;
 
@@ -124,10 +124,9 @@ static async Task<List<double>> MeasureAsync(int concurrency, int total, Func<in
     return results;
 }
 
-static double P(List<double> sorted, int percentile) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
 
 static void Print(int level, string path, List<double> sorted) =>
-    Console.WriteLine($"| {level} | {path} | {P(sorted, 50):0.00} | {P(sorted, 95):0.00} | {P(sorted, 99):0.00} |");
+    Console.WriteLine($"| {level} | {path} | {BenchData.P(sorted, 50):0.00} | {BenchData.P(sorted, 95):0.00} | {BenchData.P(sorted, 99):0.00} |");
 
 static int? Option(string[] args, string name) => Text(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : null;
 

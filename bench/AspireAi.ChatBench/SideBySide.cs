@@ -272,9 +272,9 @@ internal static class SideBySide
             var answered = Answered(samples[target]);
             var refused = samples[target].Count(s => s.Refused);
             var errors = samples[target].Where(s => s.Error is not null).GroupBy(s => s.Error).Select(g => $"{g.Count()} × {g.Key}").ToList();
-            var ttft = answered.Count == 0 ? "–" : $"{P(answered, 50):0.0} / {P(answered, 95):0.0} / {P(answered, 99):0.0}";
+            var ttft = answered.Count == 0 ? "–" : $"{BenchData.P(answered, 50):0.0} / {BenchData.P(answered, 95):0.0} / {BenchData.P(answered, 99):0.0}";
             var added = target == Direct || answered.Count == 0 ? "–"
-                : $"{P(answered, 50) - P(direct, 50):+0.0;-0.0} / {P(answered, 95) - P(direct, 95):+0.0;-0.0} / {P(answered, 99) - P(direct, 99):+0.0;-0.0}";
+                : $"{BenchData.P(answered, 50) - BenchData.P(direct, 50):+0.0;-0.0} / {BenchData.P(answered, 95) - BenchData.P(direct, 95):+0.0;-0.0} / {BenchData.P(answered, 99) - BenchData.P(direct, 99):+0.0;-0.0}";
             // The serving processes only; the Workers' extraction lags behind its turns and is counted over the run.
             string[] serving = target switch { Direct => [], Portkey => ["portkey"], _ => ["api", "postgres", "redis"] };
             var perRequest = serving.Length == 0 ? "–" : string.Join(", ", serving
@@ -322,5 +322,4 @@ internal static class SideBySide
 
     private static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ').Take(3) is var parts ? string.Join(", ", parts) : "";
 
-    private static double P(List<double> sorted, int percentile) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
 }
