@@ -28,6 +28,8 @@ public sealed partial class ChatService
         using var activity = Source.StartActivity("chat.prepare");
         var options = settings.Value;
         var (dayStart, reset) = ledger.CurrentDay();
+        var query = request.Messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
+        PrefetchQueryEmbedding(query, cancellationToken);
         Conversation? conversation = null;
         string userName;
         long used;
@@ -55,25 +57,15 @@ public sealed partial class ChatService
         }
         prompt = await rollouts.ChooseAsync(prompt, request.UserId, cancellationToken).ConfigureAwait(false);
 
-        var query = request.Messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
         var traceId = Activity.Current?.TraceId.ToString();
-        var (userMessageId, assistantMessageId) = conversation is null
-            ? (Guid.CreateVersion7(), Guid.CreateVersion7())
-            : await StoreUserMessageAsync(conversation, query, prompt, traceId, cancellationToken).ConfigureAwait(false);
-
+        var fresh = (Guid.CreateVersion7(), Guid.CreateVersion7());
         // Without a conversation there is no session: a fresh id matches no session memory.
-        var contextRequest = new ChatContextRequest(request.UserId, request.OrgId, conversation?.AgentId ?? "default", conversation?.Id ?? userMessageId, query);
-        var context = await GatherContextAsync(contextRequest, cancellationToken).ConfigureAwait(false);
+        var contextRequest = new ChatContextRequest(request.UserId, request.OrgId, conversation?.AgentId ?? "default", conversation?.Id ?? fresh.Item1, query);
+        var ((userMessageId, assistantMessageId), context) = await StoreAndGatherAsync(
+            conversation is null ? Task.FromResult(fresh) : StoreUserMessageAsync(conversation, query, prompt, traceId, cancellationToken),
+            contextRequest, cancellationToken).ConfigureAwait(false);
 
-        var messages = new List<ChatMessage>
-        {
-            new(ChatRole.System, prompt.Render(new Dictionary<string, string>
-            {
-                ["date"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                ["user_name"] = userName,
-            })),
-        };
-        messages.AddRange(context.Select(c => new ChatMessage(ChatRole.System, c.Text)));
+        var messages = StartPrompt(prompt, userName, context);
         messages.AddRange(request.Messages);
 
         var chatOptions = new ChatOptions

@@ -49,7 +49,8 @@ public sealed partial class ChatService(
     IOptions<ChatSettings> settings,
     IOptions<PricingSettings> pricing,
     ILogger<ChatService> logger,
-    ExactResponseCache? responseCache = null)
+    ExactResponseCache? responseCache = null,
+    IEmbeddingGenerator<string, Embedding<float>>? embeddings = null)
 {
     private static readonly ActivitySource Source = new("AspireAi.Chat");
     private static readonly TimeSpan ContextTimeout = TimeSpan.FromSeconds(3);
@@ -60,6 +61,7 @@ public sealed partial class ChatService(
         using var activity = Source.StartActivity("chat.prepare");
         var options = settings.Value;
         var (dayStart, reset) = ledger.CurrentDay();
+        PrefetchQueryEmbedding(content, cancellationToken);
         var state = await LoadTurnStateAsync(userId, conversationId, dayStart, options.SystemPromptName, cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
@@ -78,21 +80,11 @@ public sealed partial class ChatService(
         prompt = await rollouts.ChooseAsync(prompt, userId, cancellationToken).ConfigureAwait(false);
 
         var traceId = Activity.Current?.TraceId.ToString();
-        var (userMessageId, assistantMessageId) = await StoreUserMessageAsync(conversation, content, prompt, traceId, cancellationToken).ConfigureAwait(false);
-
         var contextRequest = new ChatContextRequest(userId, orgId, conversation.AgentId, conversationId, content);
-        var context = await GatherContextAsync(contextRequest, cancellationToken).ConfigureAwait(false);
+        var ((userMessageId, assistantMessageId), context) = await StoreAndGatherAsync(
+            StoreUserMessageAsync(conversation, content, prompt, traceId, cancellationToken), contextRequest, cancellationToken).ConfigureAwait(false);
 
-        var messages = new List<ChatMessage>
-        {
-            new(ChatRole.System, prompt.Render(new Dictionary<string, string>
-            {
-                ["date"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                ["user_name"] = userName,
-            }) + "\n\n" + LlmPromptBlocks.DataPolicy),
-        };
-        // Retrieved context is data: user-role envelopes, never system text (see LlmPromptBlocks).
-        messages.AddRange(context.Select(c => LlmPromptBlocks.Data(c.Text)));
+        var messages = StartPrompt(prompt, userName, context);
         messages.AddRange(history);
         messages.Add(new ChatMessage(ChatRole.User, content));
 
@@ -505,6 +497,52 @@ public sealed partial class ChatService(
             throw new InvalidOperationException($"Conversation {conversationId} vanished while storing a message.");
         }
         return (userMessageId, assistantMessageId);
+    }
+
+    /// <summary>
+    /// Starts embedding the question now, beside the database work that comes first: the model run is the longest
+    /// step before the first token. Memory and document retrieval embed the same text through the same cache
+    /// (<see cref="Caching.CachingEmbeddingGenerator"/>), so they join this run in flight or find its vector. Without
+    /// that cache they would embed it again, so nothing is started.
+    /// </summary>
+    private void PrefetchQueryEmbedding(string content, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(content) || embeddings?.GetService<Caching.CachingEmbeddingGenerator>() is not { } cached)
+        {
+            return;
+        }
+        // On the thread pool: an inference is synchronous CPU work and must not hold up the caller's first round trip.
+        // A failure is left to the providers, which meet it again and degrade (it is only observed here).
+        _ = Task.Run(() => cached.GenerateAsync([content], cancellationToken: cancellationToken), cancellationToken)
+            .ContinueWith(static t => t.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Waits for the user's message to be stored while the context is gathered: retrieval does not read the message,
+    /// and the provider is called only after both, so the message is still durable before the model sees it.
+    /// </summary>
+    private async Task<(T Stored, List<ChatContextBlock> Context)> StoreAndGatherAsync<T>(Task<T> store, ChatContextRequest request,
+        CancellationToken cancellationToken)
+    {
+        var context = GatherContextAsync(request, cancellationToken);
+        await Task.WhenAll(store, context).ConfigureAwait(false);
+        return (await store.ConfigureAwait(false), await context.ConfigureAwait(false));
+    }
+
+    /// <summary>The system prompt, with the data policy, and the retrieved context as data: user-role envelopes, never system text (see LlmPromptBlocks).</summary>
+    private static List<ChatMessage> StartPrompt(PromptVersion prompt, string userName, List<ChatContextBlock> context)
+    {
+        var messages = new List<ChatMessage>
+        {
+            new(ChatRole.System, prompt.Render(new Dictionary<string, string>
+            {
+                ["date"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["user_name"] = userName,
+            }) + "\n\n" + LlmPromptBlocks.DataPolicy),
+        };
+        messages.AddRange(context.Select(c => LlmPromptBlocks.Data(c.Text)));
+        return messages;
     }
 
     private async Task<List<ChatContextBlock>> GatherContextAsync(ChatContextRequest request, CancellationToken cancellationToken)

@@ -11,9 +11,12 @@ public sealed class JobsOptions : IValidatableObject
 {
     public const string SectionName = "Jobs";
 
-    /// <summary>Jobs one Workers process runs at the same time.</summary>
+    /// <summary>
+    /// Jobs one Workers process runs at the same time. 4 by default: most jobs wait on Postgres or a model server more
+    /// than they compute, so four slots keep two cores busy (docs/benchmarks.md, "Jobs").
+    /// </summary>
     [Range(1, 256)]
-    public int Workers { get; set; } = 2;
+    public int Workers { get; set; } = 4;
 
     /// <summary>How long a claim holds a job without a heartbeat; after that another worker may take it over.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
