@@ -37,6 +37,9 @@ internal sealed partial class JobWorker(
     private readonly AsyncSignal _signal = new();
     private readonly CancellationTokenSource _abort = new();
     private ITimer? _wakeTimer;
+
+    // The database time of the current round's first claim (DispatchAsync's loop only).
+    private DateTimeOffset? _claimedAt;
     private HashSet<string> _types = [];
     private int _workHint = 1;
 
@@ -109,6 +112,7 @@ internal sealed partial class JobWorker(
             if ((free > 0 || ahead.Length > 0) && Interlocked.Exchange(ref _workHint, 0) == 1)
             {
                 (IReadOnlyList<ClaimedJob> Jobs, bool Full) claimed;
+                _claimedAt = null;
                 try
                 {
                     claimed = free > 0
@@ -146,7 +150,10 @@ internal sealed partial class JobWorker(
                 }
                 else
                 {
-                    await ScheduleNextDueAsync(stoppingToken).ConfigureAwait(false);
+                    if (_claimedAt is { } claimedAt)
+                    {
+                        await ScheduleNextDueAsync(claimedAt, stoppingToken).ConfigureAwait(false);
+                    }
                 }
                 continue;
             }
@@ -206,8 +213,10 @@ internal sealed partial class JobWorker(
         var claimed = limit is { } max
             ? await store.ClaimLimitedAsync(WorkerId, types[0], max, count, cancellationToken).ConfigureAwait(false)
             : await store.ClaimAsync(WorkerId, types, count, cancellationToken).ConfigureAwait(false);
-        metrics.Claimed(Stopwatch.GetElapsedTime(started), claimed.Count);
-        return claimed;
+        metrics.Claimed(Stopwatch.GetElapsedTime(started), claimed.Jobs.Count);
+        // The first claim of a round is its earliest: what fell due after it is what the timer must wait for.
+        _claimedAt ??= claimed.At;
+        return claimed.Jobs;
     }
 
     private RunningJob Hold(ClaimedJob job)
@@ -321,11 +330,16 @@ internal sealed partial class JobWorker(
             }
         }, CancellationToken.None));
 
-    private async Task ScheduleNextDueAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Arms the wake-up timer for the next job that was not yet due when the claim ran (<paramref name="claimedAt"/>,
+    /// database time). A job that fell due between the claim and this query wakes the loop at once: left out, as a
+    /// "run_at > now()" filter would leave it, it would wait for the poll.
+    /// </summary>
+    private async Task ScheduleNextDueAsync(DateTimeOffset claimedAt, CancellationToken cancellationToken)
     {
         try
         {
-            if (await store.TimeUntilNextDueAsync(registry.Types, cancellationToken).ConfigureAwait(false) is { } due && due < Options.PollInterval)
+            if (await store.TimeUntilNextDueAsync(registry.Types, claimedAt, cancellationToken).ConfigureAwait(false) is { } due && due < Options.PollInterval)
             {
                 WakeAfter(due);
             }

@@ -17,6 +17,9 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
         j.id, j.type, j.payload::text, j.attempts, j.max_attempts, j.priority, j.dedupe_key, j.traceparent, j.tracestate, j.created_at, j.run_at
         """;
 
+    // The claim's own now() (its transaction's start): the jobs due by then were there for it to take.
+    private const string ClaimTime = "SELECT now()";
+
     // Losing a claim, a heartbeat or a reclaim in a database crash only makes a job claimable again, so these never
     // wait for the WAL flush; the completion (which carries the handler's effects) follows Jobs:SynchronousCommit.
     private const string AsynchronousCommit = "SET LOCAL synchronous_commit = off";
@@ -28,7 +31,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
     /// Leases and start times use clock_timestamp(), not now(): a claim of a limited type may have waited on the type's
     /// lock since its transaction began, and its start must come after the finish of the job whose slot it took.
     /// </remarks>
-    public async Task<IReadOnlyList<ClaimedJob>> ClaimAsync(string workerId, string[] types, int count, CancellationToken cancellationToken)
+    public async Task<ClaimResult> ClaimAsync(string workerId, string[] types, int count, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // BEGIN … COMMIT in one pipelined batch: one round trip per claim.
@@ -53,6 +56,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
                     WHERE j.id = ANY (ARRAY(SELECT id FROM candidates)) AND l.type = j.type
                     RETURNING {ClaimedColumns}
                     """, types, count, workerId),
+                new NpgsqlBatchCommand(ClaimTime),
                 new NpgsqlBatchCommand("COMMIT"),
             },
         };
@@ -64,7 +68,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
     /// Claims jobs of a type with a concurrency limit. Claimers of the type queue on an advisory lock, so the count
     /// of running jobs they read cannot change under them: the limit holds across any number of workers.
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedJob>> ClaimLimitedAsync(string workerId, string type, int maxConcurrency, int count,
+    public async Task<ClaimResult> ClaimLimitedAsync(string workerId, string type, int maxConcurrency, int count,
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -87,7 +91,11 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
         lockType.Parameters.Add(new() { Value = type });
         await using var batch = new NpgsqlBatch(connection)
         {
-            BatchCommands = { new NpgsqlBatchCommand("BEGIN"), new NpgsqlBatchCommand(AsynchronousCommit), lockType, claim, new NpgsqlBatchCommand("COMMIT") },
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("BEGIN"), new NpgsqlBatchCommand(AsynchronousCommit), lockType, claim, new NpgsqlBatchCommand(ClaimTime),
+                new NpgsqlBatchCommand("COMMIT"),
+            },
         };
         return await ReadClaimedAsync(batch, skipResults: 1, cancellationToken).ConfigureAwait(false);
     }
@@ -294,12 +302,18 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
     }
 
     /// <summary>Seconds until the next queued job of <paramref name="types"/> that is not yet due, or null.</summary>
-    public async Task<TimeSpan?> TimeUntilNextDueAsync(string[] types, CancellationToken cancellationToken)
+    /// <summary>
+    /// Time until the first queued job of <paramref name="types"/> that was not yet due at <paramref name="claimedAt"/>, the
+    /// database time of the last claim (zero if it is due by now). Jobs due by then were there for the claim to take; one
+    /// it left (a type at its concurrency limit) must not wake the worker again and again.
+    /// </summary>
+    public async Task<TimeSpan?> TimeUntilNextDueAsync(string[] types, DateTimeOffset claimedAt, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT extract(epoch FROM min(run_at) - now())::float8 FROM jobs WHERE status = 'queued' AND type = ANY($1) AND run_at > now()
+            SELECT extract(epoch FROM min(run_at) - now())::float8 FROM jobs WHERE status = 'queued' AND type = ANY($1) AND run_at > $2
             """);
         command.Parameters.Add(new() { Value = types });
+        command.Parameters.Add(new() { Value = claimedAt });
         return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is double seconds
             ? TimeSpan.FromSeconds(Math.Max(0, seconds))
             : null;
@@ -336,7 +350,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
         command.Parameters.Add(new() { Value = job.Attempt });
     }
 
-    private static async Task<IReadOnlyList<ClaimedJob>> ReadClaimedAsync(NpgsqlBatch batch, int skipResults, CancellationToken cancellationToken)
+    private static async Task<ClaimResult> ReadClaimedAsync(NpgsqlBatch batch, int skipResults, CancellationToken cancellationToken)
     {
         var claimed = new List<ClaimedJob>();
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -355,7 +369,13 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
                 reader.IsDBNull(8) ? null : reader.GetString(8),
                 reader.GetFieldValue<DateTimeOffset>(9), reader.GetFieldValue<DateTimeOffset>(10)));
         }
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var at = reader.GetFieldValue<DateTimeOffset>(0);
         // UPDATE … RETURNING comes back in no particular order: run them in the order they were chosen.
-        return [.. claimed.OrderByDescending(j => j.Priority).ThenBy(j => j.RunAt).ThenBy(j => j.Id)];
+        return new ClaimResult([.. claimed.OrderByDescending(j => j.Priority).ThenBy(j => j.RunAt).ThenBy(j => j.Id)], at);
     }
 }
+
+/// <summary>Jobs a claim took, in the order to run them, and the database time the claim ran at.</summary>
+internal sealed record ClaimResult(IReadOnlyList<ClaimedJob> Jobs, DateTimeOffset At);

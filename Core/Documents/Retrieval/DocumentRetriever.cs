@@ -139,6 +139,19 @@ public sealed partial class DocumentRetriever(
 
     public string Model => embedder.ModelId;
 
+    /// <summary>The chunks of the scope's ready documents (the exact-or-index choice), and whether it holds any chunk at all.</summary>
+    private async Task<(long ReadyChunks, bool AnyChunks)> ProbeScopeAsync(Guid[] keys, CancellationToken cancellationToken)
+    {
+        await using var probe = dataSource.CreateCommand("""
+            SELECT coalesce((SELECT sum(chunk_count) FROM documents WHERE scope_key = ANY($1) AND status = 'ready'), 0)::bigint,
+                   EXISTS (SELECT 1 FROM document_chunks WHERE scope_key = ANY($1))
+            """);
+        probe.Parameters.Add(new() { Value = keys });
+        await using var reader = await probe.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return (reader.GetInt64(0), reader.GetBoolean(1));
+    }
+
     /// <summary>Searches the documents the user may read: their own and their organisation's.</summary>
     public async Task<DocumentSearchResult> SearchAsync(Guid userId, Guid orgId, DocumentSearchRequest request, CancellationToken cancellationToken)
     {
@@ -152,29 +165,28 @@ public sealed partial class DocumentRetriever(
         activity?.SetTag("gen_ai.request.model", model);
         activity?.SetTag("aspireai.retrieval.top_k", topK);
 
-        var vector = await embedder.EmbedQueryAsync(request.Query, cancellationToken).ConfigureAwait(false);
         var keys = request.Scope switch
         {
             DocumentScope.User => new[] { userId },
             DocumentScope.Org => [orgId],
             _ => [userId, orgId],
         };
+        // What the scope holds decides the plan, and needs no vector: it is read while the question is embedded.
+        var probe = ProbeScopeAsync(keys, cancellationToken);
+        var embedding = embedder.EmbedQueryAsync(request.Query, cancellationToken);
+        await Task.WhenAll(probe, embedding).ConfigureAwait(false);
+        var vector = await embedding.ConfigureAwait(false);
+        var (readyChunks, anyChunks) = await probe.ConfigureAwait(false);
 
         var candidates = new List<DocumentSearchHit>();
-        var exact = false;
-        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
-        await using (var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
+        // A small scope is searched exactly (perfect recall, and cheaper than walking the graph with a selective
+        // filter); a large one through the HNSW index.
+        var exact = settings.ExactSearchMaxChunks > 0 && readyChunks <= settings.ExactSearchMaxChunks;
+        // A scope without a single chunk (most users: no documents) has nothing to search.
+        if (anyChunks)
         {
-            // A small scope is searched exactly (perfect recall, and cheaper than walking the graph with a selective
-            // filter); a large one through the HNSW index.
-            if (settings.ExactSearchMaxChunks > 0)
-            {
-                await using var size = new NpgsqlCommand(
-                    "SELECT coalesce(sum(chunk_count), 0) FROM documents WHERE scope_key = ANY($1) AND status = 'ready'", connection, tx);
-                size.Parameters.Add(new() { Value = keys });
-                exact = (long)(await size.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! <= settings.ExactSearchMaxChunks;
-            }
-
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using var batch = new NpgsqlBatch(connection, tx);
             // Filtered HNSW scans keep going until enough rows pass the scope filter (pgvector 0.8 iterative scans).
             batch.BatchCommands.Add(new NpgsqlBatchCommand(
