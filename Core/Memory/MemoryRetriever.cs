@@ -67,40 +67,21 @@ public sealed partial class MemoryRetriever(
     // After the score columns: what decrypts m.text (NULL in an encrypted row).
     private const string CipherColumns = "m.key_id, m.text_ct";
 
-    // Last, in the legs that run before the query's vector exists: the stored vector if it is of the query's model
-    // (the parameter), which the similarity is computed from once the query is embedded.
-    private static string StoredEmbedding(string modelParameter) => $"CASE WHEN m.embedding_model = {modelParameter} THEN m.embedding END";
-
-    /// <summary>
-    /// Embeds the query and searches. The keyword and entity legs need no vector (their candidates' similarity is
-    /// computed here from the stored embeddings), so they run while the query is embedded; only the semantic leg
-    /// and the session memories wait for it.
-    /// </summary>
     public async Task<MemorySearchResult> SearchAsync(MemoryQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         var started = Stopwatch.GetTimestamp();
-        var embeddingTime = TimeSpan.Zero;
-        async Task<MemoryVector> EmbedAsync()
-        {
-            var vector = await embedder.EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
-            embeddingTime = Stopwatch.GetElapsedTime(started);
-            return vector;
-        }
-        var result = await SearchAsync(query, EmbedAsync(), cancellationToken).ConfigureAwait(false);
+        var vector = await embedder.EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
+        var embeddingTime = Stopwatch.GetElapsedTime(started);
+        var result = await SearchAsync(query, vector, cancellationToken).ConfigureAwait(false);
         return result with { Elapsed = Stopwatch.GetElapsedTime(started), EmbeddingTime = embeddingTime };
     }
 
     /// <summary>The search with a vector computed by the caller (benchmarks measure retrieval without embedding time).</summary>
-    public Task<MemorySearchResult> SearchAsync(MemoryQuery query, MemoryVector vector, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(vector);
-        return SearchAsync(query, Task.FromResult(vector), cancellationToken);
-    }
-
-    private async Task<MemorySearchResult> SearchAsync(MemoryQuery query, Task<MemoryVector> embedding, CancellationToken cancellationToken)
+    public async Task<MemorySearchResult> SearchAsync(MemoryQuery query, MemoryVector vector, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(vector);
         using var activity = MemoryMetrics.ActivitySource.StartActivity("memory.retrieve");
         var started = Stopwatch.GetTimestamp();
         var settings = options.Value;
@@ -123,34 +104,15 @@ public sealed partial class MemoryRetriever(
         var keywordQuery = MemorySql.AnyWordQuery(query.Query);
         var entityNames = EntityCandidates(query.Query);
 
-        var model = embedder.CurrentModel;
-        var keywordTask = keys.Count > 0 && keywordQuery.Length > 0
-            ? KeywordAsync(query.OrgId, keys, types, model, query.Query, keywordQuery, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
-        var entityTask = keys.Count > 0 && entityNames.Length > 0
-            ? EntityAsync(keys, types, model, entityNames, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
-        MemoryVector vector;
-        try
-        {
-            vector = await embedding.ConfigureAwait(false);
-        }
-        catch
-        {
-            // The embedding's failure is the search's; the legs already running are only observed.
-            _ = Task.WhenAll(keywordTask, entityTask).ContinueWith(static t => t.Exception, CancellationToken.None,
-                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw;
-        }
         var semanticTask = keys.Count > 0 ? SemanticAsync(keys, types, vector, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
+        var keywordTask = keys.Count > 0 && keywordQuery.Length > 0
+            ? KeywordAsync(query.OrgId, keys, types, vector, query.Query, keywordQuery, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
+        var entityTask = keys.Count > 0 && entityNames.Length > 0
+            ? EntityAsync(keys, types, vector, entityNames, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
         var sessionTask = scopes.Contains(MemoryScope.Session) && !string.IsNullOrEmpty(query.SessionId)
             ? SessionAsync(query.UserId, query.SessionId, types, vector, query.Query, entityNames, cancellationToken)
             : Task.FromResult(new List<Candidate>());
         await Task.WhenAll(semanticTask, keywordTask, entityTask, sessionTask).ConfigureAwait(false);
-        foreach (var candidate in keywordTask.Result.Concat(entityTask.Result))
-        {
-            candidate.Similarity = candidate.Embedding is { } stored && vector.Model == model && stored.Length == vector.Values.Length
-                ? System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(vector.Values, stored)
-                : null;
-        }
 
         var merged = new Dictionary<Guid, Candidate>();
         void Merge(List<Candidate> list, Action<Candidate, Candidate, int> combine)
@@ -240,7 +202,7 @@ public sealed partial class MemoryRetriever(
         return candidates;
     }
 
-    private async Task<List<Candidate>> KeywordAsync(Guid orgId, List<string> keys, string[] types, string model, string query, string keywordQuery,
+    private async Task<List<Candidate>> KeywordAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query, string keywordQuery,
         int limit, CancellationToken cancellationToken)
     {
         // Encrypted memories are found through their blind index (the keyed HMACs of their words, see FieldCipher.Tokens)
@@ -250,20 +212,21 @@ public sealed partial class MemoryRetriever(
         await using var batch = dataSource.CreateBatch();
         var select = new NpgsqlBatchCommand($"""
             SELECT {CandidateColumns},
-                   NULL::double precision,
+                   CASE WHEN m.embedding_model = $3 THEN 1 - (m.embedding <=> $2) END AS similarity,
                    CASE WHEN m.key_id IS NULL THEN ts_rank_cd(m.tsv, m.query)
-                        ELSE (SELECT count(*) FROM unnest(m.text_bi) t WHERE t = ANY($7))::real / greatest(cardinality($7), 1) END AS rank,
-                   0, 0, {CipherColumns}, {StoredEmbedding("$2")}
+                        ELSE (SELECT count(*) FROM unnest(m.text_bi) t WHERE t = ANY($8))::real / greatest(cardinality($8), 1) END AS rank,
+                   0, 0, {CipherColumns}
             FROM (
                 SELECT m.*, q AS query FROM memories m, to_tsquery('english', $1) q
-                WHERE (m.text_bi && $7 OR m.tsv @@ q) AND m.scope_key = ANY($3) AND {MemorySql.Current} AND m.type = ANY($4)
-                LIMIT $5
+                WHERE (m.text_bi && $8 OR m.tsv @@ q) AND m.scope_key = ANY($4) AND {MemorySql.Current} AND m.type = ANY($5)
+                LIMIT $6
             ) m
             ORDER BY rank DESC, m.updated_at DESC
-            LIMIT $6
+            LIMIT $7
             """);
         select.Parameters.Add(new() { Value = keywordQuery });
-        select.Parameters.Add(new() { Value = model });
+        select.Parameters.Add(MemorySql.Vector(vector.Values));
+        select.Parameters.Add(new() { Value = vector.Model });
         select.Parameters.Add(MemorySql.TextArray(keys));
         select.Parameters.Add(MemorySql.TextArray(types));
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
@@ -273,7 +236,7 @@ public sealed partial class MemoryRetriever(
         return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<List<Candidate>> EntityAsync(List<string> keys, string[] types, string model, string[] names, int limit,
+    private async Task<List<Candidate>> EntityAsync(List<string> keys, string[] types, MemoryVector vector, string[] names, int limit,
         CancellationToken cancellationToken)
     {
         await using var batch = dataSource.CreateBatch();
@@ -282,20 +245,21 @@ public sealed partial class MemoryRetriever(
             links AS (
                 SELECT me.memory_id FROM memory_entities me JOIN ent ON ent.id = me.entity_id
                 WHERE me.scope_key = ANY($2)
-                LIMIT $5
+                LIMIT $6
             ),
             hits AS (SELECT memory_id, count(*)::int AS matches FROM links GROUP BY memory_id)
             SELECT {CandidateColumns},
-                   NULL::double precision,
-                   0::real, hits.matches, (SELECT count(*)::int FROM ent), {CipherColumns}, {StoredEmbedding("$3")}
+                   CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $3) END AS similarity,
+                   0::real, hits.matches, (SELECT count(*)::int FROM ent), {CipherColumns}
             FROM hits JOIN memories m ON m.id = hits.memory_id
-            WHERE {MemorySql.Current} AND m.type = ANY($4)
+            WHERE {MemorySql.Current} AND m.type = ANY($5)
             ORDER BY hits.matches DESC, m.updated_at DESC
-            LIMIT $6
+            LIMIT $7
             """);
         select.Parameters.Add(MemorySql.TextArray(names));
         select.Parameters.Add(MemorySql.TextArray(keys));
-        select.Parameters.Add(new() { Value = model });
+        select.Parameters.Add(MemorySql.Vector(vector.Values));
+        select.Parameters.Add(new() { Value = vector.Model });
         select.Parameters.Add(MemorySql.TextArray(types));
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
@@ -374,7 +338,6 @@ public sealed partial class MemoryRetriever(
                     KeywordRaw = reader.GetFloat(11),
                     EntityMatches = reader.GetInt32(12),
                     EntityCount = reader.GetInt32(13),
-                    Embedding = reader.FieldCount > 16 && !reader.IsDBNull(16) ? reader.GetFieldValue<Pgvector.Vector>(16).ToArray() : null,
                 });
             }
         }
@@ -424,11 +387,7 @@ public sealed partial class MemoryRetriever(
         public DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset UpdatedAt { get; init; }
         public DateTimeOffset? LastAccessedAt { get; init; }
-        public double? Similarity { get; set; }
-
-        // The stored vector, for a leg that ran before the query's vector existed (its similarity is computed after).
-        public float[]? Embedding { get; init; }
-
+        public double? Similarity { get; init; }
         public bool FromSession { get; init; }
         public double KeywordRaw { get; set; }
         public int EntityMatches { get; set; }
