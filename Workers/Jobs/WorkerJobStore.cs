@@ -301,11 +301,10 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
         return reclaimed;
     }
 
-    /// <summary>Seconds until the next queued job of <paramref name="types"/> that is not yet due, or null.</summary>
     /// <summary>
     /// Time until the first queued job of <paramref name="types"/> that was not yet due at <paramref name="claimedAt"/>, the
-    /// database time of the last claim (zero if it is due by now). Jobs due by then were there for the claim to take; one
-    /// it left (a type at its concurrency limit) must not wake the worker again and again.
+    /// database time of the last claim (zero if it is due by now; null if there is none). Jobs due by then were there for
+    /// the claim to take; one it left (a type at its concurrency limit) must not wake the worker again and again.
     /// </summary>
     public async Task<TimeSpan?> TimeUntilNextDueAsync(string[] types, DateTimeOffset claimedAt, CancellationToken cancellationToken)
     {
