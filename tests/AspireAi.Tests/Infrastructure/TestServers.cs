@@ -110,14 +110,80 @@ public sealed class TestServers
 
     private static readonly List<string> TempDirectories = [];
 
+    private const string OwnerFile = "aspireai-test-owner.pid";
+
+    private static readonly Lazy<bool> StaleDirectoriesSwept = new(SweepStaleDirectories);
+
     public static string TempDirectory(string purpose)
     {
+        _ = StaleDirectoriesSwept.Value;
         var dir = Directory.CreateTempSubdirectory($"aspireai-test-{purpose}-").FullName;
+        File.WriteAllText(Path.Combine(dir, OwnerFile), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         lock (TempDirectories)
         {
             TempDirectories.Add(dir);
         }
         return dir;
+    }
+
+    // The process-exit clean-up does not always run (the runner may stop the test host rather than let it exit), and
+    // every run then left its servers' directories behind, ~250 MB per Postgres: enough runs filled the disk. So each
+    // run first removes those of runs whose process is gone and whose servers no longer run.
+    private static bool SweepStaleDirectories()
+    {
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), "aspireai-test-*"))
+        {
+            if (InUse(dir))
+            {
+                continue;
+            }
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return true;
+    }
+
+    private static bool InUse(string dir)
+    {
+        var owner = Path.Combine(dir, OwnerFile);
+        if (!File.Exists(owner))
+        {
+            // From before owner files: spare the recent ones, which may belong to a run still going.
+            return Directory.GetLastWriteTimeUtc(dir) > DateTime.UtcNow.AddHours(-1);
+        }
+        // A Postgres still running in it (postmaster.pid's first line), or the test process that made it.
+        var postmaster = Path.Combine(dir, "data", "postmaster.pid");
+        return Alive(File.ReadLines(owner).FirstOrDefault())
+            || (File.Exists(postmaster) && Alive(File.ReadLines(postmaster).FirstOrDefault()));
+    }
+
+    private static bool Alive(string? pidText)
+    {
+        if (!int.TryParse(pidText, System.Globalization.CultureInfo.InvariantCulture, out var pid))
+        {
+            return false;
+        }
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     public static string Secret() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
