@@ -58,9 +58,9 @@ public sealed partial class ChatService
         prompt = await rollouts.ChooseAsync(prompt, request.UserId, cancellationToken).ConfigureAwait(false);
 
         var traceId = Activity.Current?.TraceId.ToString();
-        var fresh = (Guid.CreateVersion7(), Guid.CreateVersion7());
+        var fresh = (User: Guid.CreateVersion7(), Assistant: Guid.CreateVersion7());
         // Without a conversation there is no session: a fresh id matches no session memory.
-        var contextRequest = new ChatContextRequest(request.UserId, request.OrgId, conversation?.AgentId ?? "default", conversation?.Id ?? fresh.Item1, query);
+        var contextRequest = new ChatContextRequest(request.UserId, request.OrgId, conversation?.AgentId ?? "default", conversation?.Id ?? fresh.User, query);
         var ((userMessageId, assistantMessageId), context) = await StoreAndGatherAsync(
             conversation is null ? Task.FromResult(fresh) : StoreUserMessageAsync(conversation, query, prompt, traceId, cancellationToken),
             contextRequest, cancellationToken).ConfigureAwait(false);
