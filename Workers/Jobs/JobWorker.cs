@@ -37,9 +37,6 @@ internal sealed partial class JobWorker(
     private readonly AsyncSignal _signal = new();
     private readonly CancellationTokenSource _abort = new();
     private ITimer? _wakeTimer;
-
-    // The database time of the current round's first claim (DispatchAsync's loop only).
-    private DateTimeOffset? _claimedAt;
     private HashSet<string> _types = [];
     private int _workHint = 1;
 
@@ -111,8 +108,7 @@ internal sealed partial class JobWorker(
             var ahead = free == 0 && lookAhead && PendingIsEmpty() ? unlimited.Where(t => sizer.SizeFor(t) > 1).ToArray() : [];
             if ((free > 0 || ahead.Length > 0) && Interlocked.Exchange(ref _workHint, 0) == 1)
             {
-                (IReadOnlyList<ClaimedJob> Jobs, bool Full) claimed;
-                _claimedAt = null;
+                (IReadOnlyList<ClaimedJob> Jobs, bool Full, DateTimeOffset? At) claimed;
                 try
                 {
                     claimed = free > 0
@@ -150,7 +146,7 @@ internal sealed partial class JobWorker(
                 }
                 else
                 {
-                    if (_claimedAt is { } claimedAt)
+                    if (claimed.At is { } claimedAt)
                     {
                         await ScheduleNextDueAsync(claimedAt, stoppingToken).ConfigureAwait(false);
                     }
@@ -166,13 +162,17 @@ internal sealed partial class JobWorker(
     /// takes more of that type, up to its batch size, from what is waiting now: a batch is never waited for, and jobs
     /// of types that run one at a time are not held back from other workers. Full: more are probably waiting.
     /// </summary>
-    private async Task<(IReadOnlyList<ClaimedJob> Jobs, bool Full)> ClaimAsync(string[] unlimited, (string Type, int Limit)[] limited,
+    private async Task<(IReadOnlyList<ClaimedJob> Jobs, bool Full, DateTimeOffset? At)> ClaimAsync(string[] unlimited, (string Type, int Limit)[] limited,
         int slots, CancellationToken cancellationToken)
     {
         var claimed = new List<ClaimedJob>(slots);
+        // The database time of the round's first claim, its earliest: what fell due after it is what the timer waits for.
+        DateTimeOffset? at = null;
         if (unlimited.Length > 0)
         {
-            claimed.AddRange(await ClaimTimedAsync(unlimited, null, slots, cancellationToken).ConfigureAwait(false));
+            var first = await ClaimTimedAsync(unlimited, null, slots, cancellationToken).ConfigureAwait(false);
+            claimed.AddRange(first.Jobs);
+            at = first.At;
         }
         foreach (var (type, limit) in limited)
         {
@@ -180,7 +180,9 @@ internal sealed partial class JobWorker(
             {
                 break;
             }
-            claimed.AddRange(await ClaimTimedAsync([type], limit, slots - claimed.Count, cancellationToken).ConfigureAwait(false));
+            var some = await ClaimTimedAsync([type], limit, slots - claimed.Count, cancellationToken).ConfigureAwait(false);
+            claimed.AddRange(some.Jobs);
+            at ??= some.At;
         }
         var full = claimed.Count == slots;
         foreach (var (type, count) in claimed.CountBy(j => j.Type).ToArray())
@@ -193,7 +195,7 @@ internal sealed partial class JobWorker(
             var wanted = count * (size - 1);
             try
             {
-                var more = await ClaimTimedAsync([type], Options.For(type).MaxConcurrency, wanted, cancellationToken).ConfigureAwait(false);
+                var more = (await ClaimTimedAsync([type], Options.For(type).MaxConcurrency, wanted, cancellationToken).ConfigureAwait(false)).Jobs;
                 claimed.AddRange(more);
                 full |= more.Count == wanted;
             }
@@ -204,19 +206,17 @@ internal sealed partial class JobWorker(
                 break;
             }
         }
-        return (claimed, full);
+        return (claimed, full, at);
     }
 
-    private async Task<IReadOnlyList<ClaimedJob>> ClaimTimedAsync(string[] types, int? limit, int count, CancellationToken cancellationToken)
+    private async Task<ClaimResult> ClaimTimedAsync(string[] types, int? limit, int count, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var claimed = limit is { } max
             ? await store.ClaimLimitedAsync(WorkerId, types[0], max, count, cancellationToken).ConfigureAwait(false)
             : await store.ClaimAsync(WorkerId, types, count, cancellationToken).ConfigureAwait(false);
         metrics.Claimed(Stopwatch.GetElapsedTime(started), claimed.Jobs.Count);
-        // The first claim of a round is its earliest: what fell due after it is what the timer must wait for.
-        _claimedAt ??= claimed.At;
-        return claimed.Jobs;
+        return claimed;
     }
 
     private RunningJob Hold(ClaimedJob job)

@@ -211,6 +211,5 @@ internal static class LoadRun
         return firstToken ?? throw new InvalidOperationException("The provider's stream had no token.");
     }
 
-
     private static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0", CultureInfo.InvariantCulture);
 }

@@ -124,7 +124,6 @@ static async Task<List<double>> MeasureAsync(int concurrency, int total, Func<in
     return results;
 }
 
-
 static void Print(int level, string path, List<double> sorted) =>
     Console.WriteLine($"| {level} | {path} | {BenchData.P(sorted, 50):0.00} | {BenchData.P(sorted, 95):0.00} | {BenchData.P(sorted, 99):0.00} |");
 

@@ -321,5 +321,4 @@ internal static class SideBySide
     }
 
     private static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ').Take(3) is var parts ? string.Join(", ", parts) : "";
-
 }
