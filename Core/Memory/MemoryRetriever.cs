@@ -210,19 +210,25 @@ public sealed partial class MemoryRetriever(
         // match through their full-text vector. The inner LIMIT bounds the ranking work when a word is very common.
         var tokens = await cipher.TokensAsync(orgId, query, cancellationToken).ConfigureAwait(false);
         await using var batch = dataSource.CreateBatch();
+        // The similarity is computed for the ranked LIMIT rows only, not for every match: reading a row's embedding
+        // costs a TOAST lookup when the row is stored out of line (rows written before migration 0023).
         var select = new NpgsqlBatchCommand($"""
             SELECT {CandidateColumns},
                    CASE WHEN m.embedding_model = $3 THEN 1 - (m.embedding <=> $2) END AS similarity,
-                   CASE WHEN m.key_id IS NULL THEN ts_rank_cd(m.tsv, m.query)
-                        ELSE (SELECT count(*) FROM unnest(m.text_bi) t WHERE t = ANY($8))::real / greatest(cardinality($8), 1) END AS rank,
-                   0, 0, {CipherColumns}
+                   m.rank, 0, 0, {CipherColumns}
             FROM (
-                SELECT m.*, q AS query FROM memories m, to_tsquery('english', $1) q
-                WHERE (m.text_bi && $8 OR m.tsv @@ q) AND m.scope_key = ANY($4) AND {MemorySql.Current} AND m.type = ANY($5)
-                LIMIT $6
+                SELECT m.*,
+                       CASE WHEN m.key_id IS NULL THEN ts_rank_cd(m.tsv, m.query)
+                            ELSE (SELECT count(*) FROM unnest(m.text_bi) t WHERE t = ANY($8))::real / greatest(cardinality($8), 1) END AS rank
+                FROM (
+                    SELECT m.*, q AS query FROM memories m, to_tsquery('english', $1) q
+                    WHERE (m.text_bi && $8 OR m.tsv @@ q) AND m.scope_key = ANY($4) AND {MemorySql.Current} AND m.type = ANY($5)
+                    LIMIT $6
+                ) m
+                ORDER BY rank DESC, m.updated_at DESC
+                LIMIT $7
             ) m
-            ORDER BY rank DESC, m.updated_at DESC
-            LIMIT $7
+            ORDER BY m.rank DESC, m.updated_at DESC
             """);
         select.Parameters.Add(new() { Value = keywordQuery });
         select.Parameters.Add(MemorySql.Vector(vector.Values));
@@ -247,14 +253,19 @@ public sealed partial class MemoryRetriever(
                 WHERE me.scope_key = ANY($2)
                 LIMIT $6
             ),
-            hits AS (SELECT memory_id, count(*)::int AS matches FROM links GROUP BY memory_id)
+            hits AS (SELECT memory_id, count(*)::int AS matches FROM links GROUP BY memory_id),
+            -- The similarity only for the LIMIT rows kept, as in the keyword leg.
+            top AS (
+                SELECT m.*, hits.matches FROM hits JOIN memories m ON m.id = hits.memory_id
+                WHERE {MemorySql.Current} AND m.type = ANY($5)
+                ORDER BY hits.matches DESC, m.updated_at DESC
+                LIMIT $7
+            )
             SELECT {CandidateColumns},
                    CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $3) END AS similarity,
-                   0::real, hits.matches, (SELECT count(*)::int FROM ent), {CipherColumns}
-            FROM hits JOIN memories m ON m.id = hits.memory_id
-            WHERE {MemorySql.Current} AND m.type = ANY($5)
-            ORDER BY hits.matches DESC, m.updated_at DESC
-            LIMIT $7
+                   0::real, m.matches, (SELECT count(*)::int FROM ent), {CipherColumns}
+            FROM top m
+            ORDER BY m.matches DESC, m.updated_at DESC
             """);
         select.Parameters.Add(MemorySql.TextArray(names));
         select.Parameters.Add(MemorySql.TextArray(keys));

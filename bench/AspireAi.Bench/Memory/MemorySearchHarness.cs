@@ -86,7 +86,7 @@ internal static class MemorySearchHarness
         var vectors = await embedder.EmbedAsync(texts, CancellationToken.None);
         var embedMs = Stopwatch.GetElapsedTime(embedStart).TotalMilliseconds / texts.Count;
         Console.WriteLine($"Embedding of a question, batched: {embedMs:F3} ms (excluded from the timings without embedding)");
-        await PrintPlansAsync(dataSource, mainUser, smallUser, orgId, vectors[0]);
+        await PrintPlansAsync(dataSource, production, mainUser, smallUser, orgId, vectors[0]);
 
         // Recall probes: questions, and texts that read like memories (as a user's statements and the recall
         // monitor's samples do). The exact top 10 of each is computed once and compared with every setting.
@@ -312,23 +312,18 @@ internal static class MemorySearchHarness
         return distances;
     }
 
-    private static async Task PrintPlansAsync(NpgsqlDataSource dataSource, Guid mainUser, Guid smallUser, Guid orgId, MemoryVector vector)
+    private static async Task PrintPlansAsync(NpgsqlDataSource dataSource, MemoryHnswSettings settings, Guid mainUser, Guid smallUser, Guid orgId,
+        MemoryVector vector)
     {
         foreach (var (label, user) in new[] { ("100k-memory user", mainUser), ("small user", smallUser) })
         {
+            // The product's own statement, explained.
             await using var connection = await dataSource.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
             await using var batch = new NpgsqlBatch(connection, transaction);
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
-            var explain = new NpgsqlBatchCommand("""
-                EXPLAIN SELECT m.id FROM memories m
-                WHERE m.scope_key = ANY($2) AND m.invalidated_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.embedding_model = $3
-                ORDER BY m.embedding <=> $1 LIMIT 20
-                """);
-            explain.Parameters.Add(new() { Value = new Vector(vector.Values) });
-            explain.Parameters.Add(new() { Value = new[] { $"u:{user:D}", $"a:{orgId:D}:default", $"o:{orgId:D}" }, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            explain.Parameters.Add(new() { Value = vector.Model });
-            batch.BatchCommands.Add(explain);
+            MemorySemanticQuery.Add(batch, settings, "m.id", vector, ScopeKeys(user, orgId), AllTypes, 10);
+            var select = batch.BatchCommands[^1];
+            select.CommandText = "EXPLAIN " + select.CommandText;
             var plan = new List<string>();
             await using (var reader = await batch.ExecuteReaderAsync())
             {

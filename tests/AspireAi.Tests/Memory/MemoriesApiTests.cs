@@ -512,6 +512,32 @@ public sealed class MemoriesApiTests(ApiFactory factory)
         var texts = (await MemoryTestData.MemoriesAsync(dataSource, userId)).Select(m => m.Text).ToList();
         Assert.Equal(["Collects vinyl records", "Grows tomatoes on their balcony"], texts);
     }
+
+    [Fact]
+    public async Task A_memory_row_keeps_its_embedding_in_the_heap_instead_of_a_toast_lookup_away()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var id = (await MemoryTestData.PostMemoryAsync(client, new { text = "Keeps the release notes in a shared Notion page", infer = false }))
+            .GetProperty("memory").GetProperty("id").GetGuid();
+
+        // The row's own length on its heap page (pageinspect): with the 1.5 kB embedding moved to TOAST it would be a
+        // ~0.5 kB row holding an 18-byte pointer, and every search reading its similarity would pay a TOAST lookup.
+        await using (var extension = factory.DataSource.CreateCommand("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        {
+            await extension.ExecuteNonQueryAsync();
+        }
+        await using var command = factory.DataSource.CreateCommand("""
+            SELECT p.lp_len
+            FROM memories m,
+                 LATERAL heap_page_items(get_raw_page('memories', (m.ctid::text::point)[0]::int)) p
+            WHERE m.id = $1 AND m.user_id = $2 AND p.lp = (m.ctid::text::point)[1]::int
+            """);
+        command.Parameters.Add(new() { Value = id });
+        command.Parameters.Add(new() { Value = user.Id });
+        var rowLength = Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        // 384 floats of the embedding plus the encrypted text, its blind index and the other columns.
+        Assert.InRange(rowLength, 384 * 4 + 200, 4000);
+    }
 }
 
 internal static class MemoryTestUsers
