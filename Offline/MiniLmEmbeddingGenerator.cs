@@ -12,8 +12,6 @@ namespace AspireAi.Offline;
 /// </summary>
 public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
-    private static readonly EmbeddingGeneratorMetadata Metadata =
-        new(OfflineModels.ProviderName, providerUri: null, OfflineModels.EmbeddingModelId, EmbeddingDefaults.Dimensions);
 
     private static readonly string[] OutputNames = ["last_hidden_state"];
 
@@ -36,12 +34,12 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     /// <param name="batchSize">Most texts per inference run (<see cref="LlmOptions.EmbeddingBatchSize"/>); long texts go in
     /// smaller runs (<see cref="TokensPerRun"/>).</param>
     public MiniLmEmbeddingGenerator(OfflineLlmOptions options, int batchSize)
-        : this(options, batchSize, TokensPerRun)
+        : this(options, batchSize, TokensPerRun, options?.Embedder == OfflineEmbedder.MiniLMInt8)
     {
     }
 
-    /// <summary>With another budget of padded positions per run (the benchmark compares them).</summary>
-    internal MiniLmEmbeddingGenerator(OfflineLlmOptions options, int batchSize, int tokensPerRun)
+    /// <summary>With another budget of padded positions per run, or the other precision (the benchmark compares them).</summary>
+    internal MiniLmEmbeddingGenerator(OfflineLlmOptions options, int batchSize, int tokensPerRun, bool quantized)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -54,9 +52,16 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         _maxTokens = options.EmbeddingMaxTokens;
         _threads = options.EmbeddingThreads;
         _cacheDirectory = options.ResolveModelCacheDirectory();
+        _quantized = quantized;
+        _modelId = quantized ? OfflineModels.QuantizedEmbeddingModelId : OfflineModels.EmbeddingModelId;
+        _metadata = new(OfflineModels.ProviderName, providerUri: null, _modelId, EmbeddingDefaults.Dimensions);
     }
 
-    private MiniLmModel Model => MiniLmModel.Get(_cacheDirectory, _threads);
+    private readonly bool _quantized;
+    private readonly string _modelId;
+    private readonly EmbeddingGeneratorMetadata _metadata;
+
+    private MiniLmModel Model => MiniLmModel.Get(_cacheDirectory, _threads, _quantized);
 
     /// <summary>Loads the model (extracting it on a cold cache) and runs one inference, so the first request is not slow.</summary>
     public void WarmUp() => Embed(["warm-up"], CancellationToken.None);
@@ -68,7 +73,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         ArgumentNullException.ThrowIfNull(values);
         if (options?.Dimensions is { } dimensions && dimensions != EmbeddingDefaults.Dimensions)
         {
-            throw new NotSupportedException($"{OfflineModels.EmbeddingModelId} produces {EmbeddingDefaults.Dimensions} dimensions, not {dimensions}.");
+            throw new NotSupportedException($"{_modelId} produces {EmbeddingDefaults.Dimensions} dimensions, not {dimensions}.");
         }
 
         var texts = values.ToList();
@@ -76,7 +81,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         var now = DateTimeOffset.UtcNow;
         var result = new GeneratedEmbeddings<Embedding<float>>(vectors.Select(v => new Embedding<float>(v)
         {
-            ModelId = OfflineModels.EmbeddingModelId,
+            ModelId = _modelId,
             CreatedAt = now,
         }))
         {
@@ -207,7 +212,7 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     {
         ArgumentNullException.ThrowIfNull(serviceType);
         return serviceKey is not null ? null
-            : serviceType == typeof(EmbeddingGeneratorMetadata) ? Metadata
+            : serviceType == typeof(EmbeddingGeneratorMetadata) ? _metadata
             : serviceType.IsInstanceOfType(this) ? this
             : null;
     }

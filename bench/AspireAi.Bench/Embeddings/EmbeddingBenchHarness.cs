@@ -8,9 +8,10 @@ using Microsoft.Extensions.AI;
 namespace AspireAi.Bench.Embeddings;
 
 /// <summary>
-/// <c>embed [--threads N] [--queries N] [--batches N]</c>: the local embedding model's load time and RSS, single-query
-/// latency, batch throughput (32 per batch), and recall@5 and the cosine range of labelled and other pairs on
-/// <see cref="RecallPairs"/> against the hashing embedder.
+/// <c>embed [--threads N] [--queries N] [--batches N] [--int8]</c>: the local embedding model's load time and RSS,
+/// single-query latency, batch throughput (32 per batch), and recall@5 and the cosine range of labelled and other pairs
+/// on <see cref="RecallPairs"/> against the hashing embedder; <c>--int8</c> measures the quantized model and compares
+/// its vectors with the float model's.
 /// </summary>
 internal static class EmbeddingBenchHarness
 {
@@ -22,10 +23,13 @@ internal static class EmbeddingBenchHarness
         var threads = Option(args, "--threads", 1);
         var queries = Option(args, "--queries", 1000);
         var batches = Option(args, "--batches", 30);
-        Console.WriteLine($"embed: {OfflineModels.EmbeddingModelId}, intra-op threads {threads}, {Environment.ProcessorCount} cores, {queries} queries, {batches} batches of {BatchSize}");
+        Console.WriteLine($"embed: MiniLM, intra-op threads {threads}, {Environment.ProcessorCount} cores, {queries} queries, {batches} batches of {BatchSize}");
 
         var rssBefore = Rss();
-        using var miniLm = new MiniLmEmbeddingGenerator(new OfflineLlmOptions { EmbeddingThreads = threads }, BatchSize);
+        var int8 = args.Contains("--int8");
+        using var miniLm = new MiniLmEmbeddingGenerator(
+            new OfflineLlmOptions { EmbeddingThreads = threads, Embedder = int8 ? OfflineEmbedder.MiniLMInt8 : OfflineEmbedder.MiniLM }, BatchSize);
+        Console.WriteLine(int8 ? "weights: int8 (dynamically quantized MatMuls)" : "weights: float32");
         var load = Stopwatch.StartNew();
         miniLm.WarmUp();
         load.Stop();
@@ -66,6 +70,18 @@ internal static class EmbeddingBenchHarness
         foreach (var pair in RecallPairs.All.Where(p => SharedWords(p.Memory, p.Query).Count > 0))
         {
             Console.WriteLine($"  shares [{string.Join(", ", SharedWords(pair.Memory, pair.Query))}]: {pair.Query}");
+        }
+
+        if (int8)
+        {
+            // How far the quantized vectors are from the float model's, text by text.
+            using var reference = new MiniLmEmbeddingGenerator(new OfflineLlmOptions { EmbeddingThreads = threads }, BatchSize);
+            var all = RecallPairs.All.SelectMany(p => new[] { p.Query, p.Memory }).ToArray();
+            var a = await miniLm.GenerateAsync(all);
+            var b = await reference.GenerateAsync(all);
+            var cosines = a.Zip(b, (x, y) => (double)OfflineEmbeddingGenerator.CosineSimilarity(x.Vector.ToArray(), y.Vector.ToArray())).Order().ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"cosine between int8 and float32 vectors of the same text ({cosines.Length} texts): min {cosines[0]:0.0000}, p5 {Percentile(cosines, 0.05):0.0000}, p50 {Percentile(cosines, 0.50):0.0000}"));
         }
 
         using var hashing = new OfflineEmbeddingGenerator();

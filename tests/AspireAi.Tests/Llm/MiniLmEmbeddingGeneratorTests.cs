@@ -49,6 +49,49 @@ public sealed class MiniLmEmbeddingGeneratorTests
     }
 
     [Fact]
+    public async Task The_int8_model_keeps_the_float_models_space_and_reports_its_own_id()
+    {
+        var cache = Directory.CreateTempSubdirectory("aspireai-int8-").FullName;
+        try
+        {
+            using var quantized = new MiniLmEmbeddingGenerator(new OfflineLlmOptions { Embedder = OfflineEmbedder.MiniLMInt8, ModelCacheDirectory = cache }, 32);
+            using var full = Create();
+            string[] texts =
+            [
+                "I live in Lisbon", "Where does the user live? Lisbon, Portugal", "My favourite food is sushi",
+                "My daughter started kindergarten", "Does the user have children?", "The quarterly tax report is due Friday",
+            ];
+
+            var result = await quantized.GenerateAsync(texts);
+            var q = result.Select(e => e.Vector.ToArray()).ToArray();
+            var f = await EmbedAsync(full, texts);
+
+            Assert.All(result, embedding =>
+            {
+                Assert.Equal(OfflineModels.QuantizedEmbeddingModelId, embedding.ModelId);
+                Assert.Equal(EmbeddingDefaults.Dimensions, embedding.Vector.Length);
+                Assert.Equal(1.0, Math.Sqrt(embedding.Vector.ToArray().Sum(x => (double)x * x)), 4);
+            });
+            Assert.Equal(OfflineModels.QuantizedEmbeddingModelId, quantized.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId);
+            // The same text lands next to its float vector, and the neighbourhoods are the float model's.
+            Assert.All(Enumerable.Range(0, texts.Length), i => Assert.InRange(Cosine(q[i], f[i]), 0.97f, 1.0f));
+            Assert.InRange(Cosine(q[0], q[1]), 0.6f, 0.85f);
+            Assert.InRange(Cosine(q[0], q[2]), -0.1f, 0.25f);
+            Assert.True(Cosine(q[3], q[4]) > Cosine(q[3], q[5]) + 0.2f, $"{Cosine(q[3], q[4])} vs {Cosine(q[3], q[5])}");
+            // The rewritten graph is cached beside the extracted float model, its weight matrices a quarter of their float size.
+            var file = Assert.Single(Directory.GetFiles(cache, "all-MiniLM-L6-v2-int8-*.onnx"));
+            var floatFile = Assert.Single(Directory.GetFiles(cache, "all-MiniLM-L6-v2-2*.onnx"));
+            Assert.InRange(new FileInfo(file).Length, new FileInfo(floatFile).Length / 2, new FileInfo(floatFile).Length * 3 / 4);
+            var bytes = await File.ReadAllBytesAsync(file);
+            Assert.True(bytes.AsSpan().IndexOf("DynamicQuantizeMatMul"u8) >= 0);
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_batch_gives_the_same_vectors_as_single_calls_whatever_the_batch_size_and_padding()
     {
         string[] texts =
@@ -129,8 +172,8 @@ public sealed class MiniLmEmbeddingGeneratorTests
     {
         var passage = string.Join(' ', Enumerable.Repeat("The warranty covers the battery and the charger for two years after purchase.", 12));
         string[] texts = [passage, "Meeting moved to Thursday", passage + " Keep the receipt.", "ok", passage.ToUpperInvariant()];
-        using var tight = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 16);
-        using var loose = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 64 * 512);
+        using var tight = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 16, quantized: false);
+        using var loose = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 64 * 512, quantized: false);
 
         var separately = await EmbedAsync(tight, texts);
         var together = await EmbedAsync(loose, texts);
