@@ -35,11 +35,12 @@ internal static class MemorySearchHarness
         var queries = Int(args, "--queries", 1_000);
         var probes = Int(args, "--recall-probes", 200);
         var directory = Option(args, "--data-dir");
-        var miniLm = (Option(args, "--embedder") ?? "hashing") switch
+        var (miniLm, quantized) = (Option(args, "--embedder") ?? "hashing") switch
         {
-            "minilm" => true,
-            "hashing" => false,
-            var other => throw new ArgumentException($"--embedder must be minilm or hashing, not {other}."),
+            "minilm" => (true, false),
+            "minilm-int8" => (true, true),
+            "hashing" => (false, false),
+            var other => throw new ArgumentException($"--embedder must be minilm, minilm-int8 or hashing, not {other}."),
         };
         Console.WriteLine($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
         // --set Memory:Key=value overrides a memory option (e.g. Memory:HnswEfSearch=200).
@@ -47,16 +48,26 @@ internal static class MemorySearchHarness
             .Select(p => args[p.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
         // Questions are embedded by the model the rows were loaded with. The hashing embedder loads a million rows in
         // minutes; MiniLM (--embedder minilm) is the product's default and the one recall is meant for.
-        settings.TryAdd("Llm:Offline:Embedder", miniLm ? nameof(OfflineEmbedder.MiniLM) : nameof(OfflineEmbedder.Hashing));
+        settings.TryAdd("Llm:Offline:Embedder", (miniLm, quantized) switch
+        {
+            (true, true) => nameof(OfflineEmbedder.MiniLMInt8),
+            (true, false) => nameof(OfflineEmbedder.MiniLM),
+            _ => nameof(OfflineEmbedder.Hashing),
+        });
         // Each timed search that includes its embedding must really embed (repeated questions would hit the cache).
         settings.TryAdd("Llm:QueryEmbeddingCacheDuration", "00:00:00");
-        var model = miniLm ? OfflineModels.EmbeddingModelId : OfflineModels.HashingEmbeddingModelId;
+        var model = (miniLm, quantized) switch
+        {
+            (true, true) => OfflineModels.QuantizedEmbeddingModelId,
+            (true, false) => OfflineModels.EmbeddingModelId,
+            _ => OfflineModels.HashingEmbeddingModelId,
+        };
         await using var stack = await MemoryBenchStack.StartAsync(directory, args.Contains("--keep"), settings);
         var dataSource = stack.DataSource;
 
         Func<Task<MiniLmMemoryData>>? miniLmData = miniLm
             ? () => MiniLmMemoryData.BuildAsync(scope, Int(args, "--pool", 50_000),
-                double.Parse(Option(args, "--jitter") ?? "0.01", CultureInfo.InvariantCulture), directory)
+                double.Parse(Option(args, "--jitter") ?? "0.01", CultureInfo.InvariantCulture), directory, quantized)
             : null;
         var (orgId, mainUser, smallUser) = await EnsureLoadedAsync(dataSource, stack.Services.GetRequiredService<FieldCipher>(), total, scope, perUser,
             model, miniLmData);

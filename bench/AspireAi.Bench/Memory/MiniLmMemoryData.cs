@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
 using AspireAi.Offline;
+using Microsoft.Extensions.AI;
 
 namespace AspireAi.Bench.Memory;
 
@@ -32,13 +33,13 @@ internal sealed class MiniLmMemoryData
     public float[][] PoolVectors { get; }
     public double Jitter { get; }
 
-    public static async Task<MiniLmMemoryData> BuildAsync(int scope, int poolSize, double jitter, string? cacheDirectory)
+    public static async Task<MiniLmMemoryData> BuildAsync(int scope, int poolSize, double jitter, string? cacheDirectory, bool quantized = false)
     {
         // The same generator and seed as the hashing load, so the measured user's texts are the same in both modes.
         var scopeTexts = Distinct(new SyntheticMemories(seed: 7), scope);
         var poolTexts = Distinct(new SyntheticMemories(seed: 8), poolSize);
-        var scopeVectors = await EmbedAllAsync("scope", scopeTexts.Select(t => t.Text).ToList(), cacheDirectory);
-        var poolVectors = await EmbedAllAsync("pool", poolTexts.Select(t => t.Text).ToList(), cacheDirectory);
+        var scopeVectors = await EmbedAllAsync("scope", scopeTexts.Select(t => t.Text).ToList(), cacheDirectory, quantized);
+        var poolVectors = await EmbedAllAsync("pool", poolTexts.Select(t => t.Text).ToList(), cacheDirectory, quantized);
         return new MiniLmMemoryData(scopeTexts, scopeVectors, poolTexts, poolVectors, jitter);
     }
 
@@ -79,9 +80,9 @@ internal sealed class MiniLmMemoryData
         return texts;
     }
 
-    private static async Task<float[][]> EmbedAllAsync(string name, List<string> texts, string? cacheDirectory)
+    private static async Task<float[][]> EmbedAllAsync(string name, List<string> texts, string? cacheDirectory, bool quantized)
     {
-        var cache = cacheDirectory is null ? null : Path.Combine(cacheDirectory, $"minilm-{name}-{texts.Count}.f32");
+        var cache = cacheDirectory is null ? null : Path.Combine(cacheDirectory, $"minilm{(quantized ? "-int8" : "")}-{name}-{texts.Count}.f32");
         if (cache is not null && File.Exists(cache) && new FileInfo(cache).Length == (long)texts.Count * EmbeddingDefaults.Dimensions * sizeof(float))
         {
             var bytes = await File.ReadAllBytesAsync(cache);
@@ -95,11 +96,12 @@ internal sealed class MiniLmMemoryData
         }
 
         const int batchSize = 32;
-        using var generator = new MiniLmEmbeddingGenerator(new OfflineLlmOptions { EmbeddingThreads = 1 }, batchSize);
+        using var generator = new MiniLmEmbeddingGenerator(
+            new OfflineLlmOptions { EmbeddingThreads = 1, Embedder = quantized ? OfflineEmbedder.MiniLMInt8 : OfflineEmbedder.MiniLM }, batchSize);
         var vectors = new float[texts.Count][];
         var done = 0;
         var watch = Stopwatch.StartNew();
-        Console.WriteLine($"Embedding {texts.Count:N0} {name} texts with {OfflineModels.EmbeddingModelId} ({Environment.ProcessorCount} batches of {batchSize} at once) ...");
+        Console.WriteLine($"Embedding {texts.Count:N0} {name} texts with {generator.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId} ({Environment.ProcessorCount} batches of {batchSize} at once) ...");
         // One inference per core: the session is thread-safe, and one intra-op thread each uses the cores best.
         await Parallel.ForEachAsync(Enumerable.Range(0, (texts.Count + batchSize - 1) / batchSize),
             new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, async (batch, cancellationToken) =>
