@@ -9,10 +9,10 @@ namespace AspireAi.Offline;
 /// over the attention mask and L2 normalisation, as sentence-transformers does. Texts longer than
 /// <see cref="OfflineLlmOptions.EmbeddingMaxTokens"/> word pieces are truncated (the model was trained on 256; its
 /// position table ends at 512). The model is loaded on first use and shared by the whole process; calls are thread-safe.
+/// With <see cref="OfflineEmbedder.MiniLMInt8"/> the same model runs with int8 matrix products (<see cref="MiniLmQuantizer"/>).
 /// </summary>
 public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
-
     private static readonly string[] OutputNames = ["last_hidden_state"];
 
     /// <summary>
@@ -28,6 +28,9 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private readonly int _maxTokens;
     private readonly int _threads;
     private readonly string _cacheDirectory;
+    private readonly bool _quantized;
+    private readonly string _modelId;
+    private readonly EmbeddingGeneratorMetadata _metadata;
 
     /// <summary>Creates the generator; nothing is loaded until the first call (or <see cref="WarmUp"/>).</summary>
     /// <param name="options">Thread count, truncation length and cache folder.</param>
@@ -56,10 +59,6 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         _modelId = quantized ? OfflineModels.QuantizedEmbeddingModelId : OfflineModels.EmbeddingModelId;
         _metadata = new(OfflineModels.ProviderName, providerUri: null, _modelId, EmbeddingDefaults.Dimensions);
     }
-
-    private readonly bool _quantized;
-    private readonly string _modelId;
-    private readonly EmbeddingGeneratorMetadata _metadata;
 
     private MiniLmModel Model => MiniLmModel.Get(_cacheDirectory, _threads, _quantized);
 

