@@ -24,6 +24,14 @@ public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogge
     public async Task<IReadOnlyList<string>> MigrateAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // A migration that leaves work to the operator says so with RAISE WARNING (e.g. 0024's rebuild of a large index).
+        connection.Notice += (_, e) =>
+        {
+            if (e.Notice.Severity == "WARNING")
+            {
+                LogMigrationWarning(e.Notice.MessageText);
+            }
+        };
         await ExecuteAsync(connection, $"SELECT pg_advisory_lock({AdvisoryLockKey})", cancellationToken).ConfigureAwait(false);
         try
         {
@@ -124,5 +132,8 @@ public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogge
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied migration {Version} ({Name})")]
     private partial void LogApplied(string version, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migration: {Message}")]
+    private partial void LogMigrationWarning(string message);
 }
 
