@@ -27,7 +27,7 @@ public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogge
         // A migration that leaves work to the operator says so with RAISE WARNING (e.g. 0024's rebuild of a large index).
         connection.Notice += (_, e) =>
         {
-            if (e.Notice.Severity == "WARNING")
+            if (e.Notice.InvariantSeverity == "WARNING")
             {
                 LogMigrationWarning(e.Notice.MessageText);
             }
