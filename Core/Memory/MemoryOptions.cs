@@ -60,8 +60,9 @@ public sealed class MemoryOptions : IValidatableObject
     /// <summary>
     /// hnsw.ef_search for the semantic query (pgvector's iterative scan keeps looking when filters reject rows). 200:
     /// at 1,000,000 memories with 100,000 in the user's scope and MiniLM vectors, recall@10 against exact search was
-    /// 96 % for memory-like texts (100: 90 %) and 85 % for questions (100: 81 %) on the default graph (m 16), and is
-    /// 99 % and 98 % on the graph of migration 0024 (m 24, ef_construction 128) (docs/benchmarks.md).
+    /// 96 % for memory-like texts (100: 90 %) and 85 % for questions (100: 81 %) on pgvector's default graph (m 16), and
+    /// 96 % and 92 % on the graph of migration 0024 (m 24, ef_construction 128; with the int8 model 99 % and 98 %)
+    /// (docs/benchmarks.md).
     /// </summary>
     [Range(10, 1000)] public int HnswEfSearch { get; set; } = 200;
 
