@@ -37,12 +37,12 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     /// <param name="batchSize">Most texts per inference run (<see cref="LlmOptions.EmbeddingBatchSize"/>); long texts go in
     /// smaller runs (<see cref="TokensPerRun"/>).</param>
     public MiniLmEmbeddingGenerator(OfflineLlmOptions options, int batchSize)
-        : this(options, batchSize, TokensPerRun, options?.Embedder == OfflineEmbedder.MiniLMInt8)
+        : this(options, batchSize, TokensPerRun)
     {
     }
 
-    /// <summary>With another budget of padded positions per run, or the other precision (the benchmark compares them).</summary>
-    internal MiniLmEmbeddingGenerator(OfflineLlmOptions options, int batchSize, int tokensPerRun, bool quantized)
+    /// <summary>With another budget of padded positions per run (the benchmark compares them).</summary>
+    internal MiniLmEmbeddingGenerator(OfflineLlmOptions options, int batchSize, int tokensPerRun)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -55,8 +55,8 @@ public sealed class MiniLmEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         _maxTokens = options.EmbeddingMaxTokens;
         _threads = options.EmbeddingThreads;
         _cacheDirectory = options.ResolveModelCacheDirectory();
-        _quantized = quantized;
-        _modelId = quantized ? OfflineModels.QuantizedEmbeddingModelId : OfflineModels.EmbeddingModelId;
+        _quantized = options.Embedder == OfflineEmbedder.MiniLMInt8;
+        _modelId = _quantized ? OfflineModels.QuantizedEmbeddingModelId : OfflineModels.EmbeddingModelId;
         _metadata = new(OfflineModels.ProviderName, providerUri: null, _modelId, EmbeddingDefaults.Dimensions);
     }
 

@@ -57,10 +57,12 @@ internal static class MiniLmQuantizer
     private static byte[] QuantizeGraph(byte[] graph)
     {
         var fields = Read(graph);
+        // Parsed once, in field order: the rewrite below walks the fields again and takes these in turn.
+        var tensors = fields.Where(f => f.Number == 5).Select(f => Tensor.Parse(f.Bytes)).ToList();
+        var nodes = fields.Where(f => f.Number == 1).Select(f => Node.Parse(f.Bytes)).ToList();
         var initializers = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var field in fields.Where(f => f.Number == 5))
+        foreach (var tensor in tensors)
         {
-            var tensor = Tensor.Parse(field.Bytes);
             initializers[tensor.Name] = tensor;
         }
 
@@ -68,8 +70,8 @@ internal static class MiniLmQuantizer
         var graphInputs = fields.Where(f => f.Number == 11)
             .SelectMany(f => Read(f.Bytes).Where(v => v.Number == 1).Select(v => Encoding.UTF8.GetString(v.Bytes)))
             .ToHashSet(StringComparer.Ordinal);
-        var nodes = fields.Where(f => f.Number == 1).Select(f => Node.Parse(f.Bytes)).ToList();
-        var uses = nodes.SelectMany(n => n.Inputs).GroupBy(i => i, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var uses = nodes.SelectMany(n => n.Inputs).CountBy(i => i, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
+        var weightUses = nodes.Where(IsWeightProduct).CountBy(n => n.Inputs[1], StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
         var quantized = new Dictionary<string, (Tensor Weights, Tensor Scales, Tensor ZeroPoints)>(StringComparer.Ordinal);
         foreach (var node in nodes.Where(IsWeightProduct))
         {
@@ -81,11 +83,12 @@ internal static class MiniLmQuantizer
         }
 
         using var output = new MemoryStream();
+        var (nextNode, nextTensor) = (0, 0);
         foreach (var field in fields)
         {
             if (field.Number == 1)
             {
-                var node = Node.Parse(field.Bytes);
+                var node = nodes[nextNode++];
                 if (IsWeightProduct(node) && quantized.TryGetValue(node.Inputs[1], out var q))
                 {
                     WriteBytes(output, 1, node.AsDynamicQuantizeMatMul(q.Weights.Name, q.Scales.Name, q.ZeroPoints.Name));
@@ -94,9 +97,9 @@ internal static class MiniLmQuantizer
             }
             else if (field.Number == 5)
             {
-                var name = Tensor.Parse(field.Bytes).Name;
+                var name = tensors[nextTensor++].Name;
                 // A weight only the quantized products read is replaced by its int8 form.
-                if (quantized.ContainsKey(name) && uses[name] == nodes.Count(n => IsWeightProduct(n) && n.Inputs[1] == name))
+                if (quantized.ContainsKey(name) && uses[name] == weightUses[name])
                 {
                     continue;
                 }

@@ -373,8 +373,7 @@ static async Task ModelShareAsync(IServiceProvider services, DocumentStore store
     {
         foreach (var budget in round == 0 ? budgets : budgets.Reverse())
         {
-            using var generator = new AspireAi.Offline.MiniLmEmbeddingGenerator(llm.Offline, llm.EmbeddingBatchSize, budget,
-                llm.Offline.Embedder == OfflineEmbedder.MiniLMInt8);
+            using var generator = new AspireAi.Offline.MiniLmEmbeddingGenerator(llm.Offline, llm.EmbeddingBatchSize, budget);
             var clock = Stopwatch.StartNew();
             await generator.GenerateAsync(texts);
             rates[budget].Add(texts.Length / clock.Elapsed.TotalSeconds);

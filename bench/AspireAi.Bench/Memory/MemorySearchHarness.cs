@@ -35,39 +35,29 @@ internal static class MemorySearchHarness
         var queries = Int(args, "--queries", 1_000);
         var probes = Int(args, "--recall-probes", 200);
         var directory = Option(args, "--data-dir");
-        var (miniLm, quantized) = (Option(args, "--embedder") ?? "hashing") switch
+        var (offlineEmbedder, model) = (Option(args, "--embedder") ?? "hashing") switch
         {
-            "minilm" => (true, false),
-            "minilm-int8" => (true, true),
-            "hashing" => (false, false),
+            "minilm" => (OfflineEmbedder.MiniLM, OfflineModels.EmbeddingModelId),
+            "minilm-int8" => (OfflineEmbedder.MiniLMInt8, OfflineModels.QuantizedEmbeddingModelId),
+            "hashing" => (OfflineEmbedder.Hashing, OfflineModels.HashingEmbeddingModelId),
             var other => throw new ArgumentException($"--embedder must be minilm, minilm-int8 or hashing, not {other}."),
         };
+        var miniLm = offlineEmbedder != OfflineEmbedder.Hashing;
         Console.WriteLine($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
         // --set Memory:Key=value overrides a memory option (e.g. Memory:HnswEfSearch=200).
         var settings = args.Select((a, i) => (a, i)).Where(p => p.a == "--set" && p.i + 1 < args.Length)
             .Select(p => args[p.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
         // Questions are embedded by the model the rows were loaded with. The hashing embedder loads a million rows in
         // minutes; MiniLM (--embedder minilm) is the product's default and the one recall is meant for.
-        settings.TryAdd("Llm:Offline:Embedder", (miniLm, quantized) switch
-        {
-            (true, true) => nameof(OfflineEmbedder.MiniLMInt8),
-            (true, false) => nameof(OfflineEmbedder.MiniLM),
-            _ => nameof(OfflineEmbedder.Hashing),
-        });
+        settings.TryAdd("Llm:Offline:Embedder", offlineEmbedder.ToString());
         // Each timed search that includes its embedding must really embed (repeated questions would hit the cache).
         settings.TryAdd("Llm:QueryEmbeddingCacheDuration", "00:00:00");
-        var model = (miniLm, quantized) switch
-        {
-            (true, true) => OfflineModels.QuantizedEmbeddingModelId,
-            (true, false) => OfflineModels.EmbeddingModelId,
-            _ => OfflineModels.HashingEmbeddingModelId,
-        };
         await using var stack = await MemoryBenchStack.StartAsync(directory, args.Contains("--keep"), settings);
         var dataSource = stack.DataSource;
 
         Func<Task<MiniLmMemoryData>>? miniLmData = miniLm
             ? () => MiniLmMemoryData.BuildAsync(scope, Int(args, "--pool", 50_000),
-                double.Parse(Option(args, "--jitter") ?? "0.01", CultureInfo.InvariantCulture), directory, quantized)
+                double.Parse(Option(args, "--jitter") ?? "0.01", CultureInfo.InvariantCulture), directory, offlineEmbedder)
             : null;
         var (orgId, mainUser, smallUser) = await EnsureLoadedAsync(dataSource, stack.Services.GetRequiredService<FieldCipher>(), total, scope, perUser,
             model, miniLmData);

@@ -33,13 +33,13 @@ internal sealed class MiniLmMemoryData
     public float[][] PoolVectors { get; }
     public double Jitter { get; }
 
-    public static async Task<MiniLmMemoryData> BuildAsync(int scope, int poolSize, double jitter, string? cacheDirectory, bool quantized = false)
+    public static async Task<MiniLmMemoryData> BuildAsync(int scope, int poolSize, double jitter, string? cacheDirectory, OfflineEmbedder embedder)
     {
         // The same generator and seed as the hashing load, so the measured user's texts are the same in both modes.
         var scopeTexts = Distinct(new SyntheticMemories(seed: 7), scope);
         var poolTexts = Distinct(new SyntheticMemories(seed: 8), poolSize);
-        var scopeVectors = await EmbedAllAsync("scope", scopeTexts.Select(t => t.Text).ToList(), cacheDirectory, quantized);
-        var poolVectors = await EmbedAllAsync("pool", poolTexts.Select(t => t.Text).ToList(), cacheDirectory, quantized);
+        var scopeVectors = await EmbedAllAsync("scope", scopeTexts.Select(t => t.Text).ToList(), cacheDirectory, embedder);
+        var poolVectors = await EmbedAllAsync("pool", poolTexts.Select(t => t.Text).ToList(), cacheDirectory, embedder);
         return new MiniLmMemoryData(scopeTexts, scopeVectors, poolTexts, poolVectors, jitter);
     }
 
@@ -80,9 +80,10 @@ internal sealed class MiniLmMemoryData
         return texts;
     }
 
-    private static async Task<float[][]> EmbedAllAsync(string name, List<string> texts, string? cacheDirectory, bool quantized)
+    private static async Task<float[][]> EmbedAllAsync(string name, List<string> texts, string? cacheDirectory, OfflineEmbedder embedder)
     {
-        var cache = cacheDirectory is null ? null : Path.Combine(cacheDirectory, $"minilm{(quantized ? "-int8" : "")}-{name}-{texts.Count}.f32");
+        var cache = cacheDirectory is null ? null
+            : Path.Combine(cacheDirectory, $"minilm{(embedder == OfflineEmbedder.MiniLMInt8 ? "-int8" : "")}-{name}-{texts.Count}.f32");
         if (cache is not null && File.Exists(cache) && new FileInfo(cache).Length == (long)texts.Count * EmbeddingDefaults.Dimensions * sizeof(float))
         {
             var bytes = await File.ReadAllBytesAsync(cache);
@@ -97,7 +98,7 @@ internal sealed class MiniLmMemoryData
 
         const int batchSize = 32;
         using var generator = new MiniLmEmbeddingGenerator(
-            new OfflineLlmOptions { EmbeddingThreads = 1, Embedder = quantized ? OfflineEmbedder.MiniLMInt8 : OfflineEmbedder.MiniLM }, batchSize);
+            new OfflineLlmOptions { EmbeddingThreads = 1, Embedder = embedder }, batchSize);
         var vectors = new float[texts.Count][];
         var done = 0;
         var watch = Stopwatch.StartNew();

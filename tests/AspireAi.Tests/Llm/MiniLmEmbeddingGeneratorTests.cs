@@ -172,8 +172,8 @@ public sealed class MiniLmEmbeddingGeneratorTests
     {
         var passage = string.Join(' ', Enumerable.Repeat("The warranty covers the battery and the charger for two years after purchase.", 12));
         string[] texts = [passage, "Meeting moved to Thursday", passage + " Keep the receipt.", "ok", passage.ToUpperInvariant()];
-        using var tight = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 16, quantized: false);
-        using var loose = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 64 * 512, quantized: false);
+        using var tight = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 16);
+        using var loose = new MiniLmEmbeddingGenerator(new OfflineLlmOptions(), 64, tokensPerRun: 64 * 512);
 
         var separately = await EmbedAsync(tight, texts);
         var together = await EmbedAsync(loose, texts);
