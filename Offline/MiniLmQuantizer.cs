@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Google.Protobuf;
 
 namespace AspireAi.Offline;
 
@@ -11,7 +12,7 @@ namespace AspireAi.Offline;
 /// (AVX-512 VNNI / AMX on this machine) and read a quarter of the weight bytes. Everything else is copied byte for byte.
 /// </summary>
 /// <remarks>
-/// The model is edited at the protobuf wire level: only the fields read here (ModelProto.graph and opset_import,
+/// The model is edited at the protobuf wire level (Google.Protobuf's coded streams): only the fields read here (ModelProto.graph and opset_import,
 /// GraphProto.node and initializer, NodeProto inputs/outputs/op_type, TensorProto dims/data_type/name/raw_data) are
 /// interpreted; every other field is passed through unchanged, so no ONNX schema has to be vendored.
 /// </remarks>
@@ -23,7 +24,7 @@ internal static class MiniLmQuantizer
     private const int FloatType = 1;
     private const int Int8Type = 3;
 
-    public static byte[] Quantize(ReadOnlySpan<byte> model)
+    public static byte[] Quantize(byte[] model)
     {
         var fields = Read(model);
         var graphField = fields.SingleOrDefault(f => f.Number == 7)
@@ -33,25 +34,28 @@ internal static class MiniLmQuantizer
             throw new InvalidDataException("The ONNX model already imports com.microsoft; it is not the float model this expects.");
         }
 
-        using var output = new MemoryStream();
-        foreach (var field in fields)
+        var graph = QuantizeGraph(graphField.Bytes);
+        return Message(output =>
         {
-            if (field.Number == 7)
+            foreach (var field in fields)
             {
-                WriteBytes(output, 7, QuantizeGraph(graphField.Bytes));
+                if (field.Number == 7)
+                {
+                    WriteBytes(output, 7, graph);
+                }
+                else
+                {
+                    field.WriteTo(output);
+                }
             }
-            else
-            {
-                field.WriteTo(output);
-            }
-        }
 
-        // opset_import { domain: "com.microsoft", version: 1 }
-        using var opset = new MemoryStream();
-        WriteBytes(opset, 1, Encoding.UTF8.GetBytes("com.microsoft"));
-        WriteVarintField(opset, 2, 1);
-        WriteBytes(output, 8, opset.ToArray());
-        return output.ToArray();
+            // opset_import { domain: "com.microsoft", version: 1 }
+            WriteBytes(output, 8, Message(opset =>
+            {
+                WriteBytes(opset, 1, "com.microsoft"u8.ToArray());
+                WriteVarintField(opset, 2, 1);
+            }));
+        });
     }
 
     private static byte[] QuantizeGraph(byte[] graph)
@@ -82,38 +86,39 @@ internal static class MiniLmQuantizer
             }
         }
 
-        using var output = new MemoryStream();
-        var (nextNode, nextTensor) = (0, 0);
-        foreach (var field in fields)
+        return Message(output =>
         {
-            if (field.Number == 1)
+            var (nextNode, nextTensor) = (0, 0);
+            foreach (var field in fields)
             {
-                var node = nodes[nextNode++];
-                if (IsWeightProduct(node) && quantized.TryGetValue(node.Inputs[1], out var q))
+                if (field.Number == 1)
                 {
-                    WriteBytes(output, 1, node.AsDynamicQuantizeMatMul(q.Weights.Name, q.Scales.Name, q.ZeroPoints.Name));
-                    continue;
+                    var node = nodes[nextNode++];
+                    if (IsWeightProduct(node) && quantized.TryGetValue(node.Inputs[1], out var q))
+                    {
+                        WriteBytes(output, 1, node.AsDynamicQuantizeMatMul(q.Weights.Name, q.Scales.Name, q.ZeroPoints.Name));
+                        continue;
+                    }
                 }
-            }
-            else if (field.Number == 5)
-            {
-                var name = tensors[nextTensor++].Name;
-                // A weight only the quantized products read is replaced by its int8 form.
-                if (quantized.ContainsKey(name) && uses[name] == weightUses[name])
+                else if (field.Number == 5)
                 {
-                    continue;
+                    var name = tensors[nextTensor++].Name;
+                    // A weight only the quantized products read is replaced by its int8 form.
+                    if (quantized.ContainsKey(name) && uses[name] == weightUses[name])
+                    {
+                        continue;
+                    }
                 }
+                field.WriteTo(output);
             }
-            field.WriteTo(output);
-        }
 
-        foreach (var (weights, scales, zeroPoints) in quantized.Values)
-        {
-            WriteBytes(output, 5, weights.Serialize());
-            WriteBytes(output, 5, scales.Serialize());
-            WriteBytes(output, 5, zeroPoints.Serialize());
-        }
-        return output.ToArray();
+            foreach (var (weights, scales, zeroPoints) in quantized.Values)
+            {
+                WriteBytes(output, 5, weights.Serialize());
+                WriteBytes(output, 5, scales.Serialize());
+                WriteBytes(output, 5, zeroPoints.Serialize());
+            }
+        });
     }
 
     private static bool IsWeightProduct(Node node) => node.OpType == "MatMul" && node.Domain.Length == 0 && node.Inputs.Count == 2;
@@ -159,21 +164,26 @@ internal static class MiniLmQuantizer
             new Tensor(weight.Name + "_zero_point", Int8Type, [columns], new byte[columns]));
     }
 
-    private sealed record Field(int Number, int WireType, ulong Varint, byte[] Bytes)
+    // One field as read: a varint's value, or the bytes of a length-delimited or fixed-width one.
+    private sealed record Field(int Number, WireFormat.WireType WireType, ulong Varint, byte[] Bytes)
     {
-        public void WriteTo(Stream output)
+        public void WriteTo(CodedOutputStream output)
         {
             switch (WireType)
             {
-                case 0:
+                case WireFormat.WireType.Varint:
                     WriteVarintField(output, Number, Varint);
                     break;
-                case 2:
+                case WireFormat.WireType.LengthDelimited:
                     WriteBytes(output, Number, Bytes);
                     break;
+                case WireFormat.WireType.Fixed64:
+                    output.WriteTag(Number, WireType);
+                    output.WriteFixed64(BinaryPrimitives.ReadUInt64LittleEndian(Bytes));
+                    break;
                 default:
-                    WriteVarint(output, ((ulong)Number << 3) | (uint)WireType);
-                    output.Write(Bytes);
+                    output.WriteTag(Number, WireType);
+                    output.WriteFixed32(BinaryPrimitives.ReadUInt32LittleEndian(Bytes));
                     break;
             }
         }
@@ -191,9 +201,8 @@ internal static class MiniLmQuantizer
         }
 
         // Same outputs and name; inputs A, B (int8), b_scale, b_zero_point; op type and domain replaced.
-        public byte[] AsDynamicQuantizeMatMul(string weights, string scales, string zeroPoints)
+        public byte[] AsDynamicQuantizeMatMul(string weights, string scales, string zeroPoints) => Message(output =>
         {
-            using var output = new MemoryStream();
             WriteBytes(output, 1, Encoding.UTF8.GetBytes(Inputs[0]));
             WriteBytes(output, 1, Encoding.UTF8.GetBytes(weights));
             WriteBytes(output, 1, Encoding.UTF8.GetBytes(scales));
@@ -204,8 +213,7 @@ internal static class MiniLmQuantizer
             }
             WriteBytes(output, 4, "DynamicQuantizeMatMul"u8.ToArray());
             WriteBytes(output, 7, "com.microsoft"u8.ToArray());
-            return output.ToArray();
-        }
+        });
     }
 
     private sealed record Tensor(string Name, int DataType, List<long> Dims, byte[]? Raw)
@@ -216,17 +224,17 @@ internal static class MiniLmQuantizer
             var dims = new List<long>();
             foreach (var field in fields.Where(f => f.Number == 1))
             {
-                if (field.WireType == 0)
+                if (field.WireType == WireFormat.WireType.Varint)
                 {
                     dims.Add((long)field.Varint);
                 }
                 else
                 {
                     // Packed dims.
-                    var position = 0;
-                    while (position < field.Bytes.Length)
+                    var packed = new CodedInputStream(field.Bytes);
+                    while (!packed.IsAtEnd)
                     {
-                        dims.Add((long)ReadVarint(field.Bytes, ref position));
+                        dims.Add(packed.ReadInt64());
                     }
                 }
             }
@@ -237,9 +245,8 @@ internal static class MiniLmQuantizer
                 fields.Where(f => f.Number == 9).Select(f => f.Bytes).SingleOrDefault());
         }
 
-        public byte[] Serialize()
+        public byte[] Serialize() => Message(output =>
         {
-            using var output = new MemoryStream();
             foreach (var dim in Dims)
             {
                 WriteVarintField(output, 1, (ulong)dim);
@@ -247,80 +254,51 @@ internal static class MiniLmQuantizer
             WriteVarintField(output, 2, (ulong)DataType);
             WriteBytes(output, 8, Encoding.UTF8.GetBytes(Name));
             WriteBytes(output, 9, Raw ?? []);
-            return output.ToArray();
-        }
+        });
     }
 
-    private static List<Field> Read(ReadOnlySpan<byte> bytes)
+    private static List<Field> Read(byte[] bytes)
     {
         var fields = new List<Field>();
-        var position = 0;
-        var array = bytes.ToArray();
-        while (position < array.Length)
+        var input = new CodedInputStream(bytes);
+        uint tag;
+        while ((tag = input.ReadTag()) != 0)
         {
-            var key = ReadVarint(array, ref position);
-            var number = (int)(key >> 3);
-            var wireType = (int)(key & 7);
-            switch (wireType)
+            var number = WireFormat.GetTagFieldNumber(tag);
+            var wireType = WireFormat.GetTagWireType(tag);
+            fields.Add(wireType switch
             {
-                case 0:
-                    fields.Add(new Field(number, 0, ReadVarint(array, ref position), []));
-                    break;
-                case 1:
-                    fields.Add(new Field(number, 1, 0, array[position..(position + 8)]));
-                    position += 8;
-                    break;
-                case 2:
-                    var length = checked((int)ReadVarint(array, ref position));
-                    fields.Add(new Field(number, 2, 0, array[position..(position + length)]));
-                    position += length;
-                    break;
-                case 5:
-                    fields.Add(new Field(number, 5, 0, array[position..(position + 4)]));
-                    position += 4;
-                    break;
-                default:
-                    throw new InvalidDataException($"Unsupported protobuf wire type {wireType} in the ONNX model.");
-            }
+                WireFormat.WireType.Varint => new Field(number, wireType, input.ReadUInt64(), []),
+                WireFormat.WireType.LengthDelimited => new Field(number, wireType, 0, input.ReadBytes().ToByteArray()),
+                WireFormat.WireType.Fixed64 => new Field(number, wireType, 0, BitConverter.GetBytes(input.ReadFixed64())),
+                WireFormat.WireType.Fixed32 => new Field(number, wireType, 0, BitConverter.GetBytes(input.ReadFixed32())),
+                _ => throw new InvalidDataException($"Unsupported protobuf wire type {wireType} in the ONNX model."),
+            });
         }
         return fields;
     }
 
-    private static ulong ReadVarint(byte[] bytes, ref int position)
+    // A message written by the callback, as bytes (the coded stream flushes into the buffer when disposed).
+    private static byte[] Message(Action<CodedOutputStream> write)
     {
-        ulong result = 0;
-        for (var shift = 0; shift < 64; shift += 7)
+        using var buffer = new MemoryStream();
+        using (var output = new CodedOutputStream(buffer, leaveOpen: true))
         {
-            var b = bytes[position++];
-            result |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return result;
-            }
+            write(output);
         }
-        throw new InvalidDataException("A protobuf varint in the ONNX model is too long.");
+        return buffer.ToArray();
     }
 
-    private static void WriteVarint(Stream output, ulong value)
+    private static void WriteVarintField(CodedOutputStream output, int number, ulong value)
     {
-        while (value >= 0x80)
-        {
-            output.WriteByte((byte)(value | 0x80));
-            value >>= 7;
-        }
-        output.WriteByte((byte)value);
+        output.WriteTag(number, WireFormat.WireType.Varint);
+        output.WriteUInt64(value);
     }
 
-    private static void WriteVarintField(Stream output, int number, ulong value)
+    // Wrapped, not copied: the 90 MB graph is written once.
+    private static void WriteBytes(CodedOutputStream output, int number, byte[] bytes)
     {
-        WriteVarint(output, (ulong)number << 3);
-        WriteVarint(output, value);
-    }
-
-    private static void WriteBytes(Stream output, int number, ReadOnlySpan<byte> bytes)
-    {
-        WriteVarint(output, ((ulong)number << 3) | 2);
-        WriteVarint(output, (ulong)bytes.Length);
-        output.Write(bytes);
+        output.WriteTag(number, WireFormat.WireType.LengthDelimited);
+        output.WriteBytes(UnsafeByteOperations.UnsafeWrap(bytes));
     }
 }
