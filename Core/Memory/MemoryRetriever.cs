@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AspireAi.Core.Common;
+using AspireAi.Core.Data;
 using AspireAi.Core.Encryption;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -209,7 +210,10 @@ public sealed partial class MemoryRetriever(
         // and ranked by the share of the query's words they contain; plain rows left from before encryption still
         // match through their full-text vector. The inner LIMIT bounds the ranking work when a word is very common.
         var tokens = await cipher.TokensAsync(orgId, query, cancellationToken).ConfigureAwait(false);
-        await using var batch = dataSource.CreateBatch();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
         // The similarity is computed for the ranked LIMIT rows only, not for every match: reading a row's embedding
         // costs a TOAST lookup when the row is stored out of line (rows written before migration 0023).
         var select = new NpgsqlBatchCommand($"""
@@ -239,13 +243,18 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(new() { Value = limit });
         select.Parameters.Add(MemorySql.Bytes(tokens));
         batch.BatchCommands.Add(select);
-        return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+        var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return candidates;
     }
 
     private async Task<List<Candidate>> EntityAsync(List<string> keys, string[] types, MemoryVector vector, string[] names, int limit,
         CancellationToken cancellationToken)
     {
-        await using var batch = dataSource.CreateBatch();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
         var select = new NpgsqlBatchCommand($"""
             WITH ent AS (SELECT id FROM entities WHERE normalized_name = ANY($1)),
             links AS (
@@ -275,7 +284,9 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
         batch.BatchCommands.Add(select);
-        return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+        var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return candidates;
     }
 
     // Session memories live in Redis: score them here, the same way. An unreachable Redis costs the session's

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AspireAi.Core.Data;
 using Npgsql;
 
 namespace AspireAi.Core.Memory;
@@ -46,6 +47,7 @@ public static class MemorySemanticQuery
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(vector);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL hnsw.ef_search = {settings.EfSearch.ToString(CultureInfo.InvariantCulture)}"));
         // Iterative scans keep walking the graph when the scope filter rejects rows, instead of returning fewer than
         // LIMIT rows; max_scan_tuples bounds that walk for a query whose scope holds few of its neighbours.

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AspireAi.Core.Common;
+using AspireAi.Core.Data;
 using AspireAi.Core.Encryption;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -100,6 +101,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         ArgumentNullException.ThrowIfNull(vector);
         await using var batch = new NpgsqlBatch(connection, transaction);
         // As in retrieval: in a large scope the HNSW scan keeps walking until the scope filter has let enough rows through.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
         var semantic = new NpgsqlBatchCommand($"""
             SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2) AS similarity

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AspireAi.Core.Data;
 using AspireAi.Core.Documents;
 using AspireAi.Core.Documents.Chunking;
 using AspireAi.Core.Documents.Ingestion;
@@ -71,6 +72,8 @@ public sealed partial class RecallMonitorHandler(
         }
 
         var vectors = await embedder.EmbedAsync([.. samples.Select(s => s.Query)], null, cancellationToken).ConfigureAwait(false);
+        // The same statement runs through the index and exactly; a generic plan, made once, would walk the index for both.
+        await ExecuteAsync(context, PlanCache.CustomPlans, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(context, $"SET LOCAL hnsw.ef_search = {settings.Retrieval.EfSearch.ToString(CultureInfo.InvariantCulture)}", cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(context, "SET LOCAL hnsw.iterative_scan = relaxed_order", cancellationToken).ConfigureAwait(false);
 

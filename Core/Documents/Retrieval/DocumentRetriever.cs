@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using AspireAi.Core.Data;
 using AspireAi.Core.Documents.Ingestion;
 using AspireAi.Core.Encryption;
 using AspireAi.Core.RetrievalQuality;
@@ -188,6 +189,7 @@ public sealed partial class DocumentRetriever(
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using var batch = new NpgsqlBatch(connection, tx);
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
             // Filtered HNSW scans keep going until enough rows pass the scope filter (pgvector 0.8 iterative scans).
             batch.BatchCommands.Add(new NpgsqlBatchCommand(
                 $"SET LOCAL hnsw.ef_search = {settings.EfSearch.ToString(CultureInfo.InvariantCulture)}"));
