@@ -83,8 +83,7 @@ public static class Extensions
                 .AddHttpClientInstrumentation()
                 .AddSource(TelemetrySources));
 
-        // Aspire sets the endpoint; without one (tests, a plain `dotnet run`) nothing is exported.
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (TelemetryExport.ToOtlp(builder.Configuration))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
             // The exporters' named HttpClients keep only the exporter's own retries: the resilience pipeline the

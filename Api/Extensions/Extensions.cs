@@ -29,7 +29,7 @@ internal static class Extensions
         builder.AddTrustedProxies();
         builder.AddDatabase();
         builder.Services.AddProblemMappings();
-        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        builder.AddRedis();
         builder.AddSharedCache();
         builder.AddAuth();
         builder.AddRateLimits();

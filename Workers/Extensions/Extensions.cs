@@ -16,7 +16,7 @@ internal static class Extensions
     public static void AddWorkerServices(this IHostApplicationBuilder builder)
     {
         builder.AddDatabase();
-        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        builder.AddRedis();
         builder.AddSharedCache();
         builder.AddJobWorkers();
         builder.AddDocumentJobs();

@@ -99,7 +99,7 @@ internal sealed class MemoryBenchStack : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddProblemDetails();
         builder.AddDatabase();
-        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        builder.AddRedis();
         builder.AddMemoryJobs();
         var host = builder.Build();
         return new MemoryBenchStack(root, keep || directory is not null, postgres, redis, host);

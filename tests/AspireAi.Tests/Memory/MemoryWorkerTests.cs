@@ -32,7 +32,7 @@ public sealed class MemoryWorkerTests(ApiFactory factory)
         });
         builder.Services.AddProblemDetails();
         builder.AddDatabase();
-        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        builder.AddRedis();
         builder.AddJobWorkers();
         builder.AddMemoryJobs();
         using var workers = builder.Build();

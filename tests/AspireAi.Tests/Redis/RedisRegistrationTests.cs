@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using AspireAi.Core.Redis;
 using AspireAi.LocalServers;
@@ -7,11 +8,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
 using StackExchange.Redis;
 
 namespace AspireAi.Tests.Redis;
 
-/// <summary>Aspire's AddRedisClient as Api and Workers call it.</summary>
+/// <summary>Aspire's AddRedisClient as Api and Workers call it (<see cref="RedisExtensions.AddRedis"/>).</summary>
 public sealed class RedisRegistrationTests
 {
     [Fact]
@@ -87,15 +90,56 @@ public sealed class RedisRegistrationTests
         Assert.Contains("ConnectionStrings:redis", error.Message, StringComparison.Ordinal);
     }
 
-    private static ServiceProvider BuildServices(string? connectionString)
+    // Redis commands become spans where spans are exported (an OTLP endpoint), and cost nothing where they would be
+    // dropped; the Aspire setting decides when it is given.
+    [Theory]
+    [InlineData(null, null, false)]
+    [InlineData("http://127.0.0.1:4317", null, true)]
+    [InlineData(null, "false", true)]
+    [InlineData("http://127.0.0.1:4317", "true", false)]
+    public async Task Redis_commands_are_traced_where_spans_are_exported_or_where_the_setting_asks(string? otlpEndpoint, string? disableTracing, bool traced)
+    {
+        var servers = await TestServers.GetAsync();
+        var spans = new ConcurrentQueue<Activity>();
+        using var source = new ActivitySource($"AspireAi.Tests.RedisTracing.{Guid.NewGuid():N}");
+        await using var services = BuildServices(servers.RedisConnectionString, builder =>
+        {
+            builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpEndpoint;
+            builder.Configuration["Aspire:StackExchange:Redis:DisableTracing"] = disableTracing;
+            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(source.Name).AddProcessor(new CollectingProcessor(spans)));
+        });
+        var tracer = services.GetRequiredService<TracerProvider>();
+        var redis = services.GetRequiredService<IConnectionMultiplexer>();
+        var key = $"tracing-test:{Guid.NewGuid():N}";
+
+        using (var parent = source.StartActivity("parent"))
+        {
+            Assert.NotNull(parent);
+            await redis.GetDatabase().StringSetAsync(key, "1", TimeSpan.FromMinutes(1));
+        }
+        // The instrumentation turns profiled commands into spans every 10 s, and at once when the provider is disposed.
+        tracer.Dispose();
+
+        Assert.Equal(traced, spans.Any(IsRedis));
+    }
+
+    private static bool IsRedis(Activity span) => span.Source.Name == "OpenTelemetry.Instrumentation.StackExchangeRedis";
+
+    private static ServiceProvider BuildServices(string? connectionString, Action<HostApplicationBuilder>? configure = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         if (connectionString is not null)
         {
             builder.Configuration[$"ConnectionStrings:{ResourceNames.Redis}"] = connectionString;
         }
-        builder.AddRedisClient(ResourceNames.Redis, configureOptions: RedisConnectionDefaults.Apply);
+        configure?.Invoke(builder);
+        builder.AddRedis();
         return builder.Services.BuildServiceProvider();
+    }
+
+    private sealed class CollectingProcessor(ConcurrentQueue<Activity> spans) : BaseProcessor<Activity>
+    {
+        public override void OnEnd(Activity data) => spans.Enqueue(data);
     }
 
     private static async Task<HealthReportEntry> CheckAsync(HealthCheckService health) =>

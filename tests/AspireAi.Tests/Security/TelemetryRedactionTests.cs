@@ -39,6 +39,8 @@ public sealed partial class TelemetryRedactionTests(ApiFactory factory)
             // A provider key in configuration: the offline model never sends it, but it is part of the options.
             ["Llm:ApiKey"] = planted.ProviderKey,
             ["RateLimits:Enabled"] = "false",
+            // Redis spans are built only where they are exported (Core/Redis/RedisExtensions); these must be checked too.
+            ["Aspire:StackExchange:Redis:DisableTracing"] = "false",
         }).WithHost(builder => builder.ConfigureLogging(capture.AddTo));
 
         var issued = await DriveEverythingAsync(api, planted);
@@ -63,6 +65,7 @@ public sealed partial class TelemetryRedactionTests(ApiFactory factory)
         {
             ["Llm:CaptureContent"] = "true",
             ["Llm:ApiKey"] = planted.ProviderKey,
+            ["Aspire:StackExchange:Redis:DisableTracing"] = "false",
         }).WithHost(builder => builder.ConfigureLogging(capture.AddTo));
         var (client, user) = await api.CreateUserClientAsync();
 
