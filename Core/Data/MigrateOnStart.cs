@@ -23,8 +23,10 @@ public sealed class DatabaseOptions
     /// third of the database's CPU per chat turn (bench/AspireAi.ChatBench). Searches still plan for their values
     /// (<see cref="PlanCache"/>). 0 turns it off; a <c>Max Auto Prepare</c> in the connection string wins.
     /// </summary>
-    [System.ComponentModel.DataAnnotations.Range(0, 1024)]
+    [System.ComponentModel.DataAnnotations.Range(0, MaxAutoPrepareLimit)]
     public int MaxAutoPrepare { get; set; } = 64;
+
+    internal const int MaxAutoPrepareLimit = 1024;
 }
 
 /// <summary>

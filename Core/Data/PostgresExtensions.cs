@@ -24,7 +24,8 @@ public static class PostgresExtensions
             // locks or released in a finally), so the reset Npgsql sends on every checkout is pure cost: three
             // statements each time, a third of the statements of a chat turn (bench/AspireAi.ChatBench).
             dataSource.ConnectionStringBuilder.NoResetOnClose = true;
-            if (dataSource.ConnectionStringBuilder.MaxAutoPrepare == 0)
+            // An out-of-range value is left to the options validation, which stops the start naming it.
+            if (dataSource.ConnectionStringBuilder.MaxAutoPrepare == 0 && options.MaxAutoPrepare is >= 0 and <= DatabaseOptions.MaxAutoPrepareLimit)
             {
                 dataSource.ConnectionStringBuilder.MaxAutoPrepare = options.MaxAutoPrepare;
                 // Npgsql's default (5 runs) leaves most of a turn's statements unprepared on a pool of many connections.

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using AspireAi.Tests.Infrastructure;
 using AspireAi.Tests.Memory;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace AspireAi.Tests.Data;
@@ -13,21 +14,61 @@ public sealed class PlanCacheTests(ApiFactory factory) : IClassFixture<ApiFactor
 {
     private const int PoolSize = 3;
 
+    private const int Searches = 24;
+
     [Fact]
     public async Task Repeated_statements_are_prepared_and_memory_search_is_planned_for_its_values_each_time()
     {
-        // A small pool, so that every statement the Api runs lands on one of the few backends inspected below.
-        await using var api = factory.WithSettings(new Dictionary<string, string?>
+        var statements = await SearchAndReadPreparedStatementsAsync(maxAutoPrepare: null);
+
+        // The three legs of memory search (semantic, keyword, entity), each prepared and planned on every run.
+        var legs = statements.Where(s => s.Sql.Contains("memories m", StringComparison.Ordinal) && s.Sql.Contains("<=>", StringComparison.Ordinal)).ToList();
+        Assert.True(legs.Count == 3, string.Join("\n---\n", statements.Select(s => $"{s.Generic}/{s.Custom}: {s.Sql}")));
+        Assert.All(legs, leg =>
+        {
+            Assert.Equal(0, leg.Generic);
+            // A statement is prepared on its second run on a connection.
+            Assert.True(leg.Custom >= Searches - PoolSize, $"{leg.Custom} custom plans: {leg.Sql}");
+        });
+        // Everything else may settle on a generic plan, and some statement did: the plan cache is in use.
+        Assert.Contains(statements, s => s.Generic > 0);
+    }
+
+    [Fact]
+    public async Task With_MaxAutoPrepare_0_nothing_is_prepared()
+    {
+        Assert.Empty(await SearchAndReadPreparedStatementsAsync(maxAutoPrepare: "0"));
+    }
+
+    [Fact]
+    public async Task A_negative_MaxAutoPrepare_stops_the_start_naming_the_setting()
+    {
+        await using var api = factory.WithSettings(new Dictionary<string, string?> { ["Database:MaxAutoPrepare"] = "-1" });
+
+        var error = await Record.ExceptionAsync(() => Task.FromResult(api.CreateClient()));
+
+        Assert.IsType<OptionsValidationException>(error);
+        Assert.Contains("MaxAutoPrepare", error.Message, StringComparison.Ordinal);
+    }
+
+    // Stores three memories and searches them, through an Api with a small pool, then reads what each of the pool's
+    // connections has prepared (prepared statements belong to their session), summed per statement.
+    private async Task<List<(string Sql, long Generic, long Custom)>> SearchAndReadPreparedStatementsAsync(string? maxAutoPrepare)
+    {
+        var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:postgres"] = factory.Servers.PostgresConnectionString + $";Maximum Pool Size={PoolSize}",
-        });
+        };
+        if (maxAutoPrepare is not null)
+        {
+            settings["Database:MaxAutoPrepare"] = maxAutoPrepare;
+        }
+        await using var api = factory.WithSettings(settings);
         var (client, _) = await api.CreateUserClientAsync();
         foreach (var text in new[] { "Anna works at Globex as a data engineer", "Anna has a dog named Rex", "Ben plays tennis with Anna on Sundays" })
         {
             await MemoryTestData.PostMemoryAsync(client, new { text, infer = false });
         }
-
-        const int Searches = 24;
         for (var i = 0; i < Searches; i++)
         {
             // A different question each time: a repeated one could be answered from the query-embedding cache.
@@ -35,12 +76,12 @@ public sealed class PlanCacheTests(ApiFactory factory) : IClassFixture<ApiFactor
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        // Prepared statements belong to their session: ask each of the pool's connections, holding all at once.
         var dataSource = api.Services.GetRequiredService<NpgsqlDataSource>();
         var connections = new List<NpgsqlConnection>();
         var statements = new List<(string Sql, long Generic, long Custom)>();
         try
         {
+            // Held all at once, so that each is a different one of the pool's connections.
             for (var i = 0; i < PoolSize; i++)
             {
                 connections.Add(await dataSource.OpenConnectionAsync());
@@ -62,18 +103,6 @@ public sealed class PlanCacheTests(ApiFactory factory) : IClassFixture<ApiFactor
                 await connection.DisposeAsync();
             }
         }
-        statements = [.. statements.GroupBy(s => s.Sql).Select(g => (g.Key, g.Sum(s => s.Generic), g.Sum(s => s.Custom)))];
-
-        // The three legs of memory search (semantic, keyword, entity), each prepared and planned on every run.
-        var legs = statements.Where(s => s.Sql.Contains("memories m", StringComparison.Ordinal) && s.Sql.Contains("<=>", StringComparison.Ordinal)).ToList();
-        Assert.True(legs.Count == 3, string.Join("\n---\n", statements.Select(s => $"{s.Generic}/{s.Custom}: {s.Sql}")));
-        Assert.All(legs, leg =>
-        {
-            Assert.Equal(0, leg.Generic);
-            // A statement is prepared on its second run on a connection.
-            Assert.True(leg.Custom >= Searches - PoolSize, $"{leg.Custom} custom plans: {leg.Sql}");
-        });
-        // Everything else may settle on a generic plan, and some statement did: the plan cache is in use.
-        Assert.Contains(statements, s => s.Generic > 0);
+        return [.. statements.GroupBy(s => s.Sql).Select(g => (g.Key, g.Sum(s => s.Generic), g.Sum(s => s.Custom)))];
     }
 }
