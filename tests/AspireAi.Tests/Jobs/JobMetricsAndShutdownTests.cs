@@ -61,8 +61,9 @@ public sealed class JobMetricsAndShutdownTests
         // Every started attempt finished: in flight went up three times and back down to zero.
         Assert.Equal(3, recorder.Count("aspireai.jobs.in_flight", handled, positiveOnly: true));
         Assert.Equal(0, recorder.Sum("aspireai.jobs.in_flight", handled));
-        // The successful attempt slept 300 ms inside its handler, and its duration says so.
-        Assert.True(recorder.Max("aspireai.jobs.duration", handled, JobAttemptOutcome.Succeeded) >= 0.3, recorder.Describe());
+        // The successful attempt slept 300 ms inside its handler, and its duration says so. Timers tick in whole
+        // milliseconds, so Task.Delay(300) can end a fraction of one early by the stopwatch (a CI run measured 0.299).
+        Assert.True(recorder.Max("aspireai.jobs.duration", handled, JobAttemptOutcome.Succeeded) >= 0.295, recorder.Describe());
         Assert.True(recorder.Count("aspireai.jobs.claim.duration", type: null) > 0);
     }
 
