@@ -84,6 +84,17 @@ public sealed class MemoryOptions : IValidatableObject
     /// </summary>
     [Range(10, 100_000)] public int MatchScanLimit { get; set; } = 200;
 
+    /// <summary>
+    /// A word expected in at least this many memories of the searched scopes (its share of the table, from the table's
+    /// statistics, times the scopes' rows) does not find keyword candidates; it still counts in their rank. Its GIN scan
+    /// would collect every match before any LIMIT, and it tells memories apart least (<see cref="CommonMemoryTokens"/>).
+    /// 0: every word finds. A scope of fewer memories than this never drops a word.
+    /// </summary>
+    [Range(0, int.MaxValue)] public int KeywordCommonWordMatches { get; set; } = 1_000;
+
+    /// <summary>How long the common words read from the table's statistics are used before they are read again.</summary>
+    public TimeSpan KeywordStatisticsRefresh { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How long a session's memories live after the session's last memory write (Redis TTL and expires_at).</summary>
     public TimeSpan SessionTtl { get; set; } = TimeSpan.FromHours(24);
 
@@ -135,6 +146,10 @@ public sealed class MemoryOptions : IValidatableObject
         if (EventStreamHeartbeat < TimeSpan.FromMilliseconds(100) || EventStreamHeartbeat > TimeSpan.FromMinutes(5))
         {
             yield return new("EventStreamHeartbeat must be between 100 milliseconds and 5 minutes.", [nameof(EventStreamHeartbeat)]);
+        }
+        if (KeywordStatisticsRefresh < TimeSpan.Zero || KeywordStatisticsRefresh > TimeSpan.FromDays(1))
+        {
+            yield return new("KeywordStatisticsRefresh must be between 0 and 1 day.", [nameof(KeywordStatisticsRefresh)]);
         }
         if (InvalidatedRetention < TimeSpan.Zero)
         {

@@ -58,6 +58,7 @@ public sealed partial class MemoryRetriever(
     MemoryEmbedder embedder,
     FieldCipher cipher,
     SessionMemoryStore sessions,
+    CommonMemoryTokens commonTokens,
     IOptions<MemoryOptions> options,
     TimeProvider time,
     ILogger<MemoryRetriever> logger)
@@ -200,8 +201,10 @@ public sealed partial class MemoryRetriever(
     {
         // Encrypted memories are found through their blind index (the keyed HMACs of their words, see FieldCipher.Tokens)
         // and ranked by the share of the query's words they contain; plain rows left from before encryption still
-        // match through their full-text vector. The inner LIMIT bounds the ranking work when a word is very common.
+        // match through their full-text vector. The inner LIMIT bounds the ranking work when a word is very common, and
+        // words in very many memories only rank the rows the others find (CommonMemoryTokens).
         var tokens = await cipher.TokensAsync(orgId, query, cancellationToken).ConfigureAwait(false);
+        var match = await commonTokens.MatchAsync(tokens, keys, cancellationToken).ConfigureAwait(false);
         // The similarity is computed for the ranked LIMIT rows only, not for every match: reading a row's embedding
         // costs a TOAST lookup when the row is stored out of line (rows written before migration 0023).
         var select = new NpgsqlBatchCommand($"""
@@ -214,7 +217,7 @@ public sealed partial class MemoryRetriever(
                             ELSE (SELECT count(*) FROM unnest(m.text_bi) t WHERE t = ANY($8))::real / greatest(cardinality($8), 1) END AS rank
                 FROM (
                     SELECT m.*, q AS query FROM memories m, to_tsquery('english', $1) q
-                    WHERE (m.text_bi && $8 OR m.tsv @@ q) AND m.scope_key = ANY($4) AND {MemorySql.Current} AND m.type = ANY($5)
+                    WHERE (m.text_bi {match.Operator} $9 OR m.tsv @@ q) AND m.scope_key = ANY($4) AND {MemorySql.Current} AND m.type = ANY($5)
                     LIMIT $6
                 ) m
                 ORDER BY rank DESC, m.updated_at DESC
@@ -230,6 +233,7 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
         select.Parameters.Add(MemorySql.Bytes(tokens));
+        select.Parameters.Add(MemorySql.Bytes(match.Tokens));
         return await SearchInTransactionAsync(batch =>
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));

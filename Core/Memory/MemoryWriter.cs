@@ -37,8 +37,8 @@ internal sealed record SessionMirrorChange(Guid UserId, string SessionId, string
 /// them, when a job did. What a write does outside Postgres goes to the caller's <see cref="MemoryWriteEffects"/>, for
 /// after the commit; the Redis field is the content hash, so applying a change twice rewrites the same field.
 /// </summary>
-public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCipher cipher, MemoryMetrics metrics, MemoryEventPublisher events,
-    IOptions<MemoryOptions> options, TimeProvider time, ILogger<MemoryWriter> logger)
+public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCipher cipher, CommonMemoryTokens commonTokens, MemoryMetrics metrics,
+    MemoryEventPublisher events, IOptions<MemoryOptions> options, TimeProvider time, ILogger<MemoryWriter> logger)
 {
     /// <summary>Commits the writes' transaction, then applies what they left for after the commit.</summary>
     public async Task CommitAsync(NpgsqlTransaction transaction, MemoryWriteEffects effects, CancellationToken cancellationToken)
@@ -118,11 +118,14 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         var query = MemorySql.AnyWordQuery(text);
         if (query.Length > 0)
         {
-            // Encrypted memories match through the blind index, plain ones left from before encryption through tsv.
+            // Encrypted memories match through the blind index, plain ones left from before encryption through tsv. As in
+            // retrieval, words in very many memories only rank the rows the others find (CommonMemoryTokens).
+            var tokens = await cipher.TokensAsync(scope.OrgId, text, cancellationToken).ConfigureAwait(false);
+            var match = await commonTokens.MatchAsync(tokens, [scope.Key], cancellationToken).ConfigureAwait(false);
             var keyword = new NpgsqlBatchCommand($"""
                 SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2) AS similarity
                 FROM memories m, to_tsquery('english', $3) q
-                WHERE m.scope_key = $1 AND {MemorySql.Current} AND (m.text_bi && $5 OR m.tsv @@ q)
+                WHERE m.scope_key = $1 AND {MemorySql.Current} AND (m.text_bi {match.Operator} $6 OR m.tsv @@ q)
                 ORDER BY CASE WHEN m.key_id IS NULL THEN ts_rank_cd(m.tsv, q)
                               ELSE (SELECT count(*) FROM unnest(m.text_bi) t WHERE t = ANY($5))::real / greatest(cardinality($5), 1) END DESC,
                          m.created_at DESC
@@ -132,7 +135,8 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
             keyword.Parameters.Add(MemorySql.Vector(vector.Values));
             keyword.Parameters.Add(new() { Value = query });
             keyword.Parameters.Add(new() { Value = limit });
-            keyword.Parameters.Add(MemorySql.Bytes(await cipher.TokensAsync(scope.OrgId, text, cancellationToken).ConfigureAwait(false)));
+            keyword.Parameters.Add(MemorySql.Bytes(tokens));
+            keyword.Parameters.Add(MemorySql.Bytes(match.Tokens));
             batch.BatchCommands.Add(keyword);
         }
         var found = new Dictionary<Guid, (MemoryRecord Record, double Similarity)>();

@@ -192,7 +192,40 @@ internal static class MemorySearchHarness
         Console.WriteLine();
         Console.WriteLine($"Queries with results: {hits}/{hybrid.Count}. Semantic leg recall@10 against exact search ({Describe(production)}, ties counted " +
             $"as hits): {recall:P1} for {probes} questions, {recallMemoryLike:P1} for {probes} memory-like texts");
+        await PrintKeywordMatchesAsync(stack.Services, orgId, keys, texts.Skip(100));
         return 0;
+    }
+
+    // How the keyword leg found rows for the timed questions: common words (Memory:KeywordCommonWordMatches) only rank.
+    private static async Task PrintKeywordMatchesAsync(IServiceProvider services, Guid orgId, IReadOnlyCollection<string> keys, IEnumerable<string> questions)
+    {
+        var cipher = services.GetRequiredService<FieldCipher>();
+        var common = services.GetRequiredService<CommonMemoryTokens>();
+        int every = 0, rare = 0, all = 0, none = 0;
+        foreach (var question in questions)
+        {
+            var tokens = await cipher.TokensAsync(orgId, question, CancellationToken.None);
+            var match = await common.MatchAsync(tokens, keys, CancellationToken.None);
+            if (match.Tokens.Length == tokens.Length && !match.RequireAll)
+            {
+                every++;
+            }
+            else if (match.RequireAll)
+            {
+                all++;
+            }
+            else if (match.Tokens.Length > 0)
+            {
+                rare++;
+            }
+            else
+            {
+                none++;
+            }
+        }
+        var limit = services.GetRequiredService<IOptions<MemoryOptions>>().Value.KeywordCommonWordMatches;
+        Console.WriteLine($"Keyword leg (KeywordCommonWordMatches {limit:N0}): every word finds in {every} questions; the rare words find and the " +
+            $"common ones only rank in {rare}; only common words, rows holding all of them in {all}; one common word, no keyword search, in {none}");
     }
 
     private static string Describe(MemoryHnswSettings settings) => string.Create(CultureInfo.InvariantCulture,
