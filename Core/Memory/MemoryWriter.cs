@@ -90,6 +90,8 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         effects.Events.Clear();
     }
 
+    private static readonly string[] AllTypes = [.. Enum.GetValues<MemoryType>().Select(MemoryNames.Of)];
+
     /// <summary>
     /// The current memories of <paramref name="scope"/> most similar to a new fact: the nearest by vector and the best
     /// full-text matches (so "works at Globex" meets "works at Acme" even when their vectors are far apart).
@@ -100,21 +102,10 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         ArgumentNullException.ThrowIfNull(scope);
         ArgumentNullException.ThrowIfNull(vector);
         await using var batch = new NpgsqlBatch(connection, transaction);
-        // As in retrieval: in a large scope the HNSW scan keeps walking until the scope filter has let enough rows through.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL hnsw.iterative_scan = relaxed_order"));
-        var semantic = new NpgsqlBatchCommand($"""
-            SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2) AS similarity
-            FROM memories m
-            WHERE m.scope_key = $1 AND {MemorySql.Current} AND m.embedding_model = $3
-            ORDER BY m.embedding <=> $2
-            LIMIT $4
-            """);
-        semantic.Parameters.Add(new() { Value = scope.Key });
-        semantic.Parameters.Add(MemorySql.Vector(vector.Values));
-        semantic.Parameters.Add(new() { Value = vector.Model });
-        semantic.Parameters.Add(new() { Value = limit });
-        batch.BatchCommands.Add(semantic);
+        // The very statement of retrieval's semantic leg, with its HNSW settings (ef_search, iterative scan): a near
+        // duplicate the graph walk misses in a large scope would be added again instead of updated.
+        MemorySemanticQuery.Add(batch, MemoryHnswSettings.From(options.Value), $"{MemorySql.RecordColumns}, 1 - (m.embedding <=> $1) AS similarity",
+            vector, [scope.Key], AllTypes, limit);
         var query = MemorySql.AnyWordQuery(text);
         if (query.Length > 0)
         {
