@@ -2,8 +2,12 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
+using AspireAi.Core.Memory;
+using AspireAi.LocalServers;
 using AspireAi.Tests.Auth;
 using AspireAi.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace AspireAi.Tests.Memory;
@@ -74,6 +78,21 @@ public sealed class CommonWordSearchTests(ApiFactory factory)
         Assert.Equal(withCommon, everyMatch.Keys.ToHashSet());
         var (_, anyWord) = await SearchAsync(offClient, $"{common} {rare}");
         Assert.Equal(withCommon, anyWord.Keys.ToHashSet());
+    }
+
+    [Fact]
+    public async Task Without_readable_statistics_every_word_finds()
+    {
+        // Nothing listens on the port: the statistics read fails as with PostgreSQL down.
+        await using var dataSource = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={NativeProcess.FreeTcpPort()};Username=x;Password=x;Timeout=2");
+        using var common = new CommonMemoryTokens(dataSource, Options.Create(new MemoryOptions { KeywordCommonWordMatches = 1 }), TimeProvider.System,
+            NullLogger<CommonMemoryTokens>.Instance);
+        byte[][] tokens = [RandomNumberGenerator.GetBytes(16), RandomNumberGenerator.GetBytes(16)];
+
+        var match = await common.MatchAsync(tokens, ["user:any"], CancellationToken.None);
+
+        Assert.False(match.RequireAll);
+        Assert.Equal(tokens, match.Tokens);
     }
 
     // The items found, and those the keyword leg found with their raw rank.
