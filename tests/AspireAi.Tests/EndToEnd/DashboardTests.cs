@@ -58,7 +58,19 @@ public sealed class DashboardTests
         // The picture in the README, taken here so it shows what this build's dashboard really shows.
         var dashboard = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new() { Width = 1400, Height = 820 } });
         await dashboard.GotoAsync(host.DashboardUrl.ToString());
-        await Assertions.Expect(dashboard.GetByText("workers", new() { Exact = true }).First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        var workers = dashboard.GetByText("workers", new() { Exact = true }).First;
+        try
+        {
+            await Assertions.Expect(workers).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        }
+        catch (PlaywrightException)
+        {
+            // Under load the dashboard's page can fail its first render (0 resources, and its own error bar offering
+            // "Reload"; seen once in CI): reload once, as a person would. A second failure fails the test.
+            Assert.True(await dashboard.GetByText("An unhandled error has occurred.").IsVisibleAsync(), "the dashboard lists no workers resource, and shows no error");
+            await dashboard.ReloadAsync();
+            await Assertions.Expect(workers).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        }
         await Assertions.Expect(dashboard.GetByText("postgres-init", new() { Exact = true }).First).ToBeVisibleAsync();
         await dashboard.WaitForTimeoutAsync(1500);
         await dashboard.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ArtifactsDirectory(), "screenshots", "dashboard.png") });
