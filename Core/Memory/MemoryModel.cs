@@ -53,6 +53,9 @@ public enum MemoryActor
 /// <summary>The wire and database names of the memory enums (lowercase scopes and types, uppercase operations).</summary>
 public static class MemoryNames
 {
+    /// <summary>Every type's name: the filter of a search across all types. Not to be modified.</summary>
+    public static readonly string[] AllTypes = [.. Enum.GetValues<MemoryType>().Select(Of)];
+
     public static string Of(MemoryScope scope) => scope switch
     {
         MemoryScope.User => "user",

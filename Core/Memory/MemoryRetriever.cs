@@ -88,7 +88,7 @@ public sealed partial class MemoryRetriever(
         var started = Stopwatch.GetTimestamp();
         var settings = options.Value;
         var scopes = query.Scopes.Count > 0 ? query.Scopes : new HashSet<MemoryScope>(Enum.GetValues<MemoryScope>());
-        var types = (query.Types.Count > 0 ? (IEnumerable<MemoryType>)query.Types : Enum.GetValues<MemoryType>()).Select(MemoryNames.Of).ToArray();
+        var types = query.Types.Count > 0 ? [.. query.Types.Select(MemoryNames.Of)] : MemoryNames.AllTypes;
         var keys = new List<string>();
         if (scopes.Contains(MemoryScope.User))
         {
@@ -234,11 +234,7 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(new() { Value = limit });
         select.Parameters.Add(MemorySql.Bytes(tokens));
         select.Parameters.Add(MemorySql.Bytes(match.Tokens));
-        return await SearchInTransactionAsync(batch =>
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
-            batch.BatchCommands.Add(select);
-        }, cancellationToken).ConfigureAwait(false);
+        return await SearchInTransactionAsync(select, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<List<Candidate>> EntityAsync(List<string> keys, string[] types, MemoryVector vector, string[] names, int limit,
@@ -272,11 +268,7 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(MemorySql.TextArray(types));
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
-        return await SearchInTransactionAsync(batch =>
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
-            batch.BatchCommands.Add(select);
-        }, cancellationToken).ConfigureAwait(false);
+        return await SearchInTransactionAsync(select, cancellationToken).ConfigureAwait(false);
     }
 
     // Session memories live in Redis: score them here, the same way. An unreachable Redis costs the session's
@@ -320,6 +312,14 @@ public sealed partial class MemoryRetriever(
         }
         return [.. candidates.OrderByDescending(c => c.Similarity ?? 0)];
     }
+
+    // A search statement planned for its values (PlanCache), in its own transaction.
+    private Task<List<Candidate>> SearchInTransactionAsync(NpgsqlBatchCommand select, CancellationToken cancellationToken) =>
+        SearchInTransactionAsync(batch =>
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
+            batch.BatchCommands.Add(select);
+        }, cancellationToken);
 
     // A leg's batch in its own transaction: its SET LOCALs need one, and BEGIN travels with the first command (no
     // extra round trip).

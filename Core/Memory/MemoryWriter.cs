@@ -90,8 +90,6 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         effects.Events.Clear();
     }
 
-    private static readonly string[] AllTypes = [.. Enum.GetValues<MemoryType>().Select(MemoryNames.Of)];
-
     /// <summary>
     /// The current memories of <paramref name="scope"/> most similar to a new fact: the nearest by vector and the best
     /// full-text matches (so "works at Globex" meets "works at Acme" even when their vectors are far apart).
@@ -105,7 +103,7 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         // The very statement of retrieval's semantic leg, with its HNSW settings (ef_search, iterative scan): a near
         // duplicate the graph walk misses in a large scope would be added again instead of updated.
         MemorySemanticQuery.Add(batch, MemoryHnswSettings.From(options.Value), $"{MemorySql.RecordColumns}, 1 - (m.embedding <=> $1) AS similarity",
-            vector, [scope.Key], AllTypes, limit);
+            vector, [scope.Key], MemoryNames.AllTypes, limit);
         var query = MemorySql.AnyWordQuery(text);
         if (query.Length > 0)
         {

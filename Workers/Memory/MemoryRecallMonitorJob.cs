@@ -21,7 +21,6 @@ public sealed partial class MemoryRecallMonitorJob(
     IOptions<MemoryOptions> options,
     ILogger<MemoryRecallMonitorJob> logger) : IJobHandler
 {
-    private static readonly string[] AllTypes = [.. Enum.GetValues<MemoryType>().Select(MemoryNames.Of)];
 
     public string Type => MemoryJobs.RecallMonitor;
 
@@ -113,7 +112,7 @@ public sealed partial class MemoryRecallMonitorJob(
         bool exact, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(context.Connection, context.Transaction);
-        MemorySemanticQuery.Add(batch, settings, "m.id, m.embedding <=> $1", vector, keys, AllTypes, k, exact);
+        MemorySemanticQuery.Add(batch, settings, "m.id, m.embedding <=> $1", vector, keys, MemoryNames.AllTypes, k, exact);
         var distances = new List<double>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {

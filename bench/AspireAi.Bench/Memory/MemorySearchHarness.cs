@@ -265,7 +265,6 @@ internal static class MemorySearchHarness
     private static List<string> ScopeKeys(Guid user, Guid orgId) =>
         [MemoryScopeRef.ForUser(orgId, user).Key, MemoryScopeRef.ForAgent(orgId, "default").Key, MemoryScopeRef.ForOrg(orgId).Key];
 
-    private static readonly string[] AllTypes = [.. Enum.GetValues<MemoryType>().Select(MemoryNames.Of)];
 
     private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
@@ -328,7 +327,7 @@ internal static class MemorySearchHarness
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         await using var batch = new NpgsqlBatch(connection, transaction);
-        MemorySemanticQuery.Add(batch, settings, "m.id, m.text_ct, m.embedding <=> $1", vector, keys, AllTypes, 10, exact);
+        MemorySemanticQuery.Add(batch, settings, "m.id, m.text_ct, m.embedding <=> $1", vector, keys, MemoryNames.AllTypes, 10, exact);
         var distances = new List<double>();
         await using (var reader = await batch.ExecuteReaderAsync())
         {
@@ -355,7 +354,7 @@ internal static class MemorySearchHarness
             await using var connection = await dataSource.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
             await using var batch = new NpgsqlBatch(connection, transaction);
-            MemorySemanticQuery.Add(batch, settings, "m.id", vector, ScopeKeys(user, orgId), AllTypes, 10);
+            MemorySemanticQuery.Add(batch, settings, "m.id", vector, ScopeKeys(user, orgId), MemoryNames.AllTypes, 10);
             var select = batch.BatchCommands[^1];
             select.CommandText = "EXPLAIN " + select.CommandText;
             var plan = new List<string>();
