@@ -124,9 +124,19 @@ public sealed class FieldCipher(DataKeyStore keys, IOptions<EncryptionOptions> o
         ArgumentNullException.ThrowIfNull(indexKey);
         var words = TextNormalizer.ContentWords(text);
         var tokens = new byte[words.Count][];
+        if (words.Count == 0)
+        {
+            return tokens;
+        }
+        // One keyed context for all the words: OpenSSL's one-shot HMAC sets the key up again for each word, which
+        // made a 30-word answer's index ~3x slower (117 against 41 µs).
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, indexKey.Key);
+        Span<byte> hash = stackalloc byte[HMACSHA256.HashSizeInBytes];
         for (var i = 0; i < words.Count; i++)
         {
-            tokens[i] = HMACSHA256.HashData(indexKey.Key, Encoding.UTF8.GetBytes(words[i]))[..TokenSize];
+            hmac.AppendData(Encoding.UTF8.GetBytes(words[i]));
+            hmac.GetHashAndReset(hash);
+            tokens[i] = hash[..TokenSize].ToArray();
         }
         return tokens;
     }
