@@ -47,8 +47,10 @@ internal sealed class BenchStack : IAsyncDisposable
 
     /// <param name="providerEndpoint">The provider's OpenAI base URL, ending in <c>/v1/</c>.</param>
     /// <param name="withWorkers">Also start the Workers (memory extraction of every answer), on the offline model.</param>
+    /// <param name="sharedSettings">Settings of both services (the embedding model must be the same in both; a
+    /// <c>Llm__Provider</c> here also moves the Workers' extraction off the offline model).</param>
     public static async Task<BenchStack> StartAsync(string providerEndpoint, string chatModel, bool withWorkers,
-        IReadOnlyDictionary<string, string?>? apiSettings = null)
+        IReadOnlyDictionary<string, string?>? apiSettings = null, IReadOnlyDictionary<string, string?>? sharedSettings = null)
     {
         var work = Directory.CreateTempSubdirectory("aspireai-chatbench-").FullName;
         var postgres = new PostgresServer(new PostgresServerOptions
@@ -89,6 +91,10 @@ internal sealed class BenchStack : IAsyncDisposable
             // Thousands of turns per user with 20 messages of history: the daily token budget is not what it measures.
             ["Chat__DailyTokenBudget"] = "0",
         };
+        foreach (var (key, value) in sharedSettings ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
         var api = new Dictionary<string, string?>(settings)
         {
             ["Llm__Provider"] = "OpenAICompatible",
@@ -106,7 +112,9 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             // The Workers' model calls (memory extraction) are not what the fake provider answers (it only streams):
             // they use the offline model, the default, which also keeps their CPU cost realistic for a self-hosted setup.
-            var (workersUrl, workers) = stack.StartService("AspireAi.Workers", "workers", new Dictionary<string, string?>(settings) { ["Llm__Provider"] = "Offline" });
+            var workerSettings = new Dictionary<string, string?>(settings);
+            workerSettings.TryAdd("Llm__Provider", "Offline");
+            var (workersUrl, workers) = stack.StartService("AspireAi.Workers", "workers", workerSettings);
             stack.Workers = workers;
             await BenchData.WaitHealthyAsync(stack.Http, workersUrl);
         }

@@ -27,7 +27,11 @@ internal static class SideBySide
 
     private sealed record Sample(string Target, double FirstTokenMs, string? Error, bool Refused);
 
-    public static async Task<int> RunAsync(string peers, string packages, int[] levels, int[] requests)
+    /// <param name="upstreamEmbeddings">
+    /// Embed with the fake upstream's <c>/v1/embeddings</c> (it answers at once) instead of the local MiniLM model, and
+    /// extract memories with the upstream too: the turn's cost with every model off the machine.
+    /// </param>
+    public static async Task<int> RunAsync(string peers, string packages, int[] levels, int[] requests, bool upstreamEmbeddings = false)
     {
         var work = Directory.CreateTempSubdirectory("aspireai-sidebyside-").FullName;
         // The peers' folder is read-only and shared: its scripts run from a copy.
@@ -61,7 +65,21 @@ internal static class SideBySide
         // tools offered every turn would loop through tool calls (several provider calls) where Portkey forwards one.
         // Tools off keeps the upstream work identical: one provider call per request on every path.
         await using var stack = await BenchStack.StartAsync($"{upstream}/v1/", "fake-model", withWorkers: true,
-            new Dictionary<string, string?> { ["Chat__EnableTools"] = "false" });
+            new Dictionary<string, string?> { ["Chat__EnableTools"] = "false" },
+            upstreamEmbeddings
+                ? new Dictionary<string, string?>
+                {
+                    // Every model off the machine: the Workers' extraction calls the upstream too (it answers
+                    // structured prompts with valid JSON), since a service embeds with its own chat provider or offline.
+                    ["Llm__Provider"] = "OpenAICompatible",
+                    ["Llm__Endpoint"] = $"{upstream}/v1/",
+                    ["Llm__ChatModel"] = "fake-model",
+                    ["Llm__ApiKey"] = "bench",
+                    ["Llm__EmbeddingProvider"] = "OpenAICompatible",
+                    ["Llm__EmbeddingModel"] = "fake-embed",
+                }
+                : null);
+        Console.WriteLine($"# embeddings: {(upstreamEmbeddings ? "the fake upstream's /v1/embeddings (answers at once), and the Workers' extraction through the upstream" : "local MiniLM (the default)")}");
         var http = stack.Http;
         await WaitRespondingAsync(http, $"{upstream}/health");
         await WaitRespondingAsync(http, $"{gateway}/");
