@@ -75,7 +75,7 @@ public sealed partial class MemoryContextProvider(
         {
             var (text, chosen) = Select(ranked.Where(m => !stale.Contains(m.Id)), tokenBudget);
             var unmarked = chosen.Select(m => m.Id).Where(id => !marked.Contains(id)).ToArray();
-            var current = await store.MarkAccessedAsync(unmarked, cancellationToken).ConfigureAwait(false);
+            var current = await store.MarkAccessedAsync(unmarked, options.Value.AccessRecordInterval, cancellationToken).ConfigureAwait(false);
             marked.UnionWith(current);
             var gone = unmarked.Where(id => !current.Contains(id)).ToArray();
             if (gone.Length == 0)

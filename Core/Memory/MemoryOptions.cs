@@ -95,6 +95,14 @@ public sealed class MemoryOptions : IValidatableObject
     /// <summary>How long the common words read from the table's statistics are used before they are read again.</summary>
     public TimeSpan KeywordStatisticsRefresh { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// A memory's use (last_accessed_at, access_count) is written at most once per this interval: consecutive turns of
+    /// a conversation mostly inject the same memories, and each write of a memory row that finds no room on its page
+    /// also inserts into every index of the table, the HNSW graph included. last_accessed_at is then exact to the
+    /// interval and access_count counts uses at most once per interval. 0 writes every use.
+    /// </summary>
+    public TimeSpan AccessRecordInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How long a session's memories live after the session's last memory write (Redis TTL and expires_at).</summary>
     public TimeSpan SessionTtl { get; set; } = TimeSpan.FromHours(24);
 
@@ -146,6 +154,10 @@ public sealed class MemoryOptions : IValidatableObject
         if (EventStreamHeartbeat < TimeSpan.FromMilliseconds(100) || EventStreamHeartbeat > TimeSpan.FromMinutes(5))
         {
             yield return new("EventStreamHeartbeat must be between 100 milliseconds and 5 minutes.", [nameof(EventStreamHeartbeat)]);
+        }
+        if (AccessRecordInterval < TimeSpan.Zero || AccessRecordInterval > TimeSpan.FromDays(1))
+        {
+            yield return new("AccessRecordInterval must be between 0 and 1 day.", [nameof(AccessRecordInterval)]);
         }
         if (KeywordStatisticsRefresh < TimeSpan.Zero || KeywordStatisticsRefresh > TimeSpan.FromDays(1))
         {

@@ -278,21 +278,32 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
     /// <summary>
     /// Counts uses (last_accessed_at, access_count) of the memories about to be injected into a prompt, and returns
     /// those that are still current: a session memory read from Redis may have lost its row meanwhile (invalidated,
-    /// erased, or a mirror write that outlived a failed commit), and the caller leaves those out.
+    /// erased, or a mirror write that outlived a failed commit), and the caller leaves those out. A memory whose use was
+    /// recorded less than <paramref name="recordInterval"/> ago is returned without being written again
+    /// (<see cref="MemoryOptions.AccessRecordInterval"/>).
     /// </summary>
-    public async Task<IReadOnlySet<Guid>> MarkAccessedAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    public async Task<IReadOnlySet<Guid>> MarkAccessedAsync(IReadOnlyCollection<Guid> ids, TimeSpan recordInterval, CancellationToken cancellationToken)
     {
         var current = new HashSet<Guid>();
         if (ids.Count == 0)
         {
             return current;
         }
+        // The CTE's rows are the ones still current whether or not their use is written now.
         await using var command = dataSource.CreateCommand("""
-            UPDATE memories SET last_accessed_at = now(), access_count = access_count + 1
-            WHERE id = ANY($1) AND invalidated_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-            RETURNING id
+            WITH current_memories AS (
+                SELECT id, last_accessed_at FROM memories
+                WHERE id = ANY($1) AND invalidated_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            ),
+            recorded AS (
+                UPDATE memories m SET last_accessed_at = now(), access_count = m.access_count + 1
+                FROM current_memories c
+                WHERE m.id = c.id AND (c.last_accessed_at IS NULL OR c.last_accessed_at <= now() - $2)
+            )
+            SELECT id FROM current_memories
             """);
         command.Parameters.Add(new() { Value = ids.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        command.Parameters.Add(new() { Value = recordInterval, NpgsqlDbType = NpgsqlDbType.Interval });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
