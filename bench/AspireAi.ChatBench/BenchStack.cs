@@ -41,7 +41,7 @@ internal sealed class BenchStack : IAsyncDisposable
 
     public Uri ApiUrl { get; private set; } = null!;
 
-    public ChildProcess Api { get; private set; } = null!;
+    public ChildProcess Api { get; private set; } = null!; // set by StartAsync before the stack is returned
 
     public ChildProcess? Workers { get; private set; }
 
@@ -106,19 +106,33 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             api[key] = value;
         }
-        (stack.ApiUrl, stack.Api) = stack.StartService("AspireAi.Api", "api", api);
-        await BenchData.WaitHealthyAsync(stack.Http, stack.ApiUrl);
+        try
+        {
+            await stack.StartServicesAsync(api, settings, withWorkers);
+        }
+        catch
+        {
+            // A service that fails its start (invalid settings, say) must not leave the others running behind the run.
+            await stack.DisposeAsync();
+            throw;
+        }
+        return stack;
+    }
+
+    private async Task StartServicesAsync(Dictionary<string, string?> api, Dictionary<string, string?> settings, bool withWorkers)
+    {
+        (ApiUrl, Api) = StartService("AspireAi.Api", "api", api);
+        await BenchData.WaitHealthyAsync(Http, ApiUrl);
         if (withWorkers)
         {
             // The Workers' model calls (memory extraction) are not what the fake provider answers (it only streams):
             // they use the offline model, the default, which also keeps their CPU cost realistic for a self-hosted setup.
             var workerSettings = new Dictionary<string, string?>(settings);
             workerSettings.TryAdd("Llm__Provider", "Offline");
-            var (workersUrl, workers) = stack.StartService("AspireAi.Workers", "workers", workerSettings);
-            stack.Workers = workers;
-            await BenchData.WaitHealthyAsync(stack.Http, workersUrl);
+            var (workersUrl, workers) = StartService("AspireAi.Workers", "workers", workerSettings);
+            Workers = workers;
+            await BenchData.WaitHealthyAsync(Http, workersUrl);
         }
-        return stack;
     }
 
     /// <summary>Users that sign in through the Api, each with a conversation holding 20 messages of history.</summary>
@@ -194,7 +208,10 @@ internal sealed class BenchStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Api.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(10));
+        if (Api is not null)
+        {
+            await Api.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(10));
+        }
         if (Workers is not null)
         {
             await Workers.StopAsync(NativeProcess.SigTerm, TimeSpan.FromSeconds(10));

@@ -9,7 +9,8 @@ namespace AspireAi.Bench.Embeddings;
 
 /// <summary>
 /// <c>embed [--threads N] [--queries N] [--batches N] [--int8]</c>: the local embedding model's load time and RSS,
-/// single-query latency, batch throughput (32 per batch), and recall@5 and the cosine range of labelled and other pairs
+/// single-query latency, the CPU per chat question by questions per run and by concurrent callers, batch throughput
+/// (32 per batch), and recall@5 and the cosine range of labelled and other pairs
 /// on <see cref="RecallPairs"/> against the hashing embedder; <c>--int8</c> measures the quantized model and compares
 /// its vectors with the float model's.
 /// </summary>
@@ -52,6 +53,38 @@ internal static class EmbeddingBenchHarness
 
         Array.Sort(latencies);
         Console.WriteLine($"query latency: p50 {Percentile(latencies, 0.50):0.00} ms, p95 {Percentile(latencies, 0.95):0.00} ms, p99 {Percentile(latencies, 0.99):0.00} ms");
+
+        // The chat's question, several in one run: what a run costs per question if concurrent turns shared it.
+        const string chatQuestion = "Benchmark request {0}: what should I pack for a weekend in Lisbon in spring?";
+        foreach (var together in new[] { 1, 2, 4, 8, 16 })
+        {
+            var runs = Math.Max(20, queries / together / 4);
+            var group = Enumerable.Range(0, together).Select(i => string.Format(CultureInfo.InvariantCulture, chatQuestion, i)).ToArray();
+            var (wall, cpu) = await MeasureAsync(async () =>
+            {
+                for (var i = 0; i < runs; i++)
+                {
+                    await miniLm.GenerateAsync(group);
+                }
+            });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{together,2} questions per run: {wall.TotalMilliseconds / runs:0.00} ms a run, {cpu.TotalMilliseconds / runs / together:0.00} ms CPU per question"));
+        }
+
+        // The same question from several callers at once, one question per run each, as concurrent chat turns call it.
+        foreach (var callers in new[] { 1, 2, 4, 8 })
+        {
+            var each = Math.Max(10, queries / 8);
+            var (wall, cpu) = await MeasureAsync(() => Task.WhenAll(Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
+            {
+                for (var i = 0; i < each; i++)
+                {
+                    await miniLm.GenerateAsync([string.Format(CultureInfo.InvariantCulture, chatQuestion, c * each + i)]);
+                }
+            }))));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{callers} concurrent callers: {callers * each / wall.TotalSeconds:0} questions/s, {cpu.TotalMilliseconds / (callers * each):0.00} ms CPU per question"));
+        }
 
         // Memory-sized texts (the facts, 8-20 word pieces) in batches of 32.
         var memories = RecallPairs.All.Select(p => p.Memory).ToArray();
@@ -127,6 +160,17 @@ internal static class EmbeddingBenchHarness
         [.. TextNormalizer.ContentWords(left).Select(TextNormalizer.Stem).Intersect(TextNormalizer.ContentWords(right).Select(TextNormalizer.Stem))];
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static async Task<(TimeSpan Wall, TimeSpan Cpu)> MeasureAsync(Func<Task> work)
+    {
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        var wall = Stopwatch.StartNew();
+        await work();
+        wall.Stop();
+        process.Refresh();
+        return (wall.Elapsed, process.TotalProcessorTime - cpuBefore);
+    }
 
     private static long Rss()
     {

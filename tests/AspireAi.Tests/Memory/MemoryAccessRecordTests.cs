@@ -15,7 +15,7 @@ public sealed class MemoryAccessRecordTests(ApiFactory factory)
     [Fact]
     public async Task A_use_within_the_interval_is_not_written_again_but_the_memory_is_still_current()
     {
-        var (client, userId) = await MemoryTestUsers.CreateUserOnAsync(factory, factory.DataSource);
+        var (client, _) = await MemoryTestUsers.CreateUserOnAsync(factory, factory.DataSource);
         var id = (await MemoryTestData.PostMemoryAsync(client, new { text = "Keeps bees on the roof", infer = false }))
             .GetProperty("memory").GetProperty("id").GetGuid();
         var gone = (await MemoryTestData.PostMemoryAsync(client, new { text = "Plays the oboe on Sundays", infer = false }))
@@ -52,7 +52,6 @@ public sealed class MemoryAccessRecordTests(ApiFactory factory)
         Assert.Equal([id], await store.MarkAccessedAsync([id], TimeSpan.Zero, CancellationToken.None));
         Assert.Equal(4, (await AccessAsync(id)).Count);
         Assert.Equal(0, (await AccessAsync(gone)).Count);
-        Assert.NotEqual(Guid.Empty, userId);
     }
 
     [Fact]
