@@ -21,7 +21,6 @@ public sealed partial class MemoryRecallMonitorJob(
     IOptions<MemoryOptions> options,
     ILogger<MemoryRecallMonitorJob> logger) : IJobHandler
 {
-
     public string Type => MemoryJobs.RecallMonitor;
 
     /// <summary>The last run's results, for tests and diagnostics.</summary>

@@ -265,7 +265,6 @@ internal static class MemorySearchHarness
     private static List<string> ScopeKeys(Guid user, Guid orgId) =>
         [MemoryScopeRef.ForUser(orgId, user).Key, MemoryScopeRef.ForAgent(orgId, "default").Key, MemoryScopeRef.ForOrg(orgId).Key];
 
-
     private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
     private static string Row(string name, List<double> values)
