@@ -19,6 +19,7 @@ public static class ChatExtensions
         builder.AddPromptRollouts();
         builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddSingleton<ExactResponseCache>();
+        builder.Services.AddSingleton<MessageTokenCounts>();
         builder.Services.AddSingleton<ChatService>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
         builder.Services.AddSingleton<IChatExchangeObserver, ConversationTitles>();

@@ -48,6 +48,7 @@ public sealed partial class ChatService(
     IEnumerable<IChatExchangeObserver> observers,
     IOptions<ChatSettings> settings,
     IOptions<PricingSettings> pricing,
+    MessageTokenCounts tokenCounts,
     ILogger<ChatService> logger,
     ExactResponseCache? responseCache = null,
     IEmbeddingGenerator<string, Embedding<float>>? embeddings = null)
@@ -438,9 +439,10 @@ public sealed partial class ChatService(
         var budget = options.HistoryTokenBudget;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var text = await cipher.OpenAsync(ConversationStore.ReadContent(reader, 1, 2, 3), EncryptedField.MessageContent, reader.GetGuid(4), cancellationToken)
+            var id = reader.GetGuid(4);
+            var text = await cipher.OpenAsync(ConversationStore.ReadContent(reader, 1, 2, 3), EncryptedField.MessageContent, id, cancellationToken)
                 .ConfigureAwait(false);
-            budget -= TokenCounter.Count(text, prompt?.Model);
+            budget -= tokenCounts.Count(id, text, prompt?.Model);
             if (budget < 0)
             {
                 break;
