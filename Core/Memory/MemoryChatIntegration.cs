@@ -17,11 +17,11 @@ namespace AspireAi.Core.Memory;
 /// the organisation and the conversation's session (the conversation id is the session id), above
 /// <see cref="MemoryOptions.MinScoreFor"/> the embedding model, chosen greedily until <see cref="MemoryOptions.TokenBudget"/> is spent, as a
 /// <c>## Memories</c> system block (<see cref="LlmPromptBlocks"/>). The ids used go to the chat's <c>done</c> event;
-/// their use is counted (last_accessed_at, access_count).
+/// their use is counted (last_accessed_at, access_count), mostly just after the turn (<see cref="MemoryAccessRecorder"/>).
 /// </summary>
 public sealed partial class MemoryContextProvider(
-    MemoryRetriever retriever, MemoryStore store, MemoryMetrics metrics, ContentScreen screen, IOptions<MemoryOptions> options,
-    ILogger<MemoryContextProvider> logger,
+    MemoryRetriever retriever, MemoryStore store, MemoryAccessRecorder accessRecorder, MemoryMetrics metrics, ContentScreen screen,
+    IOptions<MemoryOptions> options, ILogger<MemoryContextProvider> logger,
     RetrievalQualityRecorder? quality = null)
     : IChatContextProvider
 {
@@ -63,12 +63,20 @@ public sealed partial class MemoryContextProvider(
         return text is null ? null : new ChatContextBlock(text, [.. chosen.Select(m => m.Id)], []);
     }
 
-    // Selects under the budget and counts the uses in one statement, which also says which chosen memories are still
-    // current. Only a session memory from Redis can fail that (its row went while the mirror kept it): it is left out
-    // and the budget filled again from the rest, at most twice; on the usual path this costs no extra round trip.
+    // Selects under the budget. Memories found in Postgres by this search are current; a session memory read from
+    // Redis may not be (its row went while the mirror kept it). With one among the chosen, the uses are counted in one
+    // statement that also says which are still current: a stale one is left out and the budget filled again from the
+    // rest, at most twice. Without one, MemoryAccessRecorder writes the uses after the turn, off the path to the first
+    // token; unless every use is to be written (AccessRecordInterval 0), which its merging of turns would undercount.
     private async Task<(string? Text, IReadOnlyList<ScoredMemory> Chosen)> SelectCurrentAsync(List<ScoredMemory> ranked, int tokenBudget,
         CancellationToken cancellationToken)
     {
+        var first = Select(ranked, tokenBudget);
+        if (options.Value.AccessRecordInterval > TimeSpan.Zero && first.Chosen.All(m => m.Scope != MemoryScope.Session))
+        {
+            accessRecorder.Record([.. first.Chosen.Select(m => m.Id)]);
+            return first;
+        }
         var marked = new HashSet<Guid>();
         var stale = new HashSet<Guid>();
         for (var pass = 0; ; pass++)

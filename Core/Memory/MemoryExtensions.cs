@@ -20,6 +20,7 @@ public static class MemoryExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddMemoryServices();
+        builder.Services.TryAddSingleton<MemoryAccessRecorder>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatContextProvider, MemoryContextProvider>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatToolProvider, MemoryTools>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatExchangeObserver, MemoryExchangeObserver>());
