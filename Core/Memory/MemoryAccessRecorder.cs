@@ -15,7 +15,7 @@ namespace AspireAi.Core.Memory;
 /// bookkeeping for ranking, not data.
 /// </summary>
 public sealed partial class MemoryAccessRecorder(MemoryStore store, IOptions<MemoryOptions> options, ILogger<MemoryAccessRecorder> logger)
-    : IAsyncDisposable
+    : IAsyncDisposable, IDisposable
 {
     // Bounded: if Postgres stalls, uses are dropped rather than piling up in memory.
     private const int Capacity = 10_000;
@@ -64,6 +64,9 @@ public sealed partial class MemoryAccessRecorder(MemoryStore store, IOptions<Mem
             await writer.WaitAsync(DrainTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
+
+    // For a container disposed synchronously: the same drain, waited for.
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private static async Task WriteLoopAsync(MemoryStore store, IOptions<MemoryOptions> options, ILogger logger, ChannelReader<Guid[]> uses)
     {
