@@ -42,12 +42,12 @@ public sealed partial class MemoryAccessRecorder(MemoryStore store, IOptions<Mem
         {
             lock (_start)
             {
-                _writer ??= Task.Run(() => WriteLoopAsync(store, options, logger, _uses.Reader));
+                _writer ??= Task.Run(WriteLoopAsync);
             }
         }
         if (!_uses.Writer.TryWrite([.. ids]))
         {
-            LogDropped(logger, ids.Count);
+            LogDropped(ids.Count);
         }
     }
 
@@ -68,24 +68,24 @@ public sealed partial class MemoryAccessRecorder(MemoryStore store, IOptions<Mem
     // For a container disposed synchronously: the same drain, waited for.
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private static async Task WriteLoopAsync(MemoryStore store, IOptions<MemoryOptions> options, ILogger logger, ChannelReader<Guid[]> uses)
+    private async Task WriteLoopAsync()
     {
         var pending = new HashSet<Guid>();
-        while (await uses.WaitToReadAsync().ConfigureAwait(false))
+        while (await _uses.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (uses.TryRead(out var ids))
+            while (_uses.Reader.TryRead(out var ids))
             {
                 pending.UnionWith(ids);
                 if (pending.Count >= MaxIdsPerWrite)
                 {
-                    await WriteAsync(store, options, logger, pending).ConfigureAwait(false);
+                    await WriteAsync(pending).ConfigureAwait(false);
                 }
             }
-            await WriteAsync(store, options, logger, pending).ConfigureAwait(false);
+            await WriteAsync(pending).ConfigureAwait(false);
         }
     }
 
-    private static async Task WriteAsync(MemoryStore store, IOptions<MemoryOptions> options, ILogger logger, HashSet<Guid> pending)
+    private async Task WriteAsync(HashSet<Guid> pending)
     {
         if (pending.Count == 0)
         {
@@ -98,14 +98,14 @@ public sealed partial class MemoryAccessRecorder(MemoryStore store, IOptions<Mem
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException or InvalidOperationException)
         {
-            LogWriteFailed(logger, ex, pending.Count);
+            LogWriteFailed(ex, pending.Count);
         }
         pending.Clear();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped the uses of {Count} memories: the access-record queue is full")]
-    private static partial void LogDropped(ILogger logger, int count);
+    private partial void LogDropped(int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the uses of {Count} memories; they are dropped")]
-    private static partial void LogWriteFailed(ILogger logger, Exception exception, int count);
+    private partial void LogWriteFailed(Exception exception, int count);
 }

@@ -71,17 +71,16 @@ public sealed partial class MemoryContextProvider(
     private async Task<(string? Text, IReadOnlyList<ScoredMemory> Chosen)> SelectCurrentAsync(List<ScoredMemory> ranked, int tokenBudget,
         CancellationToken cancellationToken)
     {
-        var first = Select(ranked, tokenBudget);
-        if (options.Value.AccessRecordInterval > TimeSpan.Zero && first.Chosen.All(m => m.Scope != MemoryScope.Session))
+        var (text, chosen) = Select(ranked, tokenBudget);
+        if (options.Value.AccessRecordInterval > TimeSpan.Zero && chosen.All(m => m.Scope != MemoryScope.Session))
         {
-            accessRecorder.Record([.. first.Chosen.Select(m => m.Id)]);
-            return first;
+            accessRecorder.Record([.. chosen.Select(m => m.Id)]);
+            return (text, chosen);
         }
         var marked = new HashSet<Guid>();
         var stale = new HashSet<Guid>();
         for (var pass = 0; ; pass++)
         {
-            var (text, chosen) = Select(ranked.Where(m => !stale.Contains(m.Id)), tokenBudget);
             var unmarked = chosen.Select(m => m.Id).Where(id => !marked.Contains(id)).ToArray();
             var current = await store.MarkAccessedAsync(unmarked, options.Value.AccessRecordInterval, cancellationToken).ConfigureAwait(false);
             marked.UnionWith(current);
@@ -97,6 +96,7 @@ public sealed partial class MemoryContextProvider(
                 // Stop re-filling; what is left of this selection still fits the budget.
                 return Select(chosen.Where(m => !stale.Contains(m.Id)), tokenBudget);
             }
+            (text, chosen) = Select(ranked.Where(m => !stale.Contains(m.Id)), tokenBudget);
         }
     }
 

@@ -276,8 +276,9 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
     }
 
     /// <summary>
-    /// Counts uses (last_accessed_at, access_count) of the memories about to be injected into a prompt, and returns
-    /// those that are still current: a session memory read from Redis may have lost its row meanwhile (invalidated,
+    /// Counts uses (last_accessed_at, access_count) of memories injected into a prompt (before the model call, or just
+    /// after the turn by <see cref="MemoryAccessRecorder"/>), and returns those that are still current: a session
+    /// memory read from Redis may have lost its row meanwhile (invalidated,
     /// erased, or a mirror write that outlived a failed commit), and the caller leaves those out. A memory whose use was
     /// recorded less than <paramref name="recordInterval"/> ago is returned without being written again
     /// (<see cref="MemoryOptions.AccessRecordInterval"/>).
