@@ -234,7 +234,7 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(new() { Value = limit });
         select.Parameters.Add(MemorySql.Bytes(tokens));
         select.Parameters.Add(MemorySql.Bytes(match.Tokens));
-        return await SearchInTransactionAsync(select, cancellationToken).ConfigureAwait(false);
+        return await SearchAsync(select, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<List<Candidate>> EntityAsync(List<string> keys, string[] types, MemoryVector vector, string[] names, int limit,
@@ -268,7 +268,7 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(MemorySql.TextArray(types));
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
-        return await SearchInTransactionAsync(select, cancellationToken).ConfigureAwait(false);
+        return await SearchAsync(select, cancellationToken).ConfigureAwait(false);
     }
 
     // Session memories live in Redis: score them here, the same way. An unreachable Redis costs the session's
@@ -313,13 +313,17 @@ public sealed partial class MemoryRetriever(
         return [.. candidates.OrderByDescending(c => c.Similarity ?? 0)];
     }
 
-    // A search statement planned for its values (PlanCache), in its own transaction.
-    private Task<List<Candidate>> SearchInTransactionAsync(NpgsqlBatchCommand select, CancellationToken cancellationToken) =>
-        SearchInTransactionAsync(batch =>
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.CustomPlans));
-            batch.BatchCommands.Add(select);
-        }, cancellationToken);
+    // The keyword and entity legs: GIN indexes led by the scope key and look-ups by entity serve a scope of 3 memories
+    // and one of 100,000 alike, so PostgreSQL's own choice of plan stands (a prepared statement settles on a generic
+    // plan unless that is estimated costlier; planning them on every call was most of their time). No SET LOCAL, so no
+    // transaction, and no COMMIT round trip.
+    private async Task<List<Candidate>> SearchAsync(NpgsqlBatchCommand select, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(select);
+        return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
 
     // A leg's batch in its own transaction: its SET LOCALs need one, and BEGIN travels with the first command (no
     // extra round trip).

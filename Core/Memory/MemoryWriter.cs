@@ -128,6 +128,8 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
             keyword.Parameters.Add(MemorySql.Bytes(match.Tokens));
             batch.BatchCommands.Add(keyword);
         }
+        // The job's transaction goes on: its look-ups and writes are not searches.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.DefaultPlans));
         var found = new Dictionary<Guid, (MemoryRecord Record, double Similarity)>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -57,7 +57,9 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             DataDirectory = Path.Combine(work, "pg"), Password = BenchData.Secret(), Port = NativeProcess.FreeTcpPort(), Durable = true,
             // Where the database's share of a turn goes: statements, calls and time per statement (StatementsAsync).
-            Settings = ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"],
+            // track_planning: how often each statement is planned (a prepared statement on a custom plan is planned
+            // on every call), and for how long.
+            Settings = ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all", "pg_stat_statements.track_planning=on"],
         });
         var redis = new RedisServer(new RedisServerOptions
         {
@@ -178,24 +180,40 @@ internal sealed class BenchStack : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>The statements that took the most database time since the reset: calls, total and mean time.</summary>
-    public async Task<List<(string Query, long Calls, double TotalMs, double MeanMs)>> StatementsAsync(int top)
+    /// <summary>
+    /// The statements that took the most database time since the reset, planning included: calls, plans (a statement
+    /// planned on every call is either unprepared or on a custom plan), total time (planning and execution) and the
+    /// share of it spent planning.
+    /// </summary>
+    public async Task<List<(string Query, long Calls, long Plans, double TotalMs, double PlanMs)>> StatementsAsync(int top)
     {
         await using var command = DataSource.CreateCommand("""
-            SELECT regexp_replace(query, '\s+', ' ', 'g'), calls, total_exec_time, mean_exec_time
+            SELECT regexp_replace(query, '\s+', ' ', 'g'), calls, plans, total_plan_time + total_exec_time, total_plan_time
             FROM pg_stat_statements
             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-            ORDER BY total_exec_time DESC
+            ORDER BY total_plan_time + total_exec_time DESC
             LIMIT $1
             """);
         command.Parameters.Add(new() { Value = top });
-        var rows = new List<(string, long, double, double)>();
+        var rows = new List<(string, long, long, double, double)>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetDouble(2), reader.GetDouble(3)));
+            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3), reader.GetDouble(4)));
         }
         return rows;
+    }
+
+    /// <summary>Planning and execution time of every statement since the reset, in ms.</summary>
+    public async Task<(double PlanMs, double ExecMs)> StatementTimeAsync()
+    {
+        await using var command = DataSource.CreateCommand("""
+            SELECT coalesce(sum(total_plan_time), 0), coalesce(sum(total_exec_time), 0) FROM pg_stat_statements
+            WHERE toplevel AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetDouble(0), reader.GetDouble(1));
     }
 
     /// <summary>Statements executed since the reset, all of them (each is one round trip or part of a pipelined one).</summary>

@@ -11,7 +11,7 @@ using AspireAi.ChatBench;
 //   dotnet run -c Release --project bench/AspireAi.ChatBench -- --load [--streams 500] [--deadline-seconds 300]
 // Side by side with the Portkey gateway (SideBySide.cs), the peers' fake upstream and this load client:
 //   dotnet run -c Release --project bench/AspireAi.ChatBench -- --side-by-side [--levels 1,50,200] [--requests 300,600,800]
-//     [--peers ../shared/peers] [--peers-packages $PEERS_DIR, default /tmp/peers] [--embeddings local|upstream]
+//     [--peers ../shared/peers] [--peers-packages $PEERS_DIR, default /tmp/peers] [--embeddings local|upstream] [--warmup 200]
 if (args.Contains("--load"))
 {
     return await LoadRun.RunAsync(
@@ -23,7 +23,7 @@ if (args.Contains("--side-by-side"))
         Text(args, "--peers") ?? Path.Combine(RepositoryRoot(), "..", "shared", "peers"),
         Text(args, "--peers-packages") ?? Environment.GetEnvironmentVariable("PEERS_DIR") ?? Path.Combine(Path.GetTempPath(), "peers"),
         Numbers(args, "--levels") ?? [1, 50, 200], Numbers(args, "--requests") ?? [300, 600, 800],
-        upstreamEmbeddings: Text(args, "--embeddings") == "upstream");
+        upstreamEmbeddings: Text(args, "--embeddings") == "upstream", warmup: Option(args, "--warmup") ?? 200);
 }
 var requestsPerLevel = Option(args, "--requests-per-level") ?? 400;
 int[] concurrencyLevels = [1, 50, 200];
