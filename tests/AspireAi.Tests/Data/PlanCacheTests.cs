@@ -69,19 +69,23 @@ public sealed class PlanCacheTests(ApiFactory factory) : IClassFixture<ApiFactor
     }
 
     // Stores three memories and searches them, through an Api with a small pool, then reads what each of the pool's
-    // connections has prepared (prepared statements belong to their session), summed per statement.
+    // connections has prepared (prepared statements belong to their session), summed per statement. A private
+    // database: where PostgreSQL is left to choose a plan, its choice depends on the tables' contents, which in the
+    // shared database depend on which other tests ran first.
     private async Task<List<(string Sql, long Generic, long Custom)>> SearchAndReadPreparedStatementsAsync(string? maxAutoPrepare)
     {
+        var postgres = await TestServers.StartPrivatePostgresAsync();
         var settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:postgres"] = factory.Servers.PostgresConnectionString + $";Maximum Pool Size={PoolSize}",
+            ["ConnectionStrings:postgres"] = postgres.ConnectionString + $";Maximum Pool Size={PoolSize}",
         };
         if (maxAutoPrepare is not null)
         {
             settings["Database:MaxAutoPrepare"] = maxAutoPrepare;
         }
         await using var api = factory.WithSettings(settings);
-        var (client, _) = await api.CreateUserClientAsync();
+        await using var privateData = NpgsqlDataSource.Create(postgres.ConnectionString);
+        var (client, _) = await MemoryTestUsers.CreateUserOnAsync(api, privateData);
         foreach (var text in new[] { "Anna works at Globex as a data engineer", "Anna has a dog named Rex", "Ben plays tennis with Anna on Sundays" })
         {
             await MemoryTestData.PostMemoryAsync(client, new { text, infer = false });
