@@ -2,9 +2,11 @@ namespace AspireAi.Core.Data;
 
 /// <summary>
 /// Statements are prepared on each pooled connection once they repeat (<see cref="DatabaseOptions.MaxAutoPrepare"/>),
-/// and PostgreSQL may then plan a prepared statement once for all values (a generic plan). Searches must not: their
-/// best plan depends on the values (one user's 100,000 memories or another's 3) and on settings the plan cache does not
-/// key on (<c>enable_indexscan = off</c> is how exact search, the recall monitors' ground truth, is asked for).
+/// and PostgreSQL may then plan a prepared statement once for all values (a generic plan). Semantic searches must not:
+/// their best plan depends on the values (the HNSW graph for one user's 100,000 memories, an exact ranking for another's
+/// 3) and on settings the plan cache does not key on (<c>enable_indexscan = off</c> is how exact search, the recall
+/// monitors' ground truth, is asked for). Searches whose plan does not turn on the scope's size (memory search's keyword
+/// and entity legs) are left to PostgreSQL's choice.
 /// </summary>
 public static class PlanCache
 {
