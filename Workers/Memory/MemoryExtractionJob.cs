@@ -215,15 +215,18 @@ public sealed partial class MemoryExtractionJob(
 
     private async Task<List<(string Role, string Content)>> LoadChatExchangeAsync(JobContext context, SourceRow source, CancellationToken cancellationToken)
     {
-        // Only while the conversation still exists and belongs to the user: a deleted conversation is not mined.
+        // Only while the conversation still exists and belongs to the user: a deleted conversation is not mined. Two
+        // ids as two parameters, not an array: PostgreSQL then knows the rows are two and settles on a generic plan
+        // (with an array it planned this statement again on every call, most of its time).
         await using var command = context.CreateCommand("""
             SELECT m.role, m.content, m.key_id, m.content_ct, m.id
             FROM messages m JOIN conversations c ON c.id = m.conversation_id
-            WHERE m.id = ANY($1) AND c.user_id = $2 AND c.deleted_at IS NULL AND m.status = 'complete'
+            WHERE m.id IN ($1, $3) AND c.user_id = $2 AND c.deleted_at IS NULL AND m.status = 'complete'
             ORDER BY m.sequence
             """);
-        command.Parameters.Add(new() { Value = new[] { source.UserMessageId ?? Guid.Empty, source.AssistantMessageId ?? Guid.Empty } });
+        command.Parameters.Add(new() { Value = source.UserMessageId ?? Guid.Empty });
         command.Parameters.Add(new() { Value = source.UserId });
+        command.Parameters.Add(new() { Value = source.AssistantMessageId ?? Guid.Empty });
         var messages = new List<(string, string)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
