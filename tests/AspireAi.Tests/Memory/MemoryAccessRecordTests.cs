@@ -1,5 +1,6 @@
 using AspireAi.Core.Memory;
 using AspireAi.Tests.Infrastructure;
+using AspireAi.Tests.Jobs;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -114,14 +115,8 @@ public sealed class MemoryAccessRecordTests(ApiFactory factory)
 
     private Task<(int Count, DateTimeOffset? At)> AccessAsync(Guid id) => AccessAsync(factory.DataSource, id);
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        for (var waited = TimeSpan.Zero; !await condition(); waited += TimeSpan.FromMilliseconds(100))
-        {
-            Assert.True(waited < TimeSpan.FromSeconds(20), $"Timed out waiting for {what}.");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, string what) =>
+        JobsTestData.WaitUntilAsync(condition, TimeSpan.FromSeconds(20), what);
 
     private static async Task<(int Count, DateTimeOffset? At)> AccessAsync(NpgsqlDataSource dataSource, Guid id)
     {

@@ -5,6 +5,7 @@ using AspireAi.Core.Llm;
 using AspireAi.Core.Memory;
 using AspireAi.Tests.Chat;
 using AspireAi.Tests.Infrastructure;
+using AspireAi.Tests.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using AspireAi.Workers.Memory;
 
@@ -47,12 +48,9 @@ public sealed class MemoryScenarioTests(ApiFactory factory)
         Assert.DoesNotContain("Acme", answer, StringComparison.Ordinal);
 
         // Used memories count as accessed (written just after the turn).
-        for (var waited = 0; await MemoryTestData.CountAsync(factory.DataSource,
-            "SELECT count(*) FROM memories WHERE id = $1 AND access_count >= 1 AND last_accessed_at IS NOT NULL", globex.Id) == 0; waited += 100)
-        {
-            Assert.True(waited < 10_000, "The memory's use was not recorded within 10 s.");
-            await Task.Delay(100);
-        }
+        await JobsTestData.WaitUntilAsync(async () => await MemoryTestData.CountAsync(factory.DataSource,
+            "SELECT count(*) FROM memories WHERE id = $1 AND access_count >= 1 AND last_accessed_at IS NOT NULL", globex.Id) == 1,
+            TimeSpan.FromSeconds(10), "the memory's use to be recorded");
     }
 
     [Fact]
