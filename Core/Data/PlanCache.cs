@@ -2,11 +2,13 @@ namespace AspireAi.Core.Data;
 
 /// <summary>
 /// Statements are prepared on each pooled connection once they repeat (<see cref="DatabaseOptions.MaxAutoPrepare"/>),
-/// and PostgreSQL may then plan a prepared statement once for all values (a generic plan). Semantic searches must not:
-/// their best plan depends on the values (the HNSW graph for one user's 100,000 memories, an exact ranking for another's
-/// 3) and on settings the plan cache does not key on (<c>enable_indexscan = off</c> is how exact search, the recall
-/// monitors' ground truth, is asked for). Searches whose plan does not turn on the scope's size (memory search's keyword
-/// and entity legs) are left to PostgreSQL's choice.
+/// and PostgreSQL may then plan a prepared statement once for all values (a generic plan). A search whose best plan
+/// turns on its values must not get one that was made for other values: memory search's semantic leg walks the HNSW
+/// graph for one user's 100,000 memories and ranks another's 3 exactly. It is therefore sent as one of two statements
+/// that can each be planned only one way, chosen by the application from the scope's size, and planned once
+/// (<see cref="GenericPlans"/>); or, before the table's statistics exist, planned for its values every time
+/// (<see cref="CustomPlans"/>), as document search still is. Searches whose plan does not turn on the scope's size
+/// (memory search's keyword and entity legs) are left to PostgreSQL's choice.
 /// </summary>
 public static class PlanCache
 {
@@ -14,7 +16,14 @@ public static class PlanCache
     public const string CustomPlans = "SET LOCAL plan_cache_mode = force_custom_plan";
 
     /// <summary>
-    /// Run after the search in a transaction that goes on with other work (a job's): <see cref="CustomPlans"/> would
+    /// Run first in a search's transaction whose statement has only one possible plan: it is planned once per
+    /// connection, where PostgreSQL's own choice would keep planning it (a generic plan's estimate, made without the
+    /// LIMIT's value, looks costlier than the custom ones).
+    /// </summary>
+    public const string GenericPlans = "SET LOCAL plan_cache_mode = force_generic_plan";
+
+    /// <summary>
+    /// Run after the search in a transaction that goes on with other work (a job's): <see cref="CustomPlans"/> or <see cref="GenericPlans"/> would
     /// otherwise hold to its end, and every later statement, each a plain look-up or write, would be planned again on
     /// every call (planning was a quarter of the database's CPU in the chat benchmark, most of it statements like these).
     /// </summary>

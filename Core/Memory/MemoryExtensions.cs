@@ -57,7 +57,7 @@ public static class MemoryExtensions
         services.TryAddSingleton<MemoryStore>();
         services.TryAddSingleton<MemoryLanguageModel>();
         services.TryAddSingleton<MemoryConsolidator>();
-        services.TryAddSingleton<CommonMemoryTokens>();
+        services.TryAddSingleton<MemoryStatistics>();
         services.TryAddSingleton<MemoryRetriever>();
         services.TryAddSingleton<MemoryService>();
         return builder;

@@ -87,12 +87,15 @@ public sealed class MemoryOptions : IValidatableObject
     /// <summary>
     /// A word expected in at least this many memories of the searched scopes (its share of the table, from the table's
     /// statistics, times the scopes' rows) does not find keyword candidates; it still counts in their rank. Its GIN scan
-    /// would collect every match before any LIMIT, and it tells memories apart least (<see cref="CommonMemoryTokens"/>).
+    /// would collect every match before any LIMIT, and it tells memories apart least (<see cref="MemoryStatistics"/>).
     /// 0: every word finds. A scope of fewer memories than this never drops a word.
     /// </summary>
     [Range(0, int.MaxValue)] public int KeywordCommonWordMatches { get; set; } = 1_000;
 
-    /// <summary>How long the common words read from the table's statistics are used before they are read again.</summary>
+    /// <summary>
+    /// How long what is read from the memories table's statistics (the common words, the scopes' sizes that choose the
+    /// semantic leg's plan) is used before it is read again.
+    /// </summary>
     public TimeSpan KeywordStatisticsRefresh { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>

@@ -58,7 +58,7 @@ public sealed partial class MemoryRetriever(
     MemoryEmbedder embedder,
     FieldCipher cipher,
     SessionMemoryStore sessions,
-    CommonMemoryTokens commonTokens,
+    MemoryStatistics statistics,
     IOptions<MemoryOptions> options,
     TimeProvider time,
     ILogger<MemoryRetriever> logger)
@@ -191,10 +191,14 @@ public sealed partial class MemoryRetriever(
         })];
     }
 
-    private Task<List<Candidate>> SemanticAsync(List<string> keys, string[] types, MemoryVector vector, int limit, CancellationToken cancellationToken) =>
-        SearchInTransactionAsync(batch => MemorySemanticQuery.Add(batch, MemoryHnswSettings.From(options.Value),
-            $"{CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}", vector, keys, types, limit),
-            cancellationToken);
+    private async Task<List<Candidate>> SemanticAsync(List<string> keys, string[] types, MemoryVector vector, int limit, CancellationToken cancellationToken)
+    {
+        var hnsw = MemoryHnswSettings.From(options.Value);
+        var plan = MemorySemanticQuery.Choose(await statistics.ScopeSizeAsync(keys, cancellationToken).ConfigureAwait(false), limit, hnsw);
+        return await SearchInTransactionAsync(batch => MemorySemanticQuery.Add(batch, hnsw,
+            $"{CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}", vector, keys, types, limit, plan),
+            cancellationToken).ConfigureAwait(false);
+    }
 
     private async Task<List<Candidate>> KeywordAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query, string keywordQuery,
         int limit, CancellationToken cancellationToken)
@@ -202,9 +206,9 @@ public sealed partial class MemoryRetriever(
         // Encrypted memories are found through their blind index (the keyed HMACs of their words, see FieldCipher.Tokens)
         // and ranked by the share of the query's words they contain; plain rows left from before encryption still
         // match through their full-text vector. The inner LIMIT bounds the ranking work when a word is very common, and
-        // words in very many memories only rank the rows the others find (CommonMemoryTokens).
+        // words in very many memories only rank the rows the others find (MemoryStatistics).
         var tokens = await cipher.TokensAsync(orgId, query, cancellationToken).ConfigureAwait(false);
-        var match = await commonTokens.MatchAsync(tokens, keys, cancellationToken).ConfigureAwait(false);
+        var match = await statistics.MatchAsync(tokens, keys, cancellationToken).ConfigureAwait(false);
         // The similarity is computed for the ranked LIMIT rows only, not for every match: reading a row's embedding
         // costs a TOAST lookup when the row is stored out of line (rows written before migration 0023).
         var select = new NpgsqlBatchCommand($"""

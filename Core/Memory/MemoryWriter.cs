@@ -37,7 +37,7 @@ internal sealed record SessionMirrorChange(Guid UserId, string SessionId, string
 /// them, when a job did. What a write does outside Postgres goes to the caller's <see cref="MemoryWriteEffects"/>, for
 /// after the commit; the Redis field is the content hash, so applying a change twice rewrites the same field.
 /// </summary>
-public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCipher cipher, CommonMemoryTokens commonTokens, MemoryMetrics metrics,
+public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCipher cipher, MemoryStatistics statistics, MemoryMetrics metrics,
     MemoryEventPublisher events, IOptions<MemoryOptions> options, TimeProvider time, ILogger<MemoryWriter> logger)
 {
     /// <summary>Commits the writes' transaction, then applies what they left for after the commit.</summary>
@@ -102,15 +102,19 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         await using var batch = new NpgsqlBatch(connection, transaction);
         // The very statement of retrieval's semantic leg, with its HNSW settings (ef_search, iterative scan): a near
         // duplicate the graph walk misses in a large scope would be added again instead of updated.
-        MemorySemanticQuery.Add(batch, MemoryHnswSettings.From(options.Value), $"{MemorySql.RecordColumns}, 1 - (m.embedding <=> $1) AS similarity",
-            vector, [scope.Key], MemoryNames.AllTypes, limit);
+        var hnsw = MemoryHnswSettings.From(options.Value);
+        var plan = MemorySemanticQuery.Choose(await statistics.ScopeSizeAsync([scope.Key], cancellationToken).ConfigureAwait(false), limit, hnsw);
+        MemorySemanticQuery.Add(batch, hnsw, $"{MemorySql.RecordColumns}, 1 - (m.embedding <=> $1) AS similarity",
+            vector, [scope.Key], MemoryNames.AllTypes, limit, plan);
+        // Back to PostgreSQL's own planning for the rest of the job's transaction, the keyword query below included.
+        MemorySemanticQuery.AddRestore(batch);
         var query = MemorySql.AnyWordQuery(text);
         if (query.Length > 0)
         {
             // Encrypted memories match through the blind index, plain ones left from before encryption through tsv. As in
-            // retrieval, words in very many memories only rank the rows the others find (CommonMemoryTokens).
+            // retrieval, words in very many memories only rank the rows the others find (MemoryStatistics).
             var tokens = await cipher.TokensAsync(scope.OrgId, text, cancellationToken).ConfigureAwait(false);
-            var match = await commonTokens.MatchAsync(tokens, [scope.Key], cancellationToken).ConfigureAwait(false);
+            var match = await statistics.MatchAsync(tokens, [scope.Key], cancellationToken).ConfigureAwait(false);
             var keyword = new NpgsqlBatchCommand($"""
                 SELECT {MemorySql.RecordColumns}, 1 - (m.embedding <=> $2) AS similarity
                 FROM memories m, to_tsquery('english', $3) q
@@ -128,8 +132,6 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
             keyword.Parameters.Add(MemorySql.Bytes(match.Tokens));
             batch.BatchCommands.Add(keyword);
         }
-        // The job's transaction goes on: its look-ups and writes are not searches.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.DefaultPlans));
         var found = new Dictionary<Guid, (MemoryRecord Record, double Similarity)>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -9,14 +9,16 @@ namespace AspireAi.Workers.Memory;
 
 /// <summary>
 /// memory.recall-monitor (recurring): the recall@K of memory search's semantic leg against exact search, measured on
-/// the statement production runs (<see cref="MemorySemanticQuery"/> with the configured HNSW settings) in the scopes
-/// memories live in. Each probe searches the user scope (and the organisation's) of a randomly drawn memory — so large
+/// the statement production runs (<see cref="MemorySemanticQuery"/> with the configured HNSW settings, and the plan
+/// <see cref="MemorySemanticQuery.Choose"/> picks for the scope: a small scope is ranked exactly, and finds all) in the
+/// scopes memories live in. Each probe searches the user scope (and the organisation's) of a randomly drawn memory — so large
 /// scopes, where the index matters, are drawn most — with the stored vector of another user's randomly drawn memory:
 /// a real text embedded by the production model, which the scope does not itself contain. Exported as the gauge
 /// <c>aspireai.memory.hnsw.recall</c> and logged.
 /// </summary>
 public sealed partial class MemoryRecallMonitorJob(
     MemoryEmbedder embedder,
+    MemoryStatistics statistics,
     MemoryMetrics metrics,
     IOptions<MemoryOptions> options,
     ILogger<MemoryRecallMonitorJob> logger) : IJobHandler
@@ -72,6 +74,7 @@ public sealed partial class MemoryRecallMonitorJob(
         }
 
         double recall = 0, nearest = 0;
+        var walked = 0;
         var unused = new List<(Guid UserId, float[] Vector)>(probes);
         foreach (var (orgId, userId) in targets)
         {
@@ -85,8 +88,10 @@ public sealed partial class MemoryRecallMonitorJob(
             }
             var vector = new MemoryVector(probe.Vector, model);
             List<string> keys = [MemoryScopeRef.ForUser(orgId, userId).Key, MemoryScopeRef.ForOrg(orgId).Key];
-            var approximate = await DistancesAsync(context, hnsw, vector, keys, k, exact: false, cancellationToken).ConfigureAwait(false);
-            var exact = await DistancesAsync(context, hnsw, vector, keys, k, exact: true, cancellationToken).ConfigureAwait(false);
+            var plan = MemorySemanticQuery.Choose(await statistics.ScopeSizeAsync(keys, cancellationToken).ConfigureAwait(false), k, hnsw);
+            walked += plan == MemorySemanticPlan.Index ? 1 : 0;
+            var approximate = await DistancesAsync(context, hnsw, vector, keys, k, plan, cancellationToken).ConfigureAwait(false);
+            var exact = await DistancesAsync(context, hnsw, vector, keys, k, MemorySemanticPlan.Exact, cancellationToken).ConfigureAwait(false);
             if (exact.Count == 0)
             {
                 recall += 1;
@@ -99,19 +104,20 @@ public sealed partial class MemoryRecallMonitorJob(
             nearest += approximate.Count > 0 && approximate[0] <= exact[0] + 1e-6 ? 1 : 0;
         }
 
-        var measurement = new MemoryRecallMeasurement(model, k, targets.Count, recall / targets.Count, nearest / targets.Count, hnsw);
+        var measurement = new MemoryRecallMeasurement(model, k, targets.Count, recall / targets.Count, nearest / targets.Count, hnsw, walked);
         LastMeasurement = measurement;
         metrics.RecordRecall(model, k, measurement.Recall);
-        LogRecall(k, model, measurement.Recall, measurement.NearestFound, measurement.Samples, hnsw.EfSearch, hnsw.IterativeScan, hnsw.MaxScanTuples,
+        LogRecall(k, model, measurement.Recall, measurement.NearestFound, measurement.Samples, walked, hnsw.EfSearch, hnsw.IterativeScan, hnsw.MaxScanTuples,
             hnsw.Overfetch);
     }
 
-    // The semantic leg's distances, nearest first; SET LOCAL stays inside the job's transaction.
+    // The semantic leg's distances, nearest first; SET LOCAL stays inside the job's transaction, and is undone after.
     private static async Task<List<double>> DistancesAsync(JobContext context, MemoryHnswSettings settings, MemoryVector vector, List<string> keys, int k,
-        bool exact, CancellationToken cancellationToken)
+        MemorySemanticPlan plan, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(context.Connection, context.Transaction);
-        MemorySemanticQuery.Add(batch, settings, "m.id, m.embedding <=> $1", vector, keys, MemoryNames.AllTypes, k, exact);
+        MemorySemanticQuery.Add(batch, settings, "m.id, m.embedding <=> $1", vector, keys, MemoryNames.AllTypes, k, plan);
+        MemorySemanticQuery.AddRestore(batch);
         var distances = new List<double>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -129,8 +135,8 @@ public sealed partial class MemoryRecallMonitorJob(
     }
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Memory semantic leg recall@{K} for {Model}: {Recall:0.000} against exact search; exact nearest found {NearestFound:P1} ({Samples} probes; ef_search {EfSearch}, {IterativeScan}, max_scan_tuples {MaxScanTuples}, over-fetch {Overfetch})")]
-    private partial void LogRecall(int k, string model, double recall, double nearestFound, int samples, int efSearch, MemoryIterativeScan iterativeScan,
+        Message = "Memory semantic leg recall@{K} for {Model}: {Recall:0.000} against exact search; exact nearest found {NearestFound:P1} ({Samples} probes, {Walked} of them through the HNSW graph, the others ranked exactly; ef_search {EfSearch}, {IterativeScan}, max_scan_tuples {MaxScanTuples}, over-fetch {Overfetch})")]
+    private partial void LogRecall(int k, string model, double recall, double nearestFound, int samples, int walked, int efSearch, MemoryIterativeScan iterativeScan,
         int maxScanTuples, int overfetch);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Memory recall monitor: no user memory embedded with {Model} yet")]
@@ -141,4 +147,6 @@ public sealed partial class MemoryRecallMonitorJob(
 /// <param name="Recall">Mean recall@K of the semantic leg against exact search.</param>
 /// <param name="NearestFound">Share of probes whose exact nearest neighbour came first.</param>
 /// <param name="Settings">The HNSW settings measured (production's).</param>
-public sealed record MemoryRecallMeasurement(string Model, int K, int Samples, double Recall, double NearestFound, MemoryHnswSettings Settings);
+/// <param name="IndexSamples">Probes whose scope production searches through the HNSW graph; the others it ranks exactly.</param>
+public sealed record MemoryRecallMeasurement(string Model, int K, int Samples, double Recall, double NearestFound, MemoryHnswSettings Settings,
+    int IndexSamples);

@@ -87,7 +87,7 @@ internal static class MemorySearchHarness
         var vectors = await embedder.EmbedAsync(texts, CancellationToken.None);
         var embedMs = Stopwatch.GetElapsedTime(embedStart).TotalMilliseconds / texts.Count;
         Console.WriteLine($"Embedding of a question, batched: {embedMs:F3} ms (excluded from the timings without embedding)");
-        await PrintPlansAsync(dataSource, production, mainUser, smallUser, orgId, vectors[0]);
+        await PrintPlansAsync(dataSource, stack.Services.GetRequiredService<MemoryStatistics>(), production, mainUser, smallUser, orgId, vectors[0]);
 
         // Recall probes: questions, and texts that read like memories (as a user's statements and the recall
         // monitor's samples do). The exact top 10 of each is computed once and compared with every setting.
@@ -98,15 +98,15 @@ internal static class MemorySearchHarness
         var exactQuestions = new List<List<double>>();
         foreach (var probe in questionProbes)
         {
-            exactQuestions.Add(await SemanticDistancesAsync(dataSource, production, keys, probe, exact: true));
+            exactQuestions.Add(await SemanticDistancesAsync(dataSource, production, keys, probe, MemorySemanticPlan.Exact));
         }
         var exactMemoryLike = new List<List<double>>();
         foreach (var probe in memoryLikeProbes)
         {
-            exactMemoryLike.Add(await SemanticDistancesAsync(dataSource, production, keys, probe, exact: true));
+            exactMemoryLike.Add(await SemanticDistancesAsync(dataSource, production, keys, probe, MemorySemanticPlan.Exact));
         }
         Console.WriteLine($"Exact top 10 of {2 * probes} probes in the {scope:N0}-memory scope: " +
-            $"{Stopwatch.GetElapsedTime(exactStart).TotalMilliseconds / (2 * probes):F1} ms each (sequential scan of the scope, the ground truth)");
+            $"{Stopwatch.GetElapsedTime(exactStart).TotalMilliseconds / (2 * probes):F1} ms each (every row of the scope ranked, the ground truth)");
 
         if (args.Contains("--sweep"))
         {
@@ -200,7 +200,7 @@ internal static class MemorySearchHarness
     private static async Task PrintKeywordMatchesAsync(IServiceProvider services, Guid orgId, IReadOnlyCollection<string> keys, IEnumerable<string> questions)
     {
         var cipher = services.GetRequiredService<FieldCipher>();
-        var common = services.GetRequiredService<CommonMemoryTokens>();
+        var common = services.GetRequiredService<MemoryStatistics>();
         int every = 0, rare = 0, all = 0, none = 0;
         foreach (var question in questions)
         {
@@ -301,7 +301,7 @@ internal static class MemorySearchHarness
     private static async Task<double> SemanticOnlyAsync(NpgsqlDataSource dataSource, MemoryHnswSettings settings, List<string> keys, MemoryVector vector)
     {
         var started = Stopwatch.GetTimestamp();
-        await SemanticDistancesAsync(dataSource, settings, keys, vector, exact: false);
+        await SemanticDistancesAsync(dataSource, settings, keys, vector, MemorySemanticPlan.Index);
         return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
     }
 
@@ -313,7 +313,7 @@ internal static class MemorySearchHarness
         double found = 0;
         for (var i = 0; i < probes.Count; i++)
         {
-            var approximate = await SemanticDistancesAsync(dataSource, settings, keys, probes[i], exact: false);
+            var approximate = await SemanticDistancesAsync(dataSource, settings, keys, probes[i], MemorySemanticPlan.Index);
             var tenth = exact[i].Count == 0 ? 0 : exact[i][^1];
             found += exact[i].Count == 0 ? 1 : Math.Min(exact[i].Count, approximate.Count(d => d <= tenth + 1e-6)) / (double)exact[i].Count;
         }
@@ -321,12 +321,12 @@ internal static class MemorySearchHarness
     }
 
     private static async Task<List<double>> SemanticDistancesAsync(NpgsqlDataSource dataSource, MemoryHnswSettings settings, List<string> keys,
-        MemoryVector vector, bool exact)
+        MemoryVector vector, MemorySemanticPlan plan)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         await using var batch = new NpgsqlBatch(connection, transaction);
-        MemorySemanticQuery.Add(batch, settings, "m.id, m.text_ct, m.embedding <=> $1", vector, keys, MemoryNames.AllTypes, 10, exact);
+        MemorySemanticQuery.Add(batch, settings, "m.id, m.text_ct, m.embedding <=> $1", vector, keys, MemoryNames.AllTypes, 10, plan);
         var distances = new List<double>();
         await using (var reader = await batch.ExecuteReaderAsync())
         {
@@ -344,16 +344,19 @@ internal static class MemorySearchHarness
         return distances;
     }
 
-    private static async Task PrintPlansAsync(NpgsqlDataSource dataSource, MemoryHnswSettings settings, Guid mainUser, Guid smallUser, Guid orgId,
-        MemoryVector vector)
+    private static async Task PrintPlansAsync(NpgsqlDataSource dataSource, MemoryStatistics statistics, MemoryHnswSettings settings, Guid mainUser,
+        Guid smallUser, Guid orgId, MemoryVector vector)
     {
         foreach (var (label, user) in new[] { ("100k-memory user", mainUser), ("small user", smallUser) })
         {
-            // The product's own statement, explained.
+            // The product's own statement, with the plan it chooses for the scope, explained.
+            var keys = ScopeKeys(user, orgId);
+            var size = await statistics.ScopeSizeAsync(keys, CancellationToken.None);
+            var chosen = MemorySemanticQuery.Choose(size, 10, settings);
             await using var connection = await dataSource.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
             await using var batch = new NpgsqlBatch(connection, transaction);
-            MemorySemanticQuery.Add(batch, settings, "m.id", vector, ScopeKeys(user, orgId), MemoryNames.AllTypes, 10);
+            MemorySemanticQuery.Add(batch, settings, "m.id", vector, keys, MemoryNames.AllTypes, 10, chosen);
             var select = batch.BatchCommands[^1];
             select.CommandText = "EXPLAIN " + select.CommandText;
             var plan = new List<string>();
@@ -369,7 +372,7 @@ internal static class MemorySearchHarness
                 while (await reader.NextResultAsync());
             }
             var scans = plan.Where(l => l.Contains(" Scan ", StringComparison.Ordinal)).Select(l => l[..l.IndexOf("  (", StringComparison.Ordinal)].TrimStart('-', '>', ' '));
-            Console.WriteLine($"Semantic plan, {label}: {string.Join(" / ", scans)}");
+            Console.WriteLine($"Semantic plan, {label} (~{size?.ScopeRows:N0} of ~{size?.TableRows:N0} rows by the statistics): {chosen}, {string.Join(" / ", scans)}");
         }
     }
 

@@ -85,8 +85,8 @@ public sealed class CommonWordSearchTests(ApiFactory factory)
     {
         // Nothing listens on the port: the statistics read fails as with PostgreSQL down.
         await using var dataSource = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={NativeProcess.FreeTcpPort()};Username=x;Password=x;Timeout=2");
-        using var common = new CommonMemoryTokens(dataSource, Options.Create(new MemoryOptions { KeywordCommonWordMatches = 1 }), TimeProvider.System,
-            NullLogger<CommonMemoryTokens>.Instance);
+        using var common = new MemoryStatistics(dataSource, Options.Create(new MemoryOptions { KeywordCommonWordMatches = 1 }), TimeProvider.System,
+            NullLogger<MemoryStatistics>.Instance);
         byte[][] tokens = [RandomNumberGenerator.GetBytes(16), RandomNumberGenerator.GetBytes(16)];
 
         var match = await common.MatchAsync(tokens, ["user:any"], CancellationToken.None);

@@ -7,18 +7,26 @@ using Npgsql;
 namespace AspireAi.Core.Memory;
 
 /// <summary>
-/// Which of a keyword search's words are too common in the searched scopes to find memories by. PostgreSQL reads a
+/// What the planner knows about the memories table, read from its statistics for two decisions PostgreSQL would
+/// otherwise make on every call by planning again:
+/// <list type="bullet">
+/// <item>Which of a keyword search's words are too common in the searched scopes to find memories by. PostgreSQL reads a
 /// GIN index only as a bitmap, so a search for a word in 12,000 of a user's memories collects all 12,000 before its
-/// LIMIT applies, and such a word tells the rows apart least. The matches are estimated the way the planner would:
-/// the word's share of the table (<c>pg_stats.most_common_elems</c> of <c>memories.text_bi</c>) times the scopes' rows
-/// (<c>most_common_vals</c> of <c>scope_key</c>, or the average of the others). The statistics are read at most every
-/// <see cref="MemoryOptions.KeywordStatisticsRefresh"/>; a failed read keeps the last ones (at first: none, so every
-/// word finds).
+/// LIMIT applies, and such a word tells the rows apart least.</item>
+/// <item>How many rows the searched scopes hold, against the whole table: the semantic leg walks the HNSW graph or ranks
+/// the scope exactly by that (<see cref="MemorySemanticQuery.Choose"/>).</item>
+/// </list>
+/// The matches are estimated the way the planner would: the word's share of the table (<c>pg_stats.most_common_elems</c>
+/// of <c>memories.text_bi</c>) times the scopes' rows (<c>most_common_vals</c> of <c>scope_key</c>, or the average of
+/// the others). The statistics are read at most every <see cref="MemoryOptions.KeywordStatisticsRefresh"/> (every 15 s
+/// before the table's first ANALYZE); a failed read keeps the last ones (at first: none, so every word finds, and
+/// PostgreSQL plans the semantic leg).
 /// </summary>
-public sealed partial class CommonMemoryTokens(NpgsqlDataSource dataSource, IOptions<MemoryOptions> options, TimeProvider time,
-    ILogger<CommonMemoryTokens> logger) : IDisposable
+public sealed partial class MemoryStatistics(NpgsqlDataSource dataSource, IOptions<MemoryOptions> options, TimeProvider time,
+    ILogger<MemoryStatistics> logger) : IDisposable
 {
-    private static readonly Statistics None = new([], [], 0, 0, DateTimeOffset.MinValue);
+    private static readonly Statistics None = new([], [], 0, 0, ScopesKnown: false, DateTimeOffset.MinValue);
+    private static readonly TimeSpan UnknownRefresh = TimeSpan.FromSeconds(15);
     private readonly SemaphoreSlim refresh = new(1, 1);
     private Statistics? current;
 
@@ -45,6 +53,17 @@ public sealed partial class CommonMemoryTokens(NpgsqlDataSource dataSource, IOpt
         }
         // "@>" an empty array would match every row; "&&" matches none.
         return tokens.Length > 1 ? new(tokens, RequireAll: true) : new([], RequireAll: false);
+    }
+
+    /// <summary>
+    /// The estimated rows of <paramref name="scopeKeys"/> and of the whole table; null before the table was first
+    /// analysed (or when its statistics cannot be read), when only PostgreSQL's own estimate is left.
+    /// </summary>
+    public async ValueTask<MemoryScopeSize?> ScopeSizeAsync(IReadOnlyCollection<string> scopeKeys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(scopeKeys);
+        var statistics = await GetAsync(cancellationToken).ConfigureAwait(false);
+        return statistics.ScopesKnown ? new MemoryScopeSize(scopeKeys.Sum(statistics.RowsOf), statistics.Rows) : null;
     }
 
     public void Dispose() => refresh.Dispose();
@@ -85,7 +104,10 @@ public sealed partial class CommonMemoryTokens(NpgsqlDataSource dataSource, IOpt
         }
     }
 
-    private bool Fresh(Statistics statistics) => time.GetUtcNow() - statistics.ReadAt < options.Value.KeywordStatisticsRefresh;
+    // Until the table is first analysed (a new installation: autovacuum analyses it once it has grown) they are looked
+    // for again soon, so that the semantic leg's plan is chosen from then on rather than minutes later.
+    private bool Fresh(Statistics statistics) => time.GetUtcNow() - statistics.ReadAt <
+        (statistics.ScopesKnown ? options.Value.KeywordStatisticsRefresh : TimeSpan.FromTicks(Math.Min(options.Value.KeywordStatisticsRefresh.Ticks, UnknownRefresh.Ticks)));
 
     private async Task<Statistics?> ReadAsync(CancellationToken cancellationToken)
     {
@@ -133,7 +155,8 @@ public sealed partial class CommonMemoryTokens(NpgsqlDataSource dataSource, IOpt
                     tokens[Key(token)] = reader.GetDouble(1);
                 }
             }
-            return new Statistics(tokens, scopes, otherRows, rows, DateTimeOffset.MinValue);
+            // Without an ANALYZE of scope_key (a table only vacuumed so far) every scope would look like the whole table.
+            return new Statistics(tokens, scopes, otherRows, rows, ScopesKnown: rows > 0 && distinct > 0, DateTimeOffset.MinValue);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
@@ -145,7 +168,7 @@ public sealed partial class CommonMemoryTokens(NpgsqlDataSource dataSource, IOpt
     private static UInt128 Key(byte[] token) => BinaryPrimitives.ReadUInt128LittleEndian(token);
 
     private sealed record Statistics(Dictionary<UInt128, double> TokenShares, Dictionary<string, double> ScopeRows, double OtherScopeRows, double Rows,
-        DateTimeOffset ReadAt)
+        bool ScopesKnown, DateTimeOffset ReadAt)
     {
         // A token outside the most common elements is rarer than all of them: 0 here.
         public double ShareOf(byte[] token) => token.Length == FieldCipher.TokenSize && TokenShares.TryGetValue(Key(token), out var share) ? share : 0;
@@ -156,6 +179,9 @@ public sealed partial class CommonMemoryTokens(NpgsqlDataSource dataSource, IOpt
     [LoggerMessage(Level = LogLevel.Warning, Message = "The memories table's statistics could not be read; every word finds keyword candidates until the next read")]
     private partial void LogStatisticsUnavailable(Exception exception);
 }
+
+/// <summary>Estimated rows of the searched scopes and of the whole <c>memories</c> table.</summary>
+public sealed record MemoryScopeSize(double ScopeRows, double TableRows);
 
 /// <summary>The tokens a keyword search finds rows by, and whether a row needs all of them (<c>@&gt;</c>) or any (<c>&amp;&amp;</c>).</summary>
 public sealed record KeywordMatch(byte[][] Tokens, bool RequireAll)
