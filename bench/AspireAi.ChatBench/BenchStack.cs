@@ -173,6 +173,13 @@ internal sealed class BenchStack : IAsyncDisposable
         Console.Error.WriteLine($"The job queue was not idle within {timeout}.");
     }
 
+    /// <summary>Gathers the planner's statistics of every table now, instead of at autovacuum's next round.</summary>
+    public async Task AnalyzeAsync()
+    {
+        await using var command = DataSource.CreateCommand("ANALYZE");
+        await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary>Forgets the statement statistics gathered so far (set-up, warm-up).</summary>
     public async Task ResetStatementsAsync()
     {
