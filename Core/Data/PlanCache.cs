@@ -7,8 +7,8 @@ namespace AspireAi.Core.Data;
 /// graph for one user's 100,000 memories and ranks another's 3 exactly. It is therefore sent as one of two statements
 /// that can each be planned only one way, chosen by the application from the scope's size, and planned once
 /// (<see cref="GenericPlans"/>); or, before the table's statistics exist, planned for its values every time
-/// (<see cref="CustomPlans"/>), as document search still is. Searches whose plan does not turn on the scope's size
-/// (memory search's keyword and entity legs) are left to PostgreSQL's choice.
+/// (<see cref="CustomPlans"/>), as document search still is. Memory search's keyword leg has one good plan for every
+/// scope and is planned once too; its entity leg is left to PostgreSQL's choice, which settles on a generic plan.
 /// </summary>
 public static class PlanCache
 {
