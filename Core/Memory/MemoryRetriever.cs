@@ -337,17 +337,17 @@ public sealed partial class MemoryRetriever(
         return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
-    // A leg's batch in its own transaction: its SET LOCALs need one, and BEGIN travels with the first command (no
-    // extra round trip).
+    // A leg's batch in its own transaction, which its SET LOCALs need: BEGIN … COMMIT in one pipelined batch, so one
+    // round trip (a read-only COMMIT waits for nothing). A batch that fails leaves its transaction open, and the pool
+    // rolls it back when the connection returns (as for the Workers' claims).
     private async Task<List<Candidate>> SearchInTransactionAsync(Action<NpgsqlBatch> fill, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection, transaction);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
         fill(batch);
-        var candidates = await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return candidates;
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<List<Candidate>> ReadCandidatesAsync(NpgsqlBatch batch, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AspireAi.Core.Chat;
+using AspireAi.Core.Data;
 using AspireAi.Core.Encryption;
 using AspireAi.Core.Identity;
 using Npgsql;
@@ -290,8 +291,13 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
         {
             return current;
         }
-        // The CTE's rows are the ones still current whether or not their use is written now.
-        await using var command = dataSource.CreateCommand("""
+        // The CTE's rows are the ones still current whether or not their use is written now. Planned once per
+        // connection: by primary key, one plan serves any list of ids, where PostgreSQL's own choice planned every call
+        // (0.4-0.6 ms a call, more than half of it planning). BEGIN … COMMIT in one batch, one round trip as before.
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.GenericPlans));
+        var command = new NpgsqlBatchCommand("""
             WITH current_memories AS (
                 SELECT id, last_accessed_at FROM memories
                 WHERE id = ANY($1) AND invalidated_at IS NULL AND (expires_at IS NULL OR expires_at > now())
@@ -305,11 +311,17 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
             """);
         command.Parameters.Add(new() { Value = ids.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
         command.Parameters.Add(new() { Value = recordInterval, NpgsqlDbType = NpgsqlDbType.Interval });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        batch.BatchCommands.Add(command);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        do
         {
-            current.Add(reader.GetGuid(0));
+            while (reader.FieldCount == 1 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                current.Add(reader.GetGuid(0));
+            }
         }
+        while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
         return current;
     }
 

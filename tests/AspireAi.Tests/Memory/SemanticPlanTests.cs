@@ -105,6 +105,30 @@ public sealed class SemanticPlanTests(ApiFactory factory)
         Assert.Equal(exact, await NearestAsync(vector, keys, MemorySemanticPlan.Index, overfetch));
     }
 
+    [Fact]
+    public async Task A_search_that_fails_in_the_database_leaves_its_pooled_connection_usable()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var stored = (await MemoryTestData.PostMemoryAsync(client, new { text = "Works at Globex as a data engineer", infer = false }))
+            .GetProperty("memory").GetProperty("id").GetGuid();
+        // One connection, so the failed search's connection is the one the next search gets.
+        var builder = new NpgsqlDataSourceBuilder(factory.Servers.PostgresConnectionString + ";Maximum Pool Size=1");
+        builder.UseVector();
+        await using var single = builder.Build();
+        var retriever = ActivatorUtilities.CreateInstance<MemoryRetriever>(factory.Services, single);
+        var query = new MemoryQuery(user.Id, user.OrgId, "Where does the user work, Globex?", 5, new HashSet<MemoryScope>(), new HashSet<MemoryType>(),
+            null, null);
+        var vector = await factory.Services.GetRequiredService<MemoryEmbedder>().EmbedAsync(query.Query, CancellationToken.None);
+
+        // A vector of another dimension: PostgreSQL rejects the distance inside the legs' transactions (BEGIN … COMMIT
+        // in one batch, so the COMMIT never runs).
+        await Assert.ThrowsAnyAsync<PostgresException>(() => retriever.SearchAsync(query, new MemoryVector([1f, 0f, 0f], vector.Model), CancellationToken.None));
+
+        // Left in its aborted transaction, the connection would refuse every statement ("current transaction is aborted").
+        var found = await retriever.SearchAsync(query, vector, CancellationToken.None);
+        Assert.Contains(found.Items, item => item.Id == stored);
+    }
+
     // The three nearest memory ids, in one transaction that, like a job's, goes on after the search: the settings
     // the search made are back to the server's own afterwards.
     private async Task<List<Guid>> NearestAsync(MemoryVector vector, string[] keys, MemorySemanticPlan plan, MemoryHnswSettings? settings = null)
