@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using AspireAi.Core.Data;
 using AspireAi.Core.Encryption;
 using AspireAi.Core.Llm;
 using Microsoft.Extensions.AI;
@@ -388,7 +389,10 @@ public sealed partial class ChatService(
     /// <summary>
     /// Everything the turn needs from the database in one round trip: the conversation (owned by the caller), the
     /// caller's name, today's token use, the active prompt and the recent history. Time to first token is mostly
-    /// round trips, so they are batched rather than issued one after another.
+    /// round trips, so they are batched rather than issued one after another. Look-ups by key, planned once per
+    /// connection (<see cref="PlanCache.GenericPlans"/>): PostgreSQL's own choice makes five plans per statement and
+    /// pooled connection before it settles, and at a few turns a second, spread over the pool's connections, most
+    /// calls were planned (0.9 plans a call at one stream, 60 % of the read's database time).
     /// </summary>
     private async Task<(Conversation Conversation, string UserName, long TokensToday, PromptVersion? Prompt, List<ChatMessage> History)?> LoadTurnStateAsync(
         Guid userId, Guid conversationId, DateTimeOffset dayStart, string promptName, CancellationToken cancellationToken)
@@ -396,6 +400,8 @@ public sealed partial class ChatService(
         var options = settings.Value;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.GenericPlans));
         var state = new NpgsqlBatchCommand($"""
             SELECT {Prefixed("c", ConversationStore.ConversationColumns)}, u.display_name,
                    (SELECT COALESCE(SUM(l.input_tokens + l.output_tokens), 0)::bigint FROM usage_ledger l WHERE l.user_id = $2 AND l.at >= $3),
@@ -422,7 +428,9 @@ public sealed partial class ChatService(
         history.Parameters.Add(new() { Value = options.HistoryMaxMessages });
         batch.BatchCommands.Add(state);
         batch.BatchCommands.Add(history);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
 
+        // The reader starts at the first command that returns rows (BEGIN and SET return none).
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -457,9 +465,9 @@ public sealed partial class ChatService(
         string.Join(", ", columns.Split(", ").Select(c => $"{alias}.{c}"));
 
     /// <summary>
-    /// Stores the user's message and the assistant's placeholder in one statement (one round trip, atomic without an
-    /// explicit transaction). Bumping the counter row-locks the conversation, so concurrent sends get consecutive,
-    /// unique sequences.
+    /// Stores the user's message and the assistant's placeholder in one statement, in one round trip (BEGIN, the
+    /// statement on a plan made once per connection as for the state read, and COMMIT, which returns once the WAL is
+    /// flushed). Bumping the counter row-locks the conversation, so concurrent sends get consecutive, unique sequences.
     /// </summary>
     private async Task<(Guid UserMessageId, Guid AssistantMessageId)> StoreUserMessageAsync(
         Conversation conversation, string content, PromptVersion prompt, string? traceId, CancellationToken cancellationToken)
@@ -469,7 +477,10 @@ public sealed partial class ChatService(
         var tokens = await cipher.TokensAsync(conversation.OrgId, content, cancellationToken).ConfigureAwait(false);
         var userMessageId = Guid.CreateVersion7();
         var assistantMessageId = Guid.CreateVersion7();
-        await using var command = dataSource.CreateCommand("""
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.GenericPlans));
+        var command = new NpgsqlBatchCommand("""
             WITH allocated AS (
                 UPDATE conversations
                 SET message_count = message_count + 2, updated_at = now(), last_message_at = now(),
@@ -493,8 +504,10 @@ public sealed partial class ChatService(
         command.Parameters.Add(new() { Value = tokens, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bytea });
         command.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, "").Ciphertext! });
         command.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, ConversationStore.Preview(content)).Ciphertext! });
-        var inserted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        if (inserted != 2)
+        batch.BatchCommands.Add(command);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (command.RecordsAffected != 2)
         {
             throw new InvalidOperationException($"Conversation {conversationId} vanished while storing a message.");
         }

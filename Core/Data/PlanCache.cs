@@ -23,9 +23,10 @@ public static class PlanCache
     public const string GenericPlans = "SET LOCAL plan_cache_mode = force_generic_plan";
 
     /// <summary>
-    /// Run after the search in a transaction that goes on with other work (a job's): <see cref="CustomPlans"/> or <see cref="GenericPlans"/> would
-    /// otherwise hold to its end, and every later statement, each a plain look-up or write, would be planned again on
-    /// every call (planning was a quarter of the database's CPU in the chat benchmark, most of it statements like these).
+    /// Run after the search in a transaction that goes on with other work (a job's): <see cref="CustomPlans"/> or
+    /// <see cref="GenericPlans"/> would otherwise hold to its end, and every later statement, each a plain look-up or
+    /// write, would be planned the search's way (with custom plans: again on every call; planning was a quarter of the
+    /// database's CPU in the chat benchmark, most of it statements like these).
     /// </summary>
     public const string DefaultPlans = "SET LOCAL plan_cache_mode = DEFAULT";
 }

@@ -98,8 +98,10 @@ public static class MemorySemanticQuery
                 ? "SET LOCAL hnsw.iterative_scan = strict_order" : "SET LOCAL hnsw.iterative_scan = relaxed_order"));
             batch.BatchCommands.Add(new NpgsqlBatchCommand($"SET LOCAL hnsw.max_scan_tuples = {settings.MaxScanTuples.ToString(CultureInfo.InvariantCulture)}"));
         }
-        // Set either way: a transaction that searches twice (the recall monitor's) must not carry one search's setting into the other.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(plan == MemorySemanticPlan.Planner ? "SET LOCAL enable_seqscan = DEFAULT" : "SET LOCAL enable_seqscan = off"));
+        // Set either way: a transaction that searches twice (the recall monitor's) must not carry one search's setting
+        // into the other.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            plan == MemorySemanticPlan.Planner ? "SET LOCAL enable_seqscan = DEFAULT" : "SET LOCAL enable_seqscan = off"));
         // "|| ''" hides the scope from the B-tree indexes, "+ 0" the distance from the HNSW index.
         var scope = plan == MemorySemanticPlan.Index ? "(m.scope_key || '') = ANY($2)" : "m.scope_key = ANY($2)";
         var distance = plan == MemorySemanticPlan.Exact ? "(m.embedding <=> $1) + 0" : "m.embedding <=> $1";

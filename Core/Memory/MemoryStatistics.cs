@@ -106,8 +106,11 @@ public sealed partial class MemoryStatistics(NpgsqlDataSource dataSource, IOptio
 
     // Until the table is first analysed (a new installation: autovacuum analyses it once it has grown) they are looked
     // for again soon, so that the semantic leg's plan is chosen from then on rather than minutes later.
-    private bool Fresh(Statistics statistics) => time.GetUtcNow() - statistics.ReadAt <
-        (statistics.ScopesKnown ? options.Value.KeywordStatisticsRefresh : TimeSpan.FromTicks(Math.Min(options.Value.KeywordStatisticsRefresh.Ticks, UnknownRefresh.Ticks)));
+    private bool Fresh(Statistics statistics)
+    {
+        var refreshEvery = options.Value.KeywordStatisticsRefresh;
+        return time.GetUtcNow() - statistics.ReadAt < (statistics.ScopesKnown || refreshEvery < UnknownRefresh ? refreshEvery : UnknownRefresh);
+    }
 
     private async Task<Statistics?> ReadAsync(CancellationToken cancellationToken)
     {
