@@ -400,8 +400,6 @@ public sealed partial class ChatService(
         var options = settings.Value;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.GenericPlans));
         var state = new NpgsqlBatchCommand($"""
             SELECT {Prefixed("c", ConversationStore.ConversationColumns)}, u.display_name,
                    (SELECT COALESCE(SUM(l.input_tokens + l.output_tokens), 0)::bigint FROM usage_ledger l WHERE l.user_id = $2 AND l.at >= $3),
@@ -426,9 +424,7 @@ public sealed partial class ChatService(
         history.Parameters.Add(new() { Value = conversationId });
         history.Parameters.Add(new() { Value = userId });
         history.Parameters.Add(new() { Value = options.HistoryMaxMessages });
-        batch.BatchCommands.Add(state);
-        batch.BatchCommands.Add(history);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        PlanCache.AddOnGenericPlans(batch, state, history);
 
         // The reader starts at the first command that returns rows (BEGIN and SET return none).
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -478,8 +474,6 @@ public sealed partial class ChatService(
         var userMessageId = Guid.CreateVersion7();
         var assistantMessageId = Guid.CreateVersion7();
         await using var batch = dataSource.CreateBatch();
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.GenericPlans));
         var command = new NpgsqlBatchCommand("""
             WITH allocated AS (
                 UPDATE conversations
@@ -504,8 +498,7 @@ public sealed partial class ChatService(
         command.Parameters.Add(new() { Value = tokens, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bytea });
         command.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, "").Ciphertext! });
         command.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, ConversationStore.Preview(content)).Ciphertext! });
-        batch.BatchCommands.Add(command);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        PlanCache.AddOnGenericPlans(batch, command);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         if (command.RecordsAffected != 2)
         {

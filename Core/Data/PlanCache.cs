@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace AspireAi.Core.Data;
 
 /// <summary>
@@ -29,4 +31,23 @@ public static class PlanCache
     /// database's CPU in the chat benchmark, most of it statements like these).
     /// </summary>
     public const string DefaultPlans = "SET LOCAL plan_cache_mode = DEFAULT";
+
+    /// <summary>
+    /// Adds <paramref name="statements"/> to run in a transaction of their own on plans made once per connection:
+    /// BEGIN, <see cref="GenericPlans"/>, the statements and COMMIT, all in the batch's one round trip (a COMMIT that
+    /// flushes the WAL still returns only once it is flushed). For statements whose one plan serves every value, which
+    /// PostgreSQL's own choice would plan five times per pooled connection, or on every call. A batch that fails leaves
+    /// its transaction open, and the pool rolls it back when the connection returns.
+    /// </summary>
+    public static void AddOnGenericPlans(NpgsqlBatch batch, params ReadOnlySpan<NpgsqlBatchCommand> statements)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(GenericPlans));
+        foreach (var statement in statements)
+        {
+            batch.BatchCommands.Add(statement);
+        }
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+    }
 }
