@@ -22,7 +22,6 @@ public static class ChatExtensions
         builder.Services.AddSingleton<MessageTokenCounts>();
         builder.Services.AddSingleton<ChatService>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
-        builder.Services.AddSingleton<IChatExchangeObserver, ConversationTitles>();
         builder.Services.AddSingleton<MessageFeedbackStore>();
         return builder;
     }

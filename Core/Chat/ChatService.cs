@@ -311,18 +311,34 @@ public sealed partial class ChatService(
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        if (turn.Conversation is { } conversation)
+        // The turn's own writes go in one round trip (the BEGIN with them); the observers' follow-up work after it.
+        await using (var batch = new NpgsqlBatch(connection, tx))
         {
-            if (!await UpdateMessagesAsync(turn, conversation, status, content, model, usage, cost, latencyMs, metadata, citations, connection, tx, cancellationToken).ConfigureAwait(false))
+            NpgsqlBatchCommand? messageUpdate = null;
+            if (turn.Conversation is { } conversation)
             {
-                return cost; // Already finalised (cannot happen twice, but never double-charge).
+                messageUpdate = await AddMessageUpdatesAsync(batch, turn, conversation, status, content, model, usage, cost, latencyMs, metadata, citations,
+                    cancellationToken).ConfigureAwait(false);
             }
-        }
-        if (usage is { } used)
-        {
-            // A turn without a conversation has no message row to point at.
-            await UsageLedger.RecordAsync(new UsageEntry(turn.UserId, turn.OrgId, turn.Conversation?.Id, turn.Conversation is null ? null : turn.AssistantMessageId,
-                turn.TraceId, "chat", model, (int)used.Input, (int)used.Output, cost, used.Estimated, turn.TraceId), connection, tx, cancellationToken).ConfigureAwait(false);
+            if (usage is { } used)
+            {
+                // A turn without a conversation has no message row to point at.
+                batch.BatchCommands.Add(UsageLedger.Command(new UsageEntry(turn.UserId, turn.OrgId, turn.Conversation?.Id,
+                    turn.Conversation is null ? null : turn.AssistantMessageId, turn.TraceId, "chat", model, (int)used.Input, (int)used.Output, cost,
+                    used.Estimated, turn.TraceId)));
+            }
+            if (status == "complete" && turn.Conversation is { } titled && ConversationTitles.Command(titled.Id, turn.UserText, content) is { } title)
+            {
+                batch.BatchCommands.Add(title);
+            }
+            if (batch.BatchCommands.Count > 0)
+            {
+                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            if (messageUpdate is { RecordsAffected: not 1 })
+            {
+                return cost; // Already finalised (cannot happen twice, but never double-charge): the batch rolls back.
+            }
         }
         if (status == "complete" && turn.Conversation is { } completedIn)
         {
@@ -337,53 +353,49 @@ public sealed partial class ChatService(
         return cost;
     }
 
-    // The assistant row and the conversation's preview; false when the row was already finalised.
-    private async Task<bool> UpdateMessagesAsync(ChatTurn turn, Conversation conversation, string status, string content, string model,
-        (long Input, long Output, bool Estimated)? usage, decimal cost, int latencyMs, object? metadata, IReadOnlyList<Citation> citations,
-        NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
+    // The assistant row's update and the conversation's preview; returns the row's update, which changes no row when
+    // the turn was already finalised.
+    private async Task<NpgsqlBatchCommand> AddMessageUpdatesAsync(NpgsqlBatch batch, ChatTurn turn, Conversation conversation, string status, string content,
+        string model, (long Input, long Output, bool Estimated)? usage, decimal cost, int latencyMs, object? metadata, IReadOnlyList<Citation> citations,
+        CancellationToken cancellationToken)
     {
         var key = await cipher.DataKeyAsync(conversation.OrgId, cancellationToken).ConfigureAwait(false);
         var sealedContent = FieldCipher.Seal(key, EncryptedField.MessageContent, content);
         var tokens = await cipher.TokensAsync(conversation.OrgId, content, cancellationToken).ConfigureAwait(false);
-        await using (var update = new NpgsqlCommand("""
+        var update = new NpgsqlBatchCommand("""
             UPDATE messages
             SET content = NULL, key_id = $12, content_ct = $2, content_bi = $13, status = $3, model = $4, input_tokens = $5, output_tokens = $6, cost = $7, latency_ms = $8,
                 completed_at = now(), metadata = metadata || $9::jsonb, citations = $10::jsonb, memory_ids = $11
             WHERE id = $1 AND status = 'streaming'
-            """, connection, tx))
-        {
-            update.Parameters.Add(new() { Value = turn.AssistantMessageId });
-            update.Parameters.Add(new() { Value = sealedContent.Ciphertext! });
-            update.Parameters.Add(new() { Value = status });
-            update.Parameters.Add(new() { Value = model });
-            update.Parameters.Add(new() { Value = usage is { } a ? (int)a.Input : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
-            update.Parameters.Add(new() { Value = usage is { } b ? (int)b.Output : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
-            update.Parameters.Add(new() { Value = cost });
-            update.Parameters.Add(new() { Value = latencyMs });
-            update.Parameters.Add(new() { Value = JsonSerializer.Serialize(metadata ?? new { }) });
-            // Even a partial (cancelled, failed) answer may already cite [S1]; its sources are stored with it.
-            update.Parameters.Add(new() { Value = JsonSerializer.Serialize(citations, JsonSerializerOptions.Web) });
-            update.Parameters.Add(new() { Value = turn.MemoryIds.ToArray() });
-            update.Parameters.Add(new() { Value = key.Id });
-            update.Parameters.Add(new() { Value = tokens, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bytea });
-            if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
-            {
-                return false;
-            }
-        }
+            """);
+        update.Parameters.Add(new() { Value = turn.AssistantMessageId });
+        update.Parameters.Add(new() { Value = sealedContent.Ciphertext! });
+        update.Parameters.Add(new() { Value = status });
+        update.Parameters.Add(new() { Value = model });
+        update.Parameters.Add(new() { Value = usage is { } a ? (int)a.Input : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        update.Parameters.Add(new() { Value = usage is { } b ? (int)b.Output : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        update.Parameters.Add(new() { Value = cost });
+        update.Parameters.Add(new() { Value = latencyMs });
+        update.Parameters.Add(new() { Value = JsonSerializer.Serialize(metadata ?? new { }) });
+        // Even a partial (cancelled, failed) answer may already cite [S1]; its sources are stored with it.
+        update.Parameters.Add(new() { Value = JsonSerializer.Serialize(citations, JsonSerializerOptions.Web) });
+        update.Parameters.Add(new() { Value = turn.MemoryIds.ToArray() });
+        update.Parameters.Add(new() { Value = key.Id });
+        update.Parameters.Add(new() { Value = tokens, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bytea });
+        batch.BatchCommands.Add(update);
         if (content.Length > 0)
         {
-            await using var preview = new NpgsqlCommand("""
+            var preview = new NpgsqlBatchCommand("""
                 UPDATE conversations
                 SET last_message_preview = NULL, preview_key_id = $3, last_message_preview_ct = $2, last_message_at = now(), updated_at = now()
                 WHERE id = $1
-                """, connection, tx);
+                """);
             preview.Parameters.Add(new() { Value = conversation.Id });
             preview.Parameters.Add(new() { Value = FieldCipher.Seal(key, EncryptedField.MessageContent, ConversationStore.Preview(content)).Ciphertext! });
             preview.Parameters.Add(new() { Value = key.Id });
-            await preview.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            batch.BatchCommands.Add(preview);
         }
-        return true;
+        return update;
     }
 
     /// <summary>

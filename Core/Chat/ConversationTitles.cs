@@ -5,30 +5,29 @@ namespace AspireAi.Core.Chat;
 
 /// <summary>
 /// Names a conversation that was created without a title after its first complete exchange: the question, cleaned
-/// of markdown and cut at a word, or the answer's first line when the question has no words. In the exchange's
-/// transaction, so the title and the answer commit together; a rename before that wins (title_pending is cleared).
+/// of markdown and cut at a word, or the answer's first line when the question has no words. The update joins the
+/// batch that completes the exchange, so the title and the answer commit together; a rename before that wins
+/// (title_pending is cleared).
 /// </summary>
-public sealed class ConversationTitles : IChatExchangeObserver
+public static class ConversationTitles
 {
     public const int MaxLength = 60;
     public const string Placeholder = "New conversation";
 
-    public async Task OnCompletedAsync(ChatExchangeCompleted exchange, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    /// <summary>The update that names the conversation if it still waits for a title; null when the exchange has no words.</summary>
+    public static NpgsqlBatchCommand? Command(Guid conversationId, string question, string answer)
     {
-        ArgumentNullException.ThrowIfNull(exchange);
-        var title = FromExchange(exchange.UserText, exchange.AssistantText);
-        if (title is null)
+        if (FromExchange(question, answer) is not { } title)
         {
-            return;
+            return null;
         }
-
-        await using var command = new NpgsqlCommand("""
+        var command = new NpgsqlBatchCommand("""
             UPDATE conversations SET title = $2, title_pending = false
             WHERE id = $1 AND title_pending
-            """, connection, transaction);
-        command.Parameters.Add(new() { Value = exchange.ConversationId });
+            """);
+        command.Parameters.Add(new() { Value = conversationId });
         command.Parameters.Add(new() { Value = title });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return command;
     }
 
     /// <summary>The title for a first exchange; null when neither side has a word in it.</summary>

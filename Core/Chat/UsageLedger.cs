@@ -24,11 +24,19 @@ public sealed class UsageLedger(NpgsqlDataSource dataSource, TimeProvider timePr
 {
     public static async Task RecordAsync(UsageEntry entry, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("""
+        await using var batch = new NpgsqlBatch(connection, transaction) { BatchCommands = { Command(entry) } };
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The insert of <paramref name="entry"/>, for a caller that sends it in a batch with its other writes.</summary>
+    public static NpgsqlBatchCommand Command(UsageEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var command = new NpgsqlBatchCommand("""
             INSERT INTO usage_ledger (user_id, org_id, conversation_id, message_id, request_id, operation, model,
                                       input_tokens, output_tokens, cost, estimated, trace_id)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-            """, connection, transaction);
+            """);
         command.Parameters.Add(new() { Value = entry.UserId });
         command.Parameters.Add(new() { Value = entry.OrgId });
         command.Parameters.Add(new() { Value = entry.ConversationId is { } c ? c : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
@@ -41,7 +49,7 @@ public sealed class UsageLedger(NpgsqlDataSource dataSource, TimeProvider timePr
         command.Parameters.Add(new() { Value = entry.Cost });
         command.Parameters.Add(new() { Value = entry.Estimated });
         command.Parameters.Add(new() { Value = (object?)entry.TraceId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return command;
     }
 
     /// <summary>The start of the current budget day (UTC midnight) and when the next one starts.</summary>

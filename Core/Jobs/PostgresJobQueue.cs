@@ -31,10 +31,14 @@ internal sealed class PostgresJobQueue(NpgsqlDataSource dataSource, IOptionsMoni
         var (activity, traceParent, traceState) = JobsTelemetry.StartEnqueue(request.Type);
         using (activity)
         {
+            // A type without a queue limit tries the insert first: its ON CONFLICT finds a duplicate as well as the
+            // look-up would, and most enqueues have none, so the look-up's round trip is only paid after a conflict.
+            // A limited type looks first, so that a duplicate is answered even while the queue is full.
+            var lookFirst = options.CurrentValue.For(request.Type).MaxQueuedDepth is not null;
             // Three tries: a job holding the key can finish between our insert and our look-up.
             for (var attempt = 0; attempt < 3; attempt++)
             {
-                if (request.DedupeKey is not null
+                if (request.DedupeKey is not null && (lookFirst || attempt > 0)
                     && await FindUnfinishedAsync(request, connection, transaction, cancellationToken).ConfigureAwait(false) is { } existing)
                 {
                     activity?.SetTag("messaging.message.id", existing);

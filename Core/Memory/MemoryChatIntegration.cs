@@ -155,6 +155,12 @@ public sealed partial class MemoryContextProvider(
 /// commit with the answer or not at all. A full job queue never fails the chat: the source stays 'pending' and the
 /// memory.backlog job enqueues it later. A user who asked not to be remembered gets a 'skipped' source and no job.
 /// </summary>
+/// <remarks>
+/// The job is enqueued first and the source inserted already 'queued' with it: two round trips where inserting the
+/// source, enqueueing and marking it queued took three (four with the queue's duplicate look-up). Neither is visible
+/// to a worker before the commit. The source's id is the user message's, which completes once, so the insert does not
+/// conflict; if it ever did, the job would find its source already recorded and do what it says.
+/// </remarks>
 public sealed class MemoryExchangeObserver(IJobQueue queue, MemoryMetrics metrics, IOptions<MemoryOptions> options, ILogger<MemoryExchangeObserver> logger)
     : IChatExchangeObserver
 {
@@ -166,33 +172,29 @@ public sealed class MemoryExchangeObserver(IJobQueue queue, MemoryMetrics metric
             return;
         }
         var optOut = SecretDetector.IsOptOut(exchange.UserText);
-        await using (var insert = new NpgsqlCommand("""
+        var jobId = optOut
+            ? null
+            : await MemoryJobs.TryEnqueueAsync(queue, exchange.UserMessageId, connection, transaction, metrics, logger, cancellationToken).ConfigureAwait(false);
+        await using var insert = new NpgsqlCommand("""
             INSERT INTO memory_sources (id, kind, org_id, user_id, agent_id, session_id, scope, conversation_id, user_message_id,
-                                        assistant_message_id, status, status_reason)
-            VALUES ($1, 'chat', $2, $3, $4, $5, 'user', $6, $1, $7, $8, $9)
+                                        assistant_message_id, status, status_reason, job_id)
+            VALUES ($1, 'chat', $2, $3, $4, $5, 'user', $6, $1, $7, $8, $9, $10)
             ON CONFLICT (id) DO NOTHING
-            """, connection, transaction))
-        {
-            insert.Parameters.Add(new() { Value = exchange.UserMessageId });
-            insert.Parameters.Add(new() { Value = exchange.OrgId });
-            insert.Parameters.Add(new() { Value = exchange.UserId });
-            insert.Parameters.Add(new() { Value = exchange.AgentId });
-            insert.Parameters.Add(new() { Value = MemoryContextProvider.SessionIdOf(exchange.ConversationId) });
-            insert.Parameters.Add(new() { Value = exchange.ConversationId });
-            insert.Parameters.Add(new() { Value = exchange.AssistantMessageId });
-            insert.Parameters.Add(new() { Value = optOut ? "skipped" : "pending" });
-            insert.Parameters.Add(MemorySql.Text(optOut ? "opt_out" : null));
-            if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
-            {
-                return; // already recorded (the same exchange completing twice cannot happen, but never enqueue twice)
-            }
-        }
-        if (optOut)
+            """, connection, transaction);
+        insert.Parameters.Add(new() { Value = exchange.UserMessageId });
+        insert.Parameters.Add(new() { Value = exchange.OrgId });
+        insert.Parameters.Add(new() { Value = exchange.UserId });
+        insert.Parameters.Add(new() { Value = exchange.AgentId });
+        insert.Parameters.Add(new() { Value = MemoryContextProvider.SessionIdOf(exchange.ConversationId) });
+        insert.Parameters.Add(new() { Value = exchange.ConversationId });
+        insert.Parameters.Add(new() { Value = exchange.AssistantMessageId });
+        insert.Parameters.Add(new() { Value = optOut ? "skipped" : jobId is null ? "pending" : "queued" });
+        insert.Parameters.Add(MemorySql.Text(optOut ? "opt_out" : null));
+        insert.Parameters.Add(new() { Value = jobId is { } id ? id : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1 && optOut)
         {
             metrics.FactRejected("opt_out");
-            return;
         }
-        await MemoryJobs.TryEnqueueExtractionAsync(queue, exchange.UserMessageId, connection, transaction, metrics, logger, cancellationToken).ConfigureAwait(false);
     }
 }
 

@@ -25,22 +25,34 @@ public static partial class MemoryJobs
     public static async Task<long?> TryEnqueueExtractionAsync(IJobQueue queue, Guid sourceId, NpgsqlConnection connection, NpgsqlTransaction transaction,
         MemoryMetrics metrics, ILogger logger, CancellationToken cancellationToken)
     {
+        if (await TryEnqueueAsync(queue, sourceId, connection, transaction, metrics, logger, cancellationToken).ConfigureAwait(false) is not { } jobId)
+        {
+            return null;
+        }
+        await MarkQueuedAsync(connection, transaction, sourceId, jobId, cancellationToken).ConfigureAwait(false);
+        return jobId;
+    }
+
+    /// <summary>
+    /// Enqueues the extraction of <paramref name="sourceId"/> in the caller's transaction, for a caller that records the
+    /// job on the source itself; null when the queue is full.
+    /// </summary>
+    public static async Task<long?> TryEnqueueAsync(IJobQueue queue, Guid sourceId, NpgsqlConnection connection, NpgsqlTransaction transaction,
+        MemoryMetrics metrics, ILogger logger, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(queue);
         ArgumentNullException.ThrowIfNull(metrics);
-        JobEnqueueResult job;
         try
         {
-            job = await queue.EnqueueAsync(ExtractionRequest(sourceId), connection, transaction, cancellationToken).ConfigureAwait(false);
+            return (await queue.EnqueueAsync(ExtractionRequest(sourceId), connection, transaction, cancellationToken).ConfigureAwait(false)).JobId;
         }
         catch (JobQueueFullException ex)
         {
-            // The capacity check is a plain SELECT: the transaction is intact and the exchange still commits.
+            // The capacity check is a plain SELECT: the transaction is intact and the caller's work still commits.
             metrics.SourceDeferred();
             LogDeferred(logger, sourceId, ex.MaxQueuedDepth);
             return null;
         }
-        await MarkQueuedAsync(connection, transaction, sourceId, job.JobId, cancellationToken).ConfigureAwait(false);
-        return job.JobId;
     }
 
     public static async Task MarkQueuedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid sourceId, long jobId, CancellationToken cancellationToken)

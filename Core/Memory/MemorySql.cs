@@ -137,10 +137,19 @@ public static class MemorySql
     public static Task LockUserAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid userId, CancellationToken cancellationToken) =>
         LockAsync(connection, transaction, $"memory:user:{userId:D}", cancellationToken);
 
+    /// <summary>The user's lock as a statement, for a caller that sends it in a batch before the reads it guards.</summary>
+    public static NpgsqlBatchCommand LockUserCommand(Guid userId) => LockCommand($"memory:user:{userId:D}");
+
     private static async Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string key, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 5))", connection, transaction);
+        await using var batch = new NpgsqlBatch(connection, transaction) { BatchCommands = { LockCommand(key) } };
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static NpgsqlBatchCommand LockCommand(string key)
+    {
+        var command = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 5))");
         command.Parameters.Add(new() { Value = key });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return command;
     }
 }

@@ -332,29 +332,36 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
         insert.Parameters.Add(new() { Value = PromptInjection.Names(PromptInjection.Scan(memory.Text)), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         insert.Parameters.Add(MemorySql.Bytes(tokens));
         batch.BatchCommands.Add(insert);
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        if (insert.RecordsAffected == 0)
+        // The statements after the insert act only if it inserted (the id is new), so the whole write is one round trip.
+        if (LinkEntitiesCommand(id, scope.Key, memory.Entities) is { } link)
         {
-            return null;
+            batch.BatchCommands.Add(link);
         }
-        await LinkEntitiesAsync(connection, transaction, id, scope.Key, memory.Entities, cancellationToken).ConfigureAwait(false);
         if (scope.Scope == MemoryScope.Session)
         {
             // A session lives until SessionTtl after its last memory write: every memory of it gets the new expiry.
-            await using var extend = new NpgsqlCommand("""
-                UPDATE memories SET expires_at = $2 WHERE scope_key = $1 AND invalidated_at IS NULL AND expires_at > now()
-                """, connection, transaction);
+            var extend = new NpgsqlBatchCommand("""
+                UPDATE memories SET expires_at = $2
+                WHERE scope_key = $1 AND invalidated_at IS NULL AND expires_at > now() AND EXISTS (SELECT 1 FROM memories WHERE id = $3)
+                """);
             extend.Parameters.Add(new() { Value = scope.Key });
             extend.Parameters.Add(MemorySql.Time(expiresAt));
-            await extend.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            extend.Parameters.Add(new() { Value = id });
+            batch.BatchCommands.Add(extend);
         }
-        await using var read = new NpgsqlCommand($"SELECT {MemorySql.RecordColumns} FROM memories m WHERE m.id = $1", connection, transaction);
+        var read = new NpgsqlBatchCommand($"SELECT {MemorySql.RecordColumns} FROM memories m WHERE m.id = $1");
         read.Parameters.Add(new() { Value = id });
-        return (await MemorySql.ReadRecordsAsync(read, cipher, cancellationToken).ConfigureAwait(false)).Single();
+        batch.BatchCommands.Add(read);
+        // The reader starts at the first statement that returns rows: the read.
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return insert.RecordsAffected == 1 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? await MemorySql.ReadRecordAsync(reader, cipher, cancellationToken).ConfigureAwait(false)
+            : null;
     }
 
-    private static async Task LinkEntitiesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid memoryId, string scopeKey,
-        IReadOnlyList<MemoryEntity> entities, CancellationToken cancellationToken)
+    // Links the memory to its entities (created as needed), provided the memory row exists: in the insert's batch, a
+    // conflicting insert leaves nothing to link.
+    private static NpgsqlBatchCommand? LinkEntitiesCommand(Guid memoryId, string scopeKey, IReadOnlyList<MemoryEntity> entities)
     {
         var distinct = entities
             .Select(e => (Normalized: MemoryText.NormalizeName(e.Name), Name: e.Name.Trim(), Type: string.IsNullOrWhiteSpace(e.Type) ? "other" : e.Type.Trim().ToLowerInvariant()))
@@ -364,24 +371,24 @@ public sealed partial class MemoryWriter(SessionMemoryStore sessions, FieldCiphe
             .ToList();
         if (distinct.Count == 0)
         {
-            return;
+            return null;
         }
         // DO UPDATE (not DO NOTHING) so RETURNING yields existing entities too; the update is a no-op write.
-        await using var command = new NpgsqlCommand("""
+        var command = new NpgsqlBatchCommand("""
             WITH upserted AS (
                 INSERT INTO entities (normalized_name, name, type)
-                SELECT * FROM unnest($2::text[], $3::text[], $4::text[])
+                SELECT * FROM unnest($2::text[], $3::text[], $4::text[]) WHERE EXISTS (SELECT 1 FROM memories WHERE id = $1)
                 ON CONFLICT (normalized_name) DO UPDATE SET normalized_name = excluded.normalized_name
                 RETURNING id
             )
             INSERT INTO memory_entities (memory_id, entity_id, scope_key) SELECT $1, id, $5 FROM upserted ON CONFLICT DO NOTHING
-            """, connection, transaction);
+            """);
         command.Parameters.Add(new() { Value = memoryId });
         command.Parameters.Add(MemorySql.TextArray([.. distinct.Select(e => e.Normalized)]));
         command.Parameters.Add(MemorySql.TextArray([.. distinct.Select(e => e.Name[..Math.Min(e.Name.Length, 200)])]));
         command.Parameters.Add(MemorySql.TextArray([.. distinct.Select(e => e.Type[..Math.Min(e.Type.Length, 40)])]));
         command.Parameters.Add(new() { Value = scopeKey });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return command;
     }
 
     private static async Task<bool> MarkInvalidAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, string reason, CancellationToken cancellationToken)

@@ -40,15 +40,13 @@ public sealed partial class MemoryExtractionJob(
     {
         ArgumentNullException.ThrowIfNull(context);
         var sourceId = context.Payload.GetProperty("sourceId").GetGuid();
-        var source = await LoadSourceAsync(context, sourceId, forUpdate: false, cancellationToken).ConfigureAwait(false);
+        var (source, chatExchange) = await LoadAsync(context, sourceId, cancellationToken).ConfigureAwait(false);
         if (!IsOpen(sourceId, source))
         {
             return;
         }
 
-        var exchange = source.Kind == "chat"
-            ? await LoadChatExchangeAsync(context, source, cancellationToken).ConfigureAwait(false)
-            : ReadInput(source.Input);
+        var exchange = source.Kind == "chat" ? chatExchange : ReadInput(source.Input);
         if (exchange.Count == 0 || !exchange.Any(m => m.Role == "user"))
         {
             if (await ClaimAsync(context, sourceId, source, cancellationToken).ConfigureAwait(false))
@@ -109,15 +107,20 @@ public sealed partial class MemoryExtractionJob(
         var report = await consolidator.ConsolidateAsync(context.Connection, context.Transaction, effects, facts, provenance, cancellationToken).ConfigureAwait(false);
         context.OnCommitted(ct => writer.ApplyAsync(effects, ct));
 
-        foreach (var usage in extraction.Usage.Concat(report.Usage))
+        // The model calls' usage and the source's outcome in one round trip.
+        await using (var batch = new NpgsqlBatch(context.Connection, context.Transaction))
         {
-            var cost = pricing.Value.CostOf(usage.Model, usage.InputTokens, usage.OutputTokens);
-            await UsageLedger.RecordAsync(new UsageEntry(source.UserId, source.OrgId, source.ConversationId, source.UserMessageId,
-                $"memory-source:{sourceId:N}", usage.Operation, usage.Model, usage.InputTokens, usage.OutputTokens, cost, usage.Estimated,
-                System.Diagnostics.Activity.Current?.TraceId.ToString()), context.Connection, context.Transaction, cancellationToken).ConfigureAwait(false);
+            foreach (var usage in extraction.Usage.Concat(report.Usage))
+            {
+                var cost = pricing.Value.CostOf(usage.Model, usage.InputTokens, usage.OutputTokens);
+                batch.BatchCommands.Add(UsageLedger.Command(new UsageEntry(source.UserId, source.OrgId, source.ConversationId, source.UserMessageId,
+                    $"memory-source:{sourceId:N}", usage.Operation, usage.Model, usage.InputTokens, usage.OutputTokens, cost, usage.Estimated,
+                    System.Diagnostics.Activity.Current?.TraceId.ToString())));
+            }
+            batch.BatchCommands.Add(FinishCommand(context, sourceId, "done",
+                extraction.Rejected.Count > 0 ? $"{extraction.Rejected.Count} facts rejected by the schema" : null, extraction.Facts.Count, report.Counts));
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-        await FinishAsync(context, sourceId, "done", extraction.Rejected.Count > 0 ? $"{extraction.Rejected.Count} facts rejected by the schema" : null,
-            extraction.Facts.Count, report.Counts, cancellationToken).ConfigureAwait(false);
         var operations = string.Join(", ", report.Counts.Select(c => $"{c.Key}={c.Value}"));
         LogExtracted(sourceId, extraction.Facts.Count, facts.Count, operations);
     }
@@ -170,15 +173,36 @@ public sealed partial class MemoryExtractionJob(
 
     // Takes the user's lock, then the source row, and checks again that there is still work: erasure or the deletion
     // of the conversation (both under the same lock), or another run of the same source, may have happened while the
-    // model was answering.
+    // model was answering. One round trip: the statements run in order, so the reads happen under the lock.
     private async Task<bool> ClaimAsync(JobContext context, Guid sourceId, SourceRow source, CancellationToken cancellationToken)
     {
-        await MemorySql.LockUserAsync(context.Connection, context.Transaction, source.UserId, cancellationToken).ConfigureAwait(false);
-        if (!IsOpen(sourceId, await LoadSourceAsync(context, sourceId, forUpdate: true, cancellationToken).ConfigureAwait(false)))
+        SourceRow? current;
+        var conversationExists = true;
+        await using (var batch = new NpgsqlBatch(context.Connection, context.Transaction))
+        {
+            batch.BatchCommands.Add(MemorySql.LockUserCommand(source.UserId));
+            batch.BatchCommands.Add(SourceCommand(sourceId, forUpdate: true));
+            if (source.Kind == "chat")
+            {
+                var conversation = new NpgsqlBatchCommand("SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
+                conversation.Parameters.Add(new() { Value = source.ConversationId ?? Guid.Empty });
+                conversation.Parameters.Add(new() { Value = source.UserId });
+                batch.BatchCommands.Add(conversation);
+            }
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the lock's one row
+            current = await ReadSourceAsync(reader, cancellationToken).ConfigureAwait(false);
+            if (source.Kind == "chat")
+            {
+                await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                conversationExists = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        if (!IsOpen(sourceId, current))
         {
             return false;
         }
-        if (source.Kind == "chat" && !await ConversationExistsAsync(context, source, cancellationToken).ConfigureAwait(false))
+        if (!conversationExists)
         {
             // Its session memory has ended with it; nothing of a deleted conversation is mined.
             await FinishAsync(context, sourceId, "skipped", "conversation_deleted", 0, null, cancellationToken).ConfigureAwait(false);
@@ -187,22 +211,47 @@ public sealed partial class MemoryExtractionJob(
         return true;
     }
 
-    private static async Task<bool> ConversationExistsAsync(JobContext context, SourceRow source, CancellationToken cancellationToken)
+    // The source, and for a chat source its two messages, in one round trip. The messages are read only while the
+    // conversation still exists and belongs to the source's user: a deleted conversation is not mined.
+    private async Task<(SourceRow? Source, List<(string Role, string Content)> Exchange)> LoadAsync(JobContext context, Guid sourceId,
+        CancellationToken cancellationToken)
     {
-        await using var command = context.CreateCommand("SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
-        command.Parameters.Add(new() { Value = source.ConversationId ?? Guid.Empty });
-        command.Parameters.Add(new() { Value = source.UserId });
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
+        await using var batch = new NpgsqlBatch(context.Connection, context.Transaction);
+        batch.BatchCommands.Add(SourceCommand(sourceId, forUpdate: false));
+        var messagesCommand = new NpgsqlBatchCommand("""
+            SELECT m.role, m.content, m.key_id, m.content_ct, m.id
+            FROM memory_sources s
+            JOIN messages m ON m.id IN (s.user_message_id, s.assistant_message_id)
+            JOIN conversations c ON c.id = m.conversation_id
+            WHERE s.id = $1 AND s.kind = 'chat' AND c.user_id = s.user_id AND c.deleted_at IS NULL AND m.status = 'complete'
+            ORDER BY m.sequence
+            """);
+        messagesCommand.Parameters.Add(new() { Value = sourceId });
+        batch.BatchCommands.Add(messagesCommand);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var source = await ReadSourceAsync(reader, cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var messages = new List<(string, string)>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            messages.Add((reader.GetString(0), await cipher.OpenAsync(ConversationStore.ReadContent(reader, 1, 2, 3), EncryptedField.MessageContent,
+                reader.GetGuid(4), cancellationToken).ConfigureAwait(false)));
+        }
+        return (source, messages);
     }
 
-    private static async Task<SourceRow?> LoadSourceAsync(JobContext context, Guid sourceId, bool forUpdate, CancellationToken cancellationToken)
+    private static NpgsqlBatchCommand SourceCommand(Guid sourceId, bool forUpdate)
     {
-        await using var command = context.CreateCommand($"""
+        var command = new NpgsqlBatchCommand($"""
             SELECT kind, org_id, user_id, agent_id, session_id, scope, conversation_id, user_message_id, assistant_message_id, input, status
             FROM memory_sources WHERE id = $1 {(forUpdate ? "FOR UPDATE" : "")}
             """);
         command.Parameters.Add(new() { Value = sourceId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return command;
+    }
+
+    private static async Task<SourceRow?> ReadSourceAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             return null;
@@ -211,30 +260,6 @@ public sealed partial class MemoryExtractionJob(
             reader.GetString(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
             reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetGuid(6), reader.IsDBNull(7) ? null : reader.GetGuid(7),
             reader.IsDBNull(8) ? null : reader.GetGuid(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetString(10));
-    }
-
-    private async Task<List<(string Role, string Content)>> LoadChatExchangeAsync(JobContext context, SourceRow source, CancellationToken cancellationToken)
-    {
-        // Only while the conversation still exists and belongs to the user: a deleted conversation is not mined. Two
-        // ids as two parameters, not an array: PostgreSQL then knows the rows are two and settles on a generic plan
-        // (with an array it planned this statement again on every call, most of its time).
-        await using var command = context.CreateCommand("""
-            SELECT m.role, m.content, m.key_id, m.content_ct, m.id
-            FROM messages m JOIN conversations c ON c.id = m.conversation_id
-            WHERE m.id IN ($1, $3) AND c.user_id = $2 AND c.deleted_at IS NULL AND m.status = 'complete'
-            ORDER BY m.sequence
-            """);
-        command.Parameters.Add(new() { Value = source.UserMessageId ?? Guid.Empty });
-        command.Parameters.Add(new() { Value = source.UserId });
-        command.Parameters.Add(new() { Value = source.AssistantMessageId ?? Guid.Empty });
-        var messages = new List<(string, string)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            messages.Add((reader.GetString(0), await cipher.OpenAsync(ConversationStore.ReadContent(reader, 1, 2, 3), EncryptedField.MessageContent,
-                reader.GetGuid(4), cancellationToken).ConfigureAwait(false)));
-        }
-        return messages;
     }
 
     private static List<(string Role, string Content)> ReadInput(string? input)
@@ -252,7 +277,17 @@ public sealed partial class MemoryExtractionJob(
     private static async Task FinishAsync(JobContext context, Guid sourceId, string status, string? reason, int facts,
         IReadOnlyDictionary<string, int>? operations, CancellationToken cancellationToken)
     {
-        await using var command = context.CreateCommand("""
+        await using var batch = new NpgsqlBatch(context.Connection, context.Transaction)
+        {
+            BatchCommands = { FinishCommand(context, sourceId, status, reason, facts, operations) },
+        };
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static NpgsqlBatchCommand FinishCommand(JobContext context, Guid sourceId, string status, string? reason, int facts,
+        IReadOnlyDictionary<string, int>? operations)
+    {
+        var command = new NpgsqlBatchCommand("""
             UPDATE memory_sources
             SET status = $2, status_reason = $3, facts = $4, operations = $5::jsonb, processed_at = now(), job_id = coalesce(job_id, $6)
             WHERE id = $1
@@ -263,7 +298,7 @@ public sealed partial class MemoryExtractionJob(
         command.Parameters.Add(new() { Value = facts });
         command.Parameters.Add(MemorySql.Text(operations is null ? null : JsonSerializer.Serialize(operations)));
         command.Parameters.Add(new() { Value = context.Job.Id });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return command;
     }
 
     private sealed record SourceRow(string Kind, Guid OrgId, Guid UserId, string AgentId, string? SessionId, string Scope, Guid? ConversationId,

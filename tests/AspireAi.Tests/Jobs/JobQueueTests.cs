@@ -100,6 +100,25 @@ public sealed class JobQueueTests
     }
 
     [Fact]
+    public async Task A_duplicate_of_an_unfinished_job_is_answered_with_it_even_while_its_queue_is_full()
+    {
+        var servers = await TestServers.GetAsync();
+        var type = JobsTestData.NewType();
+        using var host = JobsTestData.CreateQueueHost(servers.PostgresConnectionString, new Dictionary<string, string?>
+        {
+            [$"Jobs:Types:{type}:MaxQueuedDepth"] = "1",
+        });
+        var queue = host.Services.GetRequiredService<IJobQueue>();
+
+        var first = await queue.EnqueueAsync(new JobRequest(type) { DedupeKey = "exchange-1" });
+        var again = await queue.EnqueueAsync(new JobRequest(type) { DedupeKey = "exchange-1" });
+
+        Assert.Equal((first.JobId, false), (again.JobId, again.Created));
+        await Assert.ThrowsAsync<JobQueueFullException>(() => queue.EnqueueAsync(new JobRequest(type) { DedupeKey = "exchange-2" }));
+        Assert.Equal(1, await JobsTestData.CountAsync(servers.DataSource, "SELECT count(*) FROM jobs WHERE type = $1", type));
+    }
+
+    [Fact]
     public async Task A_full_queue_refuses_the_enqueue_before_the_callers_transaction_commits_so_nothing_is_half_written()
     {
         var servers = await TestServers.GetAsync();

@@ -54,6 +54,35 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
     }
 
     [Fact]
+    public async Task A_completed_exchange_commits_its_source_with_the_job_that_extracts_it()
+    {
+        var (client, user) = await factory.CreateUserClientAsync();
+        var conversation = await ChatTestData.CreateConversationAsync(client);
+        await MemoryTestData.ChatAsync(client, conversation, "I work at Vandelay Industries.");
+
+        // One source, recorded with its job (a worker may already have run it), and that job points back at it.
+        await using (var command = factory.DataSource.CreateCommand("""
+            SELECT s.status, s.job_id = j.id, j.dedupe_key = 'source:' || replace(s.id::text, '-', ''), s.assistant_message_id IS NOT NULL
+            FROM memory_sources s JOIN jobs j ON j.type = 'memory.extract' AND (j.payload->>'sourceId')::uuid = s.id
+            WHERE s.user_id = $1 AND s.conversation_id = $2
+            """))
+        {
+            command.Parameters.Add(new() { Value = user.Id });
+            command.Parameters.Add(new() { Value = conversation });
+            await using var reader = await command.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            Assert.Contains(reader.GetString(0), new[] { "queued", "done" });
+            Assert.Equal((true, true, true), (reader.GetBoolean(1), reader.GetBoolean(2), reader.GetBoolean(3)));
+            Assert.False(await reader.ReadAsync());
+        }
+
+        await MemoryTestData.RunExtractionsAsync(factory, user.Id);
+        Assert.Equal(1, await MemoryTestData.CountAsync(factory.DataSource,
+            "SELECT count(*) FROM memory_sources WHERE user_id = $1 AND status = 'done' AND job_id IS NOT NULL", user.Id));
+        Assert.Contains(await MemoryTestData.MemoriesAsync(factory.DataSource, user.Id), m => m.Text.Contains("Vandelay", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Extraction_is_idempotent_per_source()
     {
         var (client, user) = await factory.CreateUserClientAsync();
