@@ -25,8 +25,10 @@ public sealed record ConsolidationReport(IReadOnlyList<MemoryWriteResult> Result
 public sealed partial class MemoryConsolidator(
     MemoryWriter writer, MemoryLanguageModel model, MemoryEmbedder embedder, IOptions<MemoryOptions> options, ILogger<MemoryConsolidator> logger)
 {
+    /// <param name="userLockHeld">A user whose lock (<see cref="MemorySql.LockUserAsync"/>) the caller's transaction
+    /// already holds, as an extraction job's does: taking it again would only cost a round trip.</param>
     public async Task<ConsolidationReport> ConsolidateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, MemoryWriteEffects effects,
-        IReadOnlyList<ScopedFact> facts, MemoryProvenance provenance, CancellationToken cancellationToken)
+        IReadOnlyList<ScopedFact> facts, MemoryProvenance provenance, CancellationToken cancellationToken, Guid? userLockHeld = null)
     {
         ArgumentNullException.ThrowIfNull(facts);
         ArgumentNullException.ThrowIfNull(provenance);
@@ -36,7 +38,8 @@ public sealed partial class MemoryConsolidator(
         }
         // Embeddings first: a remote embedder is slow and needs no lock.
         var vectors = await embedder.EmbedAsync([.. facts.Select(f => f.Fact.Text)], cancellationToken).ConfigureAwait(false);
-        await LockAsync(connection, transaction, facts.Select(f => f.Scope), cancellationToken).ConfigureAwait(false);
+        await LockAsync(connection, transaction, facts.Select(f => f.Scope).Where(s => !(s.IsPersonal && s.UserId == userLockHeld)), cancellationToken)
+            .ConfigureAwait(false);
 
         var results = new List<MemoryWriteResult>();
         var usage = new List<MemoryModelUsage>();

@@ -104,7 +104,8 @@ public sealed partial class MemoryExtractionJob(
             return;
         }
         var effects = new MemoryWriteEffects();
-        var report = await consolidator.ConsolidateAsync(context.Connection, context.Transaction, effects, facts, provenance, cancellationToken).ConfigureAwait(false);
+        var report = await consolidator.ConsolidateAsync(context.Connection, context.Transaction, effects, facts, provenance, cancellationToken,
+            userLockHeld: source.UserId).ConfigureAwait(false);
         context.OnCommitted(ct => writer.ApplyAsync(effects, ct));
 
         // The model calls' usage and the source's outcome in one round trip.
