@@ -74,7 +74,7 @@ public sealed partial class MemoryRecallMonitorJob(
         }
 
         double recall = 0, nearest = 0;
-        var walked = 0;
+        var plans = new Dictionary<MemorySemanticPlan, int>();
         var unused = new List<(Guid UserId, float[] Vector)>(probes);
         foreach (var (orgId, userId) in targets)
         {
@@ -89,7 +89,7 @@ public sealed partial class MemoryRecallMonitorJob(
             var vector = new MemoryVector(probe.Vector, model);
             List<string> keys = [MemoryScopeRef.ForUser(orgId, userId).Key, MemoryScopeRef.ForOrg(orgId).Key];
             var plan = MemorySemanticQuery.Choose(await statistics.ScopeSizeAsync(keys, cancellationToken).ConfigureAwait(false), k, hnsw);
-            walked += plan == MemorySemanticPlan.Index ? 1 : 0;
+            plans[plan] = plans.GetValueOrDefault(plan) + 1;
             var approximate = await DistancesAsync(context, hnsw, vector, keys, k, plan, cancellationToken).ConfigureAwait(false);
             var exact = await DistancesAsync(context, hnsw, vector, keys, k, MemorySemanticPlan.Exact, cancellationToken).ConfigureAwait(false);
             if (exact.Count == 0)
@@ -104,11 +104,12 @@ public sealed partial class MemoryRecallMonitorJob(
             nearest += approximate.Count > 0 && approximate[0] <= exact[0] + 1e-6 ? 1 : 0;
         }
 
-        var measurement = new MemoryRecallMeasurement(model, k, targets.Count, recall / targets.Count, nearest / targets.Count, hnsw, walked);
+        var measurement = new MemoryRecallMeasurement(model, k, targets.Count, recall / targets.Count, nearest / targets.Count, hnsw,
+            plans.GetValueOrDefault(MemorySemanticPlan.Index), plans.GetValueOrDefault(MemorySemanticPlan.Exact), plans.GetValueOrDefault(MemorySemanticPlan.Planner));
         LastMeasurement = measurement;
         metrics.RecordRecall(model, k, measurement.Recall);
-        LogRecall(k, model, measurement.Recall, measurement.NearestFound, measurement.Samples, walked, hnsw.EfSearch, hnsw.IterativeScan, hnsw.MaxScanTuples,
-            hnsw.Overfetch);
+        LogRecall(k, model, measurement.Recall, measurement.NearestFound, measurement.Samples, measurement.IndexSamples, measurement.ExactSamples,
+            measurement.PlannerSamples, hnsw.EfSearch, hnsw.IterativeScan, hnsw.MaxScanTuples, hnsw.Overfetch);
     }
 
     // The semantic leg's distances, nearest first; SET LOCAL stays inside the job's transaction, and is undone after.
@@ -135,9 +136,9 @@ public sealed partial class MemoryRecallMonitorJob(
     }
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Memory semantic leg recall@{K} for {Model}: {Recall:0.000} against exact search; exact nearest found {NearestFound:P1} ({Samples} probes, {Walked} of them through the HNSW graph, the others ranked exactly; ef_search {EfSearch}, {IterativeScan}, max_scan_tuples {MaxScanTuples}, over-fetch {Overfetch})")]
-    private partial void LogRecall(int k, string model, double recall, double nearestFound, int samples, int walked, int efSearch, MemoryIterativeScan iterativeScan,
-        int maxScanTuples, int overfetch);
+        Message = "Memory semantic leg recall@{K} for {Model}: {Recall:0.000} against exact search; exact nearest found {NearestFound:P1} ({Samples} probes: {Walked} through the HNSW graph, {Exact} ranked exactly, {Planned} as PostgreSQL planned them for want of table statistics; ef_search {EfSearch}, {IterativeScan}, max_scan_tuples {MaxScanTuples}, over-fetch {Overfetch})")]
+    private partial void LogRecall(int k, string model, double recall, double nearestFound, int samples, int walked, int exact, int planned, int efSearch,
+        MemoryIterativeScan iterativeScan, int maxScanTuples, int overfetch);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Memory recall monitor: no user memory embedded with {Model} yet")]
     private partial void LogNothingToMeasure(string model);
@@ -147,6 +148,8 @@ public sealed partial class MemoryRecallMonitorJob(
 /// <param name="Recall">Mean recall@K of the semantic leg against exact search.</param>
 /// <param name="NearestFound">Share of probes whose exact nearest neighbour came first.</param>
 /// <param name="Settings">The HNSW settings measured (production's).</param>
-/// <param name="IndexSamples">Probes whose scope production searches through the HNSW graph; the others it ranks exactly.</param>
+/// <param name="IndexSamples">Probes whose scope production searches through the HNSW graph.</param>
+/// <param name="ExactSamples">Probes whose scope production ranks exactly (small scopes).</param>
+/// <param name="PlannerSamples">Probes production leaves to PostgreSQL's planner: the table has no statistics yet.</param>
 public sealed record MemoryRecallMeasurement(string Model, int K, int Samples, double Recall, double NearestFound, MemoryHnswSettings Settings,
-    int IndexSamples);
+    int IndexSamples, int ExactSamples, int PlannerSamples);

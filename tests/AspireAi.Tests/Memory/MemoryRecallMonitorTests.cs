@@ -61,6 +61,8 @@ public sealed class MemoryRecallMonitorTests(ApiFactory factory)
         // plans them; either finds what exact search does, or nearly.
         Assert.InRange(measured.Recall, 0.9, 1.0);
         Assert.InRange(measured.NearestFound, 0.9, 1.0);
+        // Every probe is counted under the plan it ran, and none of these small scopes walked the graph.
+        Assert.Equal((0, measured.Samples), (measured.IndexSamples, measured.ExactSamples + measured.PlannerSamples));
         Assert.Contains(recall, r => r.Model == "all-MiniLM-L6-v2" && Math.Abs(r.Value - measured.Recall) < 1e-9);
 
         // Other settings are reported as configured. Whether a probe walks the graph with them depends on its scope's size
