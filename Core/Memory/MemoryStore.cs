@@ -310,15 +310,12 @@ public sealed class MemoryStore(NpgsqlDataSource dataSource, SessionMemoryStore 
         command.Parameters.Add(new() { Value = ids.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
         command.Parameters.Add(new() { Value = recordInterval, NpgsqlDbType = NpgsqlDbType.Interval });
         PlanCache.AddOnGenericPlans(batch, command);
+        // The reader starts at the first command that returns rows (BEGIN and SET return none): the update's.
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        do
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (reader.FieldCount == 1 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                current.Add(reader.GetGuid(0));
-            }
+            current.Add(reader.GetGuid(0));
         }
-        while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
         return current;
     }
 

@@ -120,16 +120,13 @@ public sealed partial class MemoryRecallMonitorJob(
         MemorySemanticQuery.Add(batch, settings, "m.id, m.embedding <=> $1", vector, keys, MemoryNames.AllTypes, k, plan);
         MemorySemanticQuery.AddRestore(batch);
         var distances = new List<double>();
+        // The reader starts at the first command that returns rows (SET returns none): the search's.
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
-            do
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (reader.FieldCount == 2 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    distances.Add(reader.GetDouble(1));
-                }
+                distances.Add(reader.GetDouble(1));
             }
-            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
         }
         distances.Sort();
         return distances;
