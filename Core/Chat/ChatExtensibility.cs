@@ -19,45 +19,11 @@ public sealed record Citation(Guid DocumentId, string Title, Guid ChunkId, int? 
 /// Supplies context before every completion (long-term memory, documents). Providers run concurrently; one that
 /// fails or is slow is skipped so that chat degrades instead of failing.
 /// </summary>
-/// <remarks>
-/// The chat may start <see cref="SearchAsync"/> before it has checked the turn (beside the read that checks it, from
-/// the conversation's agent as last seen) and drop what it finds if the turn is refused. So the search must not count
-/// on the turn going ahead: what only an answered turn should leave behind (a memory's use counted) belongs in the
-/// returned draft's <see cref="ChatContextDraft.CompleteAsync"/>, which runs once the turn is accepted.
-/// </remarks>
 public interface IChatContextProvider
 {
     string Name { get; }
 
-    /// <summary>Finds the turn's context; <see langword="null"/> when there is none to give.</summary>
-    Task<ChatContextDraft?> SearchAsync(ChatContextRequest request, CancellationToken cancellationToken);
-}
-
-/// <summary>Context found for a turn that may still be refused (see <see cref="IChatContextProvider"/>).</summary>
-public abstract class ChatContextDraft
-{
-    /// <summary>The block for the model, and whatever the turn's acceptance commits (uses counted, metrics).</summary>
-    public abstract Task<ChatContextBlock?> CompleteAsync(CancellationToken cancellationToken);
-
-    /// <summary>A draft with nothing left to do: the block is final as found.</summary>
-    public static ChatContextDraft Final(ChatContextBlock? block) => new FinalDraft(block);
-
-    private sealed class FinalDraft(ChatContextBlock? block) : ChatContextDraft
-    {
-        public override Task<ChatContextBlock?> CompleteAsync(CancellationToken cancellationToken) => Task.FromResult(block);
-    }
-}
-
-public static class ChatContextProviderExtensions
-{
-    /// <summary>Searches and completes at once, for a caller that has already accepted the turn.</summary>
-    public static async Task<ChatContextBlock?> GetContextAsync(this IChatContextProvider provider, ChatContextRequest request,
-        CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(provider);
-        var draft = await provider.SearchAsync(request, cancellationToken).ConfigureAwait(false);
-        return draft is null ? null : await draft.CompleteAsync(cancellationToken).ConfigureAwait(false);
-    }
+    Task<ChatContextBlock?> GetContextAsync(ChatContextRequest request, CancellationToken cancellationToken);
 }
 
 /// <summary>Supplies the tools offered to the model for one user's turn.</summary>

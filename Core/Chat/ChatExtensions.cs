@@ -20,7 +20,6 @@ public static class ChatExtensions
         builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddSingleton<ExactResponseCache>();
         builder.Services.AddSingleton<MessageTokenCounts>();
-        builder.Services.AddSingleton<ConversationAgents>();
         builder.Services.AddSingleton<ChatService>();
         builder.Services.AddSingleton<IChatToolProvider, BuiltInTools>();
         builder.Services.AddSingleton<MessageFeedbackStore>();

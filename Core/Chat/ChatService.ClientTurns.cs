@@ -30,11 +30,6 @@ public sealed partial class ChatService
         var (dayStart, reset) = ledger.CurrentDay();
         var query = request.Messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
         PrefetchQueryEmbedding(query, cancellationToken);
-        var fresh = (User: Guid.CreateVersion7(), Assistant: Guid.CreateVersion7());
-        // Without a conversation the search's request is known now; with one, if its agent is remembered.
-        using var early = StartEarlySearch(request.ConversationId is { } known
-            ? conversationAgents.Find(request.UserId, known) is { } knownAgent ? new ChatContextRequest(request.UserId, request.OrgId, knownAgent, known, query) : null
-            : new ChatContextRequest(request.UserId, request.OrgId, "default", fresh.User, query), cancellationToken);
         Conversation? conversation = null;
         string userName;
         long used;
@@ -44,11 +39,9 @@ public sealed partial class ChatService
             // The same owner check as native chat; the stored history is not used, the client sent its own.
             if (await LoadTurnStateAsync(request.UserId, conversationId, dayStart, options.SystemPromptName, cancellationToken).ConfigureAwait(false) is not { } state)
             {
-                conversationAgents.Forget(request.UserId, conversationId);
                 return new ChatPreparation(ChatRejection.ConversationNotFound);
             }
             (conversation, userName, used, prompt, _) = state;
-            conversationAgents.Remember(request.UserId, conversationId, conversation.AgentId);
         }
         else
         {
@@ -65,11 +58,12 @@ public sealed partial class ChatService
         prompt = await rollouts.ChooseAsync(prompt, request.UserId, cancellationToken).ConfigureAwait(false);
 
         var traceId = Activity.Current?.TraceId.ToString();
+        var fresh = (User: Guid.CreateVersion7(), Assistant: Guid.CreateVersion7());
         // Without a conversation there is no session: a fresh id matches no session memory.
         var contextRequest = new ChatContextRequest(request.UserId, request.OrgId, conversation?.AgentId ?? "default", conversation?.Id ?? fresh.User, query);
         var ((userMessageId, assistantMessageId), context) = await StoreAndGatherAsync(
             conversation is null ? Task.FromResult(fresh) : StoreUserMessageAsync(conversation, query, prompt, traceId, cancellationToken),
-            SearchFor(contextRequest, early, cancellationToken), cancellationToken).ConfigureAwait(false);
+            contextRequest, cancellationToken).ConfigureAwait(false);
 
         var messages = StartPrompt(prompt, userName, context);
         messages.AddRange(request.Messages);

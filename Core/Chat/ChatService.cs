@@ -50,7 +50,6 @@ public sealed partial class ChatService(
     IOptions<ChatSettings> settings,
     IOptions<PricingSettings> pricing,
     MessageTokenCounts tokenCounts,
-    ConversationAgents conversationAgents,
     ILogger<ChatService> logger,
     ExactResponseCache? responseCache = null,
     IEmbeddingGenerator<string, Embedding<float>>? embeddings = null)
@@ -65,17 +64,12 @@ public sealed partial class ChatService(
         var options = settings.Value;
         var (dayStart, reset) = ledger.CurrentDay();
         PrefetchQueryEmbedding(content, cancellationToken);
-        using var early = StartEarlySearch(conversationAgents.Find(userId, conversationId) is { } knownAgent
-            ? new ChatContextRequest(userId, orgId, knownAgent, conversationId, content)
-            : null, cancellationToken);
         var state = await LoadTurnStateAsync(userId, conversationId, dayStart, options.SystemPromptName, cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
-            conversationAgents.Forget(userId, conversationId);
             return new ChatPreparation(ChatRejection.ConversationNotFound);
         }
         var (conversation, userName, used, prompt, history) = state.Value;
-        conversationAgents.Remember(userId, conversationId, conversation.AgentId);
         if (options.DailyTokenBudget > 0 && used >= options.DailyTokenBudget)
         {
             return new ChatPreparation(ChatRejection.BudgetExceeded, BudgetResetsAt: reset, TokensUsed: used, TokenBudget: options.DailyTokenBudget);
@@ -90,8 +84,7 @@ public sealed partial class ChatService(
         var traceId = Activity.Current?.TraceId.ToString();
         var contextRequest = new ChatContextRequest(userId, orgId, conversation.AgentId, conversationId, content);
         var ((userMessageId, assistantMessageId), context) = await StoreAndGatherAsync(
-            StoreUserMessageAsync(conversation, content, prompt, traceId, cancellationToken), SearchFor(contextRequest, early, cancellationToken),
-            cancellationToken).ConfigureAwait(false);
+            StoreUserMessageAsync(conversation, content, prompt, traceId, cancellationToken), contextRequest, cancellationToken).ConfigureAwait(false);
 
         var messages = StartPrompt(prompt, userName, context);
         messages.AddRange(history);
@@ -546,19 +539,16 @@ public sealed partial class ChatService(
     }
 
     /// <summary>
-    /// Waits for the user's message to be stored while the context search finishes and its drafts complete: retrieval
-    /// does not read the message, and the provider is called only after both, so the message is still durable before
-    /// the model sees it.
+    /// Waits for the user's message to be stored while the context is gathered: retrieval does not read the message,
+    /// and the provider is called only after both, so the message is still durable before the model sees it.
     /// </summary>
-    private async Task<(T Stored, List<ChatContextBlock> Context)> StoreAndGatherAsync<T>(Task<T> store, Task<ProviderDraft[]> search,
+    private async Task<(T Stored, List<ChatContextBlock> Context)> StoreAndGatherAsync<T>(Task<T> store, ChatContextRequest request,
         CancellationToken cancellationToken)
     {
-        var context = CompleteContextAsync(search, cancellationToken);
+        var context = GatherContextAsync(request, cancellationToken);
         await Task.WhenAll(store, context).ConfigureAwait(false);
         return (await store.ConfigureAwait(false), await context.ConfigureAwait(false));
     }
-
-    private readonly record struct ProviderDraft(string Provider, ChatContextDraft? Draft);
 
     /// <summary>The system prompt, with the data policy, and the retrieved context as data: user-role envelopes, never system text (see LlmPromptBlocks).</summary>
     private static List<ChatMessage> StartPrompt(PromptVersion prompt, string userName, List<ChatContextBlock> context)
@@ -575,43 +565,24 @@ public sealed partial class ChatService(
         return messages;
     }
 
-    private async Task<ProviderDraft[]> SearchContextAsync(ChatContextRequest request, CancellationToken cancellationToken)
+    private async Task<List<ChatContextBlock>> GatherContextAsync(ChatContextRequest request, CancellationToken cancellationToken)
     {
-        var searches = contextProviders.Select(async provider =>
+        var tasks = contextProviders.Select(async provider =>
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(ContextTimeout);
             try
             {
-                return new ProviderDraft(provider.Name, await provider.SearchAsync(request, timeout.Token).ConfigureAwait(false));
+                return await provider.GetContextAsync(request, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // Memory or documents being unavailable degrades the answer; it must not fail the chat.
                 LogContextProviderFailed(ex, provider.Name);
-                return new ProviderDraft(provider.Name, null);
-            }
-        });
-        return await Task.WhenAll(searches).ConfigureAwait(false);
-    }
-
-    private async Task<List<ChatContextBlock>> CompleteContextAsync(Task<ProviderDraft[]> search, CancellationToken cancellationToken)
-    {
-        var drafts = await search.ConfigureAwait(false);
-        var blocks = await Task.WhenAll(drafts.Where(d => d.Draft is not null).Select(async found =>
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(ContextTimeout);
-            try
-            {
-                return await found.Draft!.CompleteAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                LogContextProviderFailed(ex, found.Provider);
                 return null;
             }
-        })).ConfigureAwait(false);
+        });
+        var blocks = await Task.WhenAll(tasks).ConfigureAwait(false);
         return [.. blocks.OfType<ChatContextBlock>()];
     }
 

@@ -24,13 +24,6 @@ public sealed class ChatSettings
     /// </summary>
     public bool EnableTools { get; set; } = true;
 
-    /// <summary>
-    /// Whether a turn in a conversation whose agent this instance already knows starts its memory and document search
-    /// beside the read that checks the turn, instead of after it (<see cref="ConversationAgents"/>). A refused turn's
-    /// search is stopped and dropped; only the searches' own metrics and logs show that it ran.
-    /// </summary>
-    public bool EarlyContextSearch { get; set; } = true;
-
     /// <summary>Per-user tokens (input + output) per UTC day; 0 turns the budget off.</summary>
     [Range(0, long.MaxValue)] public long DailyTokenBudget { get; set; } = 500_000;
 

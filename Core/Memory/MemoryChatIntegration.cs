@@ -27,7 +27,7 @@ public sealed partial class MemoryContextProvider(
 {
     public string Name => "memory";
 
-    public async Task<ChatContextDraft?> SearchAsync(ChatContextRequest request, CancellationToken cancellationToken)
+    public async Task<ChatContextBlock?> GetContextAsync(ChatContextRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var settings = options.Value;
@@ -43,7 +43,8 @@ public sealed partial class MemoryContextProvider(
         // Quality of the search itself: its best semantic similarity, and whether it found candidates of which none is
         // good enough (low confidence). The profile fallback below is not retrieval and does not count.
         var scored = result.Items.Where(m => m.Breakdown.Semantic > 0).ToList();
-        var quality = new SearchQuality(scored.Count == 0 ? null : scored.Max(m => m.Breakdown.Semantic), result.Items.Count > 0 && !ranked.Any());
+        quality?.Record(RetrievalSources.Memory, scored.Count == 0 ? null : scored.Max(m => m.Breakdown.Semantic),
+            result.Items.Count > 0 && !ranked.Any());
         if (AsksAboutTheUser(request.Query))
         {
             // "What do you know about me?" resembles no memory in particular, yet every memory answers it: fall back
@@ -51,33 +52,15 @@ public sealed partial class MemoryContextProvider(
             var profile = await retriever.ProfileAsync(request.UserId, request.OrgId, settings.CandidatesPerRetriever, cancellationToken).ConfigureAwait(false);
             ranked = ranked.Concat(profile).DistinctBy(m => m.Id);
         }
-        return new MemoryDraft(this, [.. ranked], result.Candidates, quality, Stopwatch.GetElapsedTime(started));
-    }
-
-    private readonly record struct SearchQuality(double? BestSemantic, bool LowConfidence);
-
-    // What only a turn that goes ahead does: the screen, the selection (whose uses are counted), metrics and log.
-    private async Task<ChatContextBlock?> CompleteAsync(List<ScoredMemory> ranked, int candidates, SearchQuality searchQuality, TimeSpan searched,
-        CancellationToken cancellationToken)
-    {
-        var started = Stopwatch.GetTimestamp();
-        quality?.Record(RetrievalSources.Memory, searchQuality.BestSemantic, searchQuality.LowConfidence);
         // A memory is a statement about the user. One that reads as an instruction or a claim on the system (written
         // as given with infer=false, or from before the screen existed) is kept for the user to see but never shown to the model.
-        var trusted = ranked.Where(m => screen.IsTrustedFact(m.Text, "memory", "withheld")).ToList();
-        var (text, chosen) = await SelectCurrentAsync(trusted, options.Value.TokenBudget, cancellationToken).ConfigureAwait(false);
+        ranked = ranked.Where(m => screen.IsTrustedFact(m.Text, "memory", "withheld"));
+        var (text, chosen) = await SelectCurrentAsync([.. ranked], settings.TokenBudget, cancellationToken).ConfigureAwait(false);
         var tokens = text is null ? 0 : TokenCounter.Count(text);
-        var elapsed = searched + Stopwatch.GetElapsedTime(started);
+        var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.Retrieved(elapsed, "chat", chosen.Count, tokens);
-        LogRetrieved(chosen.Count, candidates, tokens, elapsed.TotalMilliseconds);
+        LogRetrieved(chosen.Count, result.Candidates, tokens, elapsed.TotalMilliseconds);
         return text is null ? null : new ChatContextBlock(text, [.. chosen.Select(m => m.Id)], []);
-    }
-
-    private sealed class MemoryDraft(MemoryContextProvider owner, List<ScoredMemory> ranked, int candidates, SearchQuality quality, TimeSpan searched)
-        : ChatContextDraft
-    {
-        public override Task<ChatContextBlock?> CompleteAsync(CancellationToken cancellationToken) =>
-            owner.CompleteAsync(ranked, candidates, quality, searched, cancellationToken);
     }
 
     // Selects under the budget. Memories found in Postgres by this search are current; a session memory read from

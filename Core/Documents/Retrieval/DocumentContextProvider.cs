@@ -22,11 +22,7 @@ public sealed class DocumentContextProvider(DocumentRetriever retriever, Content
 
     public string Name => "documents";
 
-    // Nothing here waits for the turn's acceptance: the search's own metrics and log describe a search that ran.
-    public async Task<ChatContextDraft?> SearchAsync(ChatContextRequest request, CancellationToken cancellationToken) =>
-        await BuildAsync(request, cancellationToken).ConfigureAwait(false) is { } block ? ChatContextDraft.Final(block) : null;
-
-    private async Task<ChatContextBlock?> BuildAsync(ChatContextRequest request, CancellationToken cancellationToken)
+    public async Task<ChatContextBlock?> GetContextAsync(ChatContextRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var settings = options.Value.Retrieval;

@@ -37,7 +37,7 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
         // Twelve sections, so twelve chunks and three embedding batches.
         var text = string.Join("\n\n", Enumerable.Range(0, 12).Select(i => $"# Part {i}\n\nPart {i} of the status test {Guid.NewGuid():N}."));
         var id = await InsertDocumentAsync(user.Id, text);
-        await using var history = await StatusHistory.StartAsync(factory, id);
+        var history = await StatusHistory.StartAsync(factory, id);
         var embedder = new GatedEmbeddingGenerator();
 
         var run = RunIngestionAsync(id, embedder, attempt: 1, maxAttempts: 3);
@@ -330,17 +330,16 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
     }
 
     /// <summary>
-    /// Every status a document is given, in commit order, recorded by a trigger on that document alone: the short
-    /// steps (parsing) are seen even though no poll could catch them reliably.
+    /// Every status a document is given, in commit order, recorded by a trigger: the short steps (parsing) are seen
+    /// even though no poll could catch them reliably. The trigger records every document's changes and is created once
+    /// and left in the test database: dropping it takes an exclusive lock on <c>documents</c>, which under the whole
+    /// suite waited behind other tests' transactions past the command timeout.
     /// </summary>
-    private sealed class StatusHistory(ApiFactory factory, Guid documentId) : IAsyncDisposable
+    private sealed class StatusHistory(ApiFactory factory, Guid documentId)
     {
-        private string Trigger => $"test_status_history_{documentId:N}";
-
         public static async Task<StatusHistory> StartAsync(ApiFactory factory, Guid documentId)
         {
-            var history = new StatusHistory(factory, documentId);
-            await using var command = factory.DataSource.CreateCommand($"""
+            await using var command = factory.DataSource.CreateCommand("""
                 CREATE TABLE IF NOT EXISTS test_document_status_history (
                     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, document_id uuid NOT NULL, status text NOT NULL);
                 CREATE OR REPLACE FUNCTION test_record_document_status() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -348,12 +347,17 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
                     INSERT INTO test_document_status_history (document_id, status) VALUES (NEW.id, NEW.status);
                     RETURN NEW;
                 END $$;
-                CREATE TRIGGER {history.Trigger} AFTER UPDATE OF status ON documents FOR EACH ROW
-                    WHEN (NEW.id = '{documentId}'::uuid AND OLD.status IS DISTINCT FROM NEW.status)
-                    EXECUTE FUNCTION test_record_document_status();
+                DO $$
+                BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'test_document_status_history' AND tgrelid = 'documents'::regclass) THEN
+                        CREATE TRIGGER test_document_status_history AFTER UPDATE OF status ON documents FOR EACH ROW
+                            WHEN (OLD.status IS DISTINCT FROM NEW.status)
+                            EXECUTE FUNCTION test_record_document_status();
+                    END IF;
+                END $$;
                 """);
             await command.ExecuteNonQueryAsync();
-            return history;
+            return new StatusHistory(factory, documentId);
         }
 
         public async Task<List<string>> ReadAsync()
@@ -368,12 +372,6 @@ public sealed class DocumentStatusTests(ApiFactory factory) : IClassFixture<ApiF
             }
 
             return statuses;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await using var command = factory.DataSource.CreateCommand($"DROP TRIGGER IF EXISTS {Trigger} ON documents");
-            await command.ExecuteNonQueryAsync();
         }
     }
 }

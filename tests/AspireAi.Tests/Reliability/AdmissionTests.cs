@@ -146,7 +146,7 @@ public sealed class AdmissionTests(ApiFactory factory) : IClassFixture<ApiFactor
 
         public string Name => "blocking";
 
-        public async Task<ChatContextDraft?> SearchAsync(ChatContextRequest request, CancellationToken cancellationToken)
+        public async Task<ChatContextBlock?> GetContextAsync(ChatContextRequest request, CancellationToken cancellationToken)
         {
             if (request.Query.StartsWith("block:", StringComparison.Ordinal))
             {

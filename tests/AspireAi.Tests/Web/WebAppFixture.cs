@@ -45,7 +45,8 @@ public sealed class WebAppFixture : IAsyncLifetime, IAsyncDisposable
     async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
 }
 
-internal sealed class WebAppFactory(Uri apiAddress, IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<WebAppMarker>
+internal sealed class WebAppFactory(Uri apiAddress, IReadOnlyDictionary<string, string?> settings, ILoggerProvider? logs = null)
+    : WebApplicationFactory<WebAppMarker>
 {
     public Uri Start()
     {
@@ -58,7 +59,14 @@ internal sealed class WebAppFactory(Uri apiAddress, IReadOnlyDictionary<string, 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Development");
-        builder.ConfigureLogging(logging => logging.ClearProviders());
+        builder.ConfigureLogging(logging =>
+        {
+            logging.ClearProviders();
+            if (logs is not null)
+            {
+                logging.AddProvider(logs);
+            }
+        });
         builder.ConfigureAppConfiguration(configuration => configuration.AddInMemoryCollection(
             new Dictionary<string, string?>(settings) { ["services:api:http:0"] = apiAddress.ToString() }));
     }
