@@ -16,11 +16,12 @@ public sealed class WebOptionsTests
 
         var error = Record.Exception(() => factory.Start());
 
-        // The host's failure as thrown; or, when WebApplicationFactory reads the failed host's services after the host
-        // has already disposed them (an ObjectDisposedException, seen under the whole suite's load), as the host logged it.
-        Assert.NotNull(error);
-        var validation = error as OptionsValidationException ?? logs.Exceptions.OfType<OptionsValidationException>().FirstOrDefault();
-        Assert.True(validation is not null, error.ToString());
+        // The host logs why it did not start, then throws it. The exception reaches the caller as thrown, unless
+        // WebApplicationFactory reads the failed host's services after the host has disposed them (an
+        // ObjectDisposedException, seen under the whole suite's load); the log says why either way.
+        Assert.True(error is OptionsValidationException or ObjectDisposedException, error?.ToString() ?? "the app started");
+        var validation = logs.Exceptions.OfType<OptionsValidationException>().FirstOrDefault();
+        Assert.NotNull(validation);
         Assert.Contains(key.Split(':')[1], validation.Message, StringComparison.Ordinal);
     }
 
