@@ -159,7 +159,7 @@ internal static class EmbeddingBenchHarness
     private static List<string> SharedWords(string left, string right) =>
         [.. TextNormalizer.ContentWords(left).Select(TextNormalizer.Stem).Intersect(TextNormalizer.ContentWords(right).Select(TextNormalizer.Stem))];
 
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    internal static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
     private static async Task<(TimeSpan Wall, TimeSpan Cpu)> MeasureAsync(Func<Task> work)
     {
@@ -180,7 +180,7 @@ internal static class EmbeddingBenchHarness
         return process.WorkingSet64;
     }
 
-    private static int Option(string[] args, string name, int fallback)
+    internal static int Option(string[] args, string name, int fallback)
     {
         var index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;

@@ -27,7 +27,7 @@ internal static class QueryEmbeddingPathHarness
     public static async Task<int> RunAsync(string[] args)
     {
         var peers = Text(args, "--peers") ?? Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "shared", "peers");
-        var queries = int.Parse(Text(args, "--queries") ?? "500", CultureInfo.InvariantCulture);
+        var queries = EmbeddingBenchHarness.Option(args, "--queries", 500);
         var work = Directory.CreateTempSubdirectory("aspireai-embedpath-").FullName;
         try
         {
@@ -114,7 +114,7 @@ internal static class QueryEmbeddingPathHarness
         }
         Array.Sort(latencies);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {layer} | {Percentile(latencies, 0.50):0.000} | {Percentile(latencies, 0.95):0.000} | {Percentile(latencies, 0.99):0.000} |"));
+            $"| {layer} | {EmbeddingBenchHarness.Percentile(latencies, 0.50):0.000} | {EmbeddingBenchHarness.Percentile(latencies, 0.95):0.000} | {EmbeddingBenchHarness.Percentile(latencies, 0.99):0.000} |"));
     }
 
     private static async Task WaitForAsync(HttpClient client, string upstream)
@@ -135,8 +135,6 @@ internal static class QueryEmbeddingPathHarness
             await Task.Delay(100);
         }
     }
-
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
     private static string LoadAverage() => string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 

@@ -2,10 +2,11 @@ using Microsoft.Extensions.Logging;
 
 namespace AspireAi.Tests.Infrastructure;
 
-/// <summary>Keeps every formatted log message, to assert what a component logs.</summary>
+/// <summary>Keeps every formatted log message and every logged exception, to assert what a component logs.</summary>
 internal sealed class CapturingLoggerProvider : ILoggerProvider
 {
     private readonly List<(string Category, LogLevel Level, string Message)> _entries = [];
+    private readonly List<Exception> _exceptions = [];
 
     public IReadOnlyList<(string Category, LogLevel Level, string Message)> Entries
     {
@@ -14,6 +15,18 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
             lock (_entries)
             {
                 return [.. _entries];
+            }
+        }
+    }
+
+    /// <summary>The exceptions logged with the messages, in order.</summary>
+    public IReadOnlyList<Exception> Exceptions
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return [.. _exceptions];
             }
         }
     }
@@ -35,6 +48,10 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
             lock (owner._entries)
             {
                 owner._entries.Add((category, logLevel, formatter(state, exception)));
+                if (exception is not null)
+                {
+                    owner._exceptions.Add(exception);
+                }
             }
         }
     }

@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging;
+using AspireAi.Tests.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace AspireAi.Tests.Web;
@@ -11,7 +11,7 @@ public sealed class WebOptionsTests
     [InlineData("Web:SessionLifetime", "00:00:01")]
     public async Task Invalid_settings_stop_the_app_at_start(string key, string value)
     {
-        var logs = new FailureLog();
+        using var logs = new CapturingLoggerProvider();
         await using var factory = new WebAppFactory(new Uri("http://127.0.0.1:9"), new Dictionary<string, string?> { [key] = value }, logs);
 
         var error = Record.Exception(() => factory.Start());
@@ -23,43 +23,5 @@ public sealed class WebOptionsTests
         var validation = logs.Exceptions.OfType<OptionsValidationException>().FirstOrDefault();
         Assert.NotNull(validation);
         Assert.Contains(key.Split(':')[1], validation.Message, StringComparison.Ordinal);
-    }
-
-    /// <summary>The exceptions the app logs.</summary>
-    private sealed class FailureLog : ILoggerProvider, ILogger
-    {
-        private readonly List<Exception> _exceptions = [];
-
-        public IReadOnlyList<Exception> Exceptions
-        {
-            get
-            {
-                lock (_exceptions)
-                {
-                    return [.. _exceptions];
-                }
-            }
-        }
-
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (exception is not null)
-            {
-                lock (_exceptions)
-                {
-                    _exceptions.Add(exception);
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }
