@@ -85,6 +85,13 @@ public sealed class MemoryOptions : IValidatableObject
     [Range(10, 100_000)] public int MatchScanLimit { get; set; } = 200;
 
     /// <summary>
+    /// A search whose scopes hold at most this many memories (by the table's statistics) and are ranked exactly runs its
+    /// semantic, keyword and entity statements one after the other in one round trip on one connection; a larger one runs
+    /// them concurrently on three. Each statement over a small scope takes less than a round trip. 0: always concurrent.
+    /// </summary>
+    [Range(0, 100_000)] public int OneRoundTripMaxScopeRows { get; set; } = 1_000;
+
+    /// <summary>
     /// A word expected in at least this many memories of the searched scopes (its share of the table, from the table's
     /// statistics, times the scopes' rows) does not find keyword candidates; it still counts in their rank. Its GIN scan
     /// would collect every match before any LIMIT, and it tells memories apart least (<see cref="MemoryStatistics"/>).

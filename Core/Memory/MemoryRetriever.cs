@@ -49,8 +49,8 @@ public sealed record MemorySearchResult(IReadOnlyList<ScoredMemory> Items, TimeS
 
 /// <summary>
 /// Stage 3: hybrid retrieval. Semantic (pgvector HNSW), keyword (full-text, any of the query's words) and entity
-/// (entities named in the query) candidates are fetched concurrently on separate connections, plus the session's
-/// memories from Redis; then fused: (w_s·semantic + w_k·keyword + w_e·entity) × decay^days × type weight, with days
+/// (entities named in the query) candidates are fetched from Postgres, plus the session's memories from Redis; then
+/// fused: (w_s·semantic + w_k·keyword + w_e·entity) × decay^days × type weight, with days
 /// since the memory was last updated or used. Every query is filtered to the caller's scopes by scope key.
 /// </summary>
 public sealed partial class MemoryRetriever(
@@ -106,15 +106,13 @@ public sealed partial class MemoryRetriever(
         var keywordQuery = MemorySql.AnyWordQuery(query.Query);
         var entityNames = EntityCandidates(query.Query);
 
-        var semanticTask = keys.Count > 0 ? SemanticAsync(keys, types, vector, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
-        var keywordTask = keys.Count > 0 && keywordQuery.Length > 0
-            ? KeywordAsync(query.OrgId, keys, types, vector, query.Query, keywordQuery, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
-        var entityTask = keys.Count > 0 && entityNames.Length > 0
-            ? EntityAsync(keys, types, vector, entityNames, perRetriever, cancellationToken) : Task.FromResult(new List<Candidate>());
+        var legsTask = keys.Count > 0
+            ? DatabaseLegsAsync(query.OrgId, keys, types, vector, query.Query, keywordQuery, entityNames, perRetriever, activity, cancellationToken)
+            : Task.FromResult(new DatabaseLegs([], [], []));
         var sessionTask = scopes.Contains(MemoryScope.Session) && !string.IsNullOrEmpty(query.SessionId)
             ? SessionAsync(query.UserId, query.SessionId, types, vector, query.Query, entityNames, cancellationToken)
             : Task.FromResult(new List<Candidate>());
-        await Task.WhenAll(semanticTask, keywordTask, entityTask, sessionTask).ConfigureAwait(false);
+        await Task.WhenAll(legsTask, sessionTask).ConfigureAwait(false);
 
         var merged = new Dictionary<Guid, Candidate>();
         void Merge(List<Candidate> list, Action<Candidate, Candidate, int> combine)
@@ -133,9 +131,7 @@ public sealed partial class MemoryRetriever(
                 }
             }
         }
-        var semantic = semanticTask.Result;
-        var keyword = keywordTask.Result;
-        var entity = entityTask.Result;
+        var (semantic, keyword, entity) = legsTask.Result;
         Merge(semantic, (target, _, rank) => target.SemanticRank = rank);
         Merge(keyword, (target, source, rank) => { target.KeywordRaw = source.KeywordRaw; target.KeywordRank = rank; });
         Merge(entity, (target, source, rank) => { target.EntityMatches = source.EntityMatches; target.EntityCount = source.EntityCount; target.EntityRank = rank; });
@@ -191,17 +187,78 @@ public sealed partial class MemoryRetriever(
         })];
     }
 
-    private async Task<List<Candidate>> SemanticAsync(List<string> keys, string[] types, MemoryVector vector, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// The three Postgres legs. A small scope (<see cref="MemoryOptions.OneRoundTripMaxScopeRows"/>), ranked exactly, has
+    /// them run one after the other in one batch on one connection: each statement then takes less than a round trip
+    /// and a connection's wake-up, which is what three concurrent legs would pay three times. A larger scope, or one of
+    /// unknown size, has them run concurrently on three connections, so that the slowest alone sets the time.
+    /// </summary>
+    private async Task<DatabaseLegs> DatabaseLegsAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query,
+        string keywordQuery, string[] entityNames, int limit, Activity? activity, CancellationToken cancellationToken)
     {
         var hnsw = MemoryHnswSettings.From(options.Value);
-        var plan = MemorySemanticQuery.Choose(await statistics.ScopeSizeAsync(keys, cancellationToken).ConfigureAwait(false), limit, hnsw);
-        return await SearchInTransactionAsync(batch => MemorySemanticQuery.Add(batch, hnsw,
-            $"{CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}", vector, keys, types, limit, plan),
-            cancellationToken).ConfigureAwait(false);
+        var size = await statistics.ScopeSizeAsync(keys, cancellationToken).ConfigureAwait(false);
+        var plan = MemorySemanticQuery.Choose(size, limit, hnsw);
+        var oneTrip = plan == MemorySemanticPlan.Exact && size is { } known && known.ScopeRows <= options.Value.OneRoundTripMaxScopeRows;
+        activity?.SetTag("aspireai.memory.legs", oneTrip ? "one_round_trip" : "concurrent");
+        if (!oneTrip)
+        {
+            var semanticTask = SearchInTransactionAsync(batch => AddSemantic(batch, keys, types, vector, limit, hnsw, plan), cancellationToken);
+            var keywordTask = keywordQuery.Length > 0
+                ? KeywordAsync(orgId, keys, types, vector, query, keywordQuery, limit, cancellationToken) : Task.FromResult(new List<Candidate>());
+            var entityTask = entityNames.Length > 0
+                ? SearchAsync(EntityCommand(keys, types, vector, entityNames, limit), cancellationToken) : Task.FromResult(new List<Candidate>());
+            await Task.WhenAll(semanticTask, keywordTask, entityTask).ConfigureAwait(false);
+            return new(semanticTask.Result, keywordTask.Result, entityTask.Result);
+        }
+
+        var keyword = keywordQuery.Length > 0
+            ? await KeywordCommandAsync(orgId, keys, types, vector, query, keywordQuery, limit, cancellationToken).ConfigureAwait(false)
+            : null;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        AddSemantic(batch, keys, types, vector, limit, hnsw, plan);
+        // Each of the next statements is planned as on its own connection: the keyword leg once (its generic plan, still
+        // set), with sequential scans allowed; the entity leg by PostgreSQL's own choice.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = DEFAULT"));
+        if (keyword is not null)
+        {
+            batch.BatchCommands.Add(keyword);
+        }
+        if (entityNames.Length > 0)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.DefaultPlans));
+            batch.BatchCommands.Add(EntityCommand(keys, types, vector, entityNames, limit));
+        }
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        var lists = await ReadLegsAsync(batch, cancellationToken).ConfigureAwait(false);
+        var next = 1;
+        return new(lists[0], keyword is not null ? lists[next++] : [], entityNames.Length > 0 ? lists[next] : []);
     }
 
+    private static void AddSemantic(NpgsqlBatch batch, List<string> keys, string[] types, MemoryVector vector, int limit, MemoryHnswSettings hnsw, MemorySemanticPlan plan) =>
+        MemorySemanticQuery.Add(batch, hnsw, $"{CandidateColumns}, 1 - (m.embedding <=> $1) AS similarity, 0::real, 0, 0, {CipherColumns}",
+            vector, keys, types, limit, plan);
+
+    // Planned once per connection: both GIN indexes lead with the scope key, so the one plan PostgreSQL makes without
+    // the values (the two GIN scans, OR-ed) serves a scope of 3 memories and one of 100,000 alike (measured on the
+    // 1M-memory data: 0.04 ms to plan it again, against 0.4-0.5 ms for a plan for the values). Left to itself,
+    // PostgreSQL kept planning it on every call (the generic plan looks costlier than the custom ones), most of
+    // the leg's time.
     private async Task<List<Candidate>> KeywordAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query, string keywordQuery,
         int limit, CancellationToken cancellationToken)
+    {
+        var select = await KeywordCommandAsync(orgId, keys, types, vector, query, keywordQuery, limit, cancellationToken).ConfigureAwait(false);
+        return await SearchInTransactionAsync(batch =>
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.GenericPlans));
+            batch.BatchCommands.Add(select);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<NpgsqlBatchCommand> KeywordCommandAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query,
+        string keywordQuery, int limit, CancellationToken cancellationToken)
     {
         // Encrypted memories are found through their blind index (the keyed HMACs of their words, see FieldCipher.Tokens)
         // and ranked by the share of the query's words they contain; plain rows left from before encryption still
@@ -238,20 +295,10 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(new() { Value = limit });
         select.Parameters.Add(MemorySql.Bytes(tokens));
         select.Parameters.Add(MemorySql.Bytes(match.Tokens));
-        // Planned once per connection: both GIN indexes lead with the scope key, so the one plan PostgreSQL makes without
-        // the values (the two GIN scans, OR-ed) serves a scope of 3 memories and one of 100,000 alike (measured on the
-        // 1M-memory data: 0.04 ms to plan it again, against 0.4-0.5 ms for a plan for the values). Left to itself,
-        // PostgreSQL kept planning it on every call (the generic plan looks costlier than the custom ones), most of
-        // the leg's time.
-        return await SearchInTransactionAsync(batch =>
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.GenericPlans));
-            batch.BatchCommands.Add(select);
-        }, cancellationToken).ConfigureAwait(false);
+        return select;
     }
 
-    private async Task<List<Candidate>> EntityAsync(List<string> keys, string[] types, MemoryVector vector, string[] names, int limit,
-        CancellationToken cancellationToken)
+    private NpgsqlBatchCommand EntityCommand(List<string> keys, string[] types, MemoryVector vector, string[] names, int limit)
     {
         var select = new NpgsqlBatchCommand($"""
             WITH ent AS (SELECT id FROM entities WHERE normalized_name = ANY($1)),
@@ -281,7 +328,7 @@ public sealed partial class MemoryRetriever(
         select.Parameters.Add(MemorySql.TextArray(types));
         select.Parameters.Add(new() { Value = options.Value.MatchScanLimit });
         select.Parameters.Add(new() { Value = limit });
-        return await SearchAsync(select, cancellationToken).ConfigureAwait(false);
+        return select;
     }
 
     // Session memories live in Redis: score them here, the same way. An unreachable Redis costs the session's
@@ -350,9 +397,13 @@ public sealed partial class MemoryRetriever(
         return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<List<Candidate>> ReadCandidatesAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    private async Task<List<Candidate>> ReadCandidatesAsync(NpgsqlBatch batch, CancellationToken cancellationToken) =>
+        [.. (await ReadLegsAsync(batch, cancellationToken).ConfigureAwait(false)).SelectMany(leg => leg)];
+
+    // One list per SELECT of the batch, in its order.
+    private async Task<List<List<Candidate>>> ReadLegsAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
     {
-        var candidates = new List<Candidate>();
+        var legs = new List<List<Candidate>>();
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         do
         {
@@ -360,6 +411,8 @@ public sealed partial class MemoryRetriever(
             {
                 continue; // the SET LOCAL results
             }
+            var candidates = new List<Candidate>();
+            legs.Add(candidates);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 candidates.Add(new Candidate
@@ -383,7 +436,7 @@ public sealed partial class MemoryRetriever(
             }
         }
         while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
-        return candidates;
+        return legs;
     }
 
     /// <summary>
@@ -415,6 +468,8 @@ public sealed partial class MemoryRetriever(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session memory is unavailable (Redis); retrieving without it")]
     private partial void LogSessionUnavailable(Exception exception);
+
+    private sealed record DatabaseLegs(List<Candidate> Semantic, List<Candidate> Keyword, List<Candidate> Entity);
 
     private sealed class Candidate
     {

@@ -180,6 +180,9 @@ internal sealed class BenchStack : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>A file in the run's work directory, beside the services' logs.</summary>
+    public string WorkFile(string name) => Path.Combine(_work, name);
+
     /// <summary>Forgets the statement statistics gathered so far (set-up, warm-up).</summary>
     public async Task ResetStatementsAsync()
     {

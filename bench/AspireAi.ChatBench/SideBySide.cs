@@ -202,7 +202,11 @@ internal static class SideBySide
         Console.WriteLine();
         Console.WriteLine("| statement (pg_stat_statements, by planning + execution time) | calls per turn | plans per call | mean ms | ms per turn | of it planning |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|");
-        foreach (var (query, calls, plans, totalMs, statementPlanMs) in await stack.StatementsAsync(25))
+        var statements = await stack.StatementsAsync(200);
+        // Every statement's whole text beside the services' logs: the table cuts them to tell them apart at a glance.
+        await File.WriteAllLinesAsync(stack.WorkFile("statements.txt"), statements.Select(s =>
+            $"{s.Calls / turnCount:0.00} calls/turn, {s.Plans / (double)Math.Max(1, s.Calls):0.00} plans/call, {s.TotalMs / Math.Max(1, s.Calls):0.000} ms mean, {s.TotalMs / turnCount:0.000} ms/turn\n{s.Query}\n"));
+        foreach (var (query, calls, plans, totalMs, statementPlanMs) in statements.Take(25))
         {
             var shown = query.Length > 110 ? query[..110] + "…" : query;
             Console.WriteLine($"| `{shown.Replace("|", "\\|", StringComparison.Ordinal)}` | {calls / turnCount:0.00} | {plans / (double)Math.Max(1, calls):0.00} | {totalMs / Math.Max(1, calls):0.000} | {totalMs / turnCount:0.000} | {statementPlanMs / Math.Max(totalMs, 1e-9):0%} |");
