@@ -86,10 +86,18 @@ public sealed class MemoryOptions : IValidatableObject
 
     /// <summary>
     /// A search whose scopes hold at most this many memories (by the table's statistics) and are ranked exactly runs its
-    /// semantic, keyword and entity statements one after the other in one round trip on one connection; a larger one runs
-    /// them concurrently on three. Each statement over a small scope takes less than a round trip. 0: always concurrent.
+    /// semantic, keyword and entity statements one after the other in one round trip on one connection, while
+    /// <see cref="OneRoundTripMinOtherSearches"/> other searches are running; otherwise it runs them concurrently on
+    /// three. Each statement over a small scope takes less than a round trip. 0: always concurrent.
     /// </summary>
     [Range(0, 100_000)] public int OneRoundTripMaxScopeRows { get; set; } = 1_000;
+
+    /// <summary>
+    /// Other searches running in this instance from which a small scope's legs share one round trip: the cores are busy,
+    /// and every round trip costs CPU in the Api and in Postgres. A search alone runs its three legs at once, on cores
+    /// that would otherwise wait. 0: one round trip even alone.
+    /// </summary>
+    [Range(0, 10_000)] public int OneRoundTripMinOtherSearches { get; set; } = 1;
 
     /// <summary>
     /// A word expected in at least this many memories of the searched scopes (its share of the table, from the table's

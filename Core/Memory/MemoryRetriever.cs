@@ -69,6 +69,10 @@ public sealed partial class MemoryRetriever(
     // After the score columns: what decrypts m.text (NULL in an encrypted row).
     private const string CipherColumns = "m.key_id, m.text_ct";
 
+    // Searches running in this instance (their Postgres legs): a busy instance shares one round trip among a small
+    // scope's legs.
+    private int searching;
+
     public async Task<MemorySearchResult> SearchAsync(MemoryQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -189,17 +193,35 @@ public sealed partial class MemoryRetriever(
 
     /// <summary>
     /// The three Postgres legs. A small scope (<see cref="MemoryOptions.OneRoundTripMaxScopeRows"/>), ranked exactly, has
-    /// them run one after the other in one batch on one connection: each statement then takes less than a round trip
-    /// and a connection's wake-up, which is what three concurrent legs would pay three times. A larger scope, or one of
-    /// unknown size, has them run concurrently on three connections, so that the slowest alone sets the time.
+    /// them run one after the other in one batch on one connection while other searches run: each statement then takes
+    /// less than a round trip and a connection's wake-up, which three concurrent legs pay three times, in the Api and in
+    /// Postgres. A search alone, a larger scope, or one of unknown size, has them run concurrently on three connections,
+    /// so that the slowest alone sets the time.
     /// </summary>
     private async Task<DatabaseLegs> DatabaseLegsAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query,
         string keywordQuery, string[] entityNames, int limit, Activity? activity, CancellationToken cancellationToken)
     {
-        var hnsw = MemoryHnswSettings.From(options.Value);
+        var others = Interlocked.Increment(ref searching) - 1;
+        try
+        {
+            return await DatabaseLegsAsync(orgId, keys, types, vector, query, keywordQuery, entityNames, limit, others, activity, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref searching);
+        }
+    }
+
+    private async Task<DatabaseLegs> DatabaseLegsAsync(Guid orgId, List<string> keys, string[] types, MemoryVector vector, string query,
+        string keywordQuery, string[] entityNames, int limit, int otherSearches, Activity? activity, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var hnsw = MemoryHnswSettings.From(settings);
         var size = await statistics.ScopeSizeAsync(keys, cancellationToken).ConfigureAwait(false);
         var plan = MemorySemanticQuery.Choose(size, limit, hnsw);
-        var oneTrip = plan == MemorySemanticPlan.Exact && size is { } known && known.ScopeRows <= options.Value.OneRoundTripMaxScopeRows;
+        var oneTrip = plan == MemorySemanticPlan.Exact && size is { } known && known.ScopeRows <= settings.OneRoundTripMaxScopeRows
+            && otherSearches >= settings.OneRoundTripMinOtherSearches;
         activity?.SetTag("aspireai.memory.legs", oneTrip ? "one_round_trip" : "concurrent");
         if (!oneTrip)
         {

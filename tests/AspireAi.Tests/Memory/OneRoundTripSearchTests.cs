@@ -8,7 +8,8 @@ using Npgsql;
 namespace AspireAi.Tests.Memory;
 
 /// <summary>
-/// A small scope's three Postgres legs run in one round trip on one connection (<see cref="MemoryOptions.OneRoundTripMaxScopeRows"/>);
+/// A small scope's three Postgres legs run in one round trip on one connection while other searches run
+/// (<see cref="MemoryOptions.OneRoundTripMaxScopeRows"/>, <see cref="MemoryOptions.OneRoundTripMinOtherSearches"/>);
 /// they must find and rank exactly what the concurrent legs find.
 /// </summary>
 [Collection(MemoryCollection.Name)]
@@ -24,8 +25,10 @@ public sealed class OneRoundTripSearchTests(ApiFactory factory)
             ["ConnectionStrings:postgres"] = postgres.ConnectionString,
             ["Memory:KeywordStatisticsRefresh"] = "00:00:00",
         };
-        await using var oneTrip = factory.WithSettings(settings);
-        await using var concurrent = factory.WithSettings(new Dictionary<string, string?>(settings) { ["Memory:OneRoundTripMaxScopeRows"] = "0" });
+        // One round trip even for a search alone (this test's searches run one at a time).
+        await using var oneTrip = factory.WithSettings(new Dictionary<string, string?>(settings) { ["Memory:OneRoundTripMinOtherSearches"] = "0" });
+        // The defaults: a search alone runs its legs concurrently, on cores that would otherwise wait.
+        await using var concurrent = factory.WithSettings(settings);
         await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
         var (client, user) = await MemoryTestUsers.CreateUserOnAsync(oneTrip, dataSource);
         foreach (var text in new[] { "Works at Globex as a data engineer", "Has a dog named Rex", "Visited Lisbon in May 2023",
