@@ -83,6 +83,26 @@ public sealed class MigratorTests
     }
 
     [Fact]
+    public async Task A_fresh_database_bounds_the_pending_lists_of_the_memory_keyword_indexes_to_256_kB()
+    {
+        await using var dataSource = await FreshDatabaseAsync();
+
+        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync();
+
+        await using var options = dataSource.CreateCommand("""
+            SELECT c.relname, array_to_string(c.reloptions, ',') FROM pg_class c
+            WHERE c.relname IN ('memories_tsv_idx', 'memories_text_bi_idx') ORDER BY c.relname
+            """);
+        await using var reader = await options.ExecuteReaderAsync();
+        var found = new List<(string, string)>();
+        while (await reader.ReadAsync())
+        {
+            found.Add((reader.GetString(0), reader.GetString(1)));
+        }
+        Assert.Equal([("memories_text_bi_idx", "gin_pending_list_limit=256"), ("memories_tsv_idx", "gin_pending_list_limit=256")], found);
+    }
+
+    [Fact]
     public async Task Past_50000_memories_migration_0024_keeps_the_graph_and_warns_the_operator_to_reindex_concurrently()
     {
         await using var dataSource = await FreshDatabaseAsync();
