@@ -6,6 +6,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using AspireAi.LocalServers;
 using AspireAi.ServiceDefaults;
+using AspireAi.Tests.Jobs;
 
 namespace AspireAi.Tests.EndToEnd;
 
@@ -108,26 +109,17 @@ public sealed class StackFailureTests
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var last = (HttpStatusCode)0;
-        await WaitUntilAsync(async () =>
+        // The last answer is read when the wait gives up, not when it starts.
+        await JobsTestData.WaitUntilAsync(async () =>
         {
             using var health = await http.GetAsync(new Uri(service, "/health"));
             last = health.StatusCode;
             return last == expected;
-        }, $"/health to answer {(int)expected} (last {(int)last})");
+        }, TimeSpan.FromSeconds(60), $"/health to answer {(int)expected}", () => $"last answer: {(int)last}");
     }
 
     private static Task WaitUntilAsync(Func<bool> condition, string what) => WaitUntilAsync(() => Task.FromResult(condition()), what);
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Timed out after 60 s waiting for {what}.");
-            }
-            await Task.Delay(200);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, string what) =>
+        JobsTestData.WaitUntilAsync(condition, TimeSpan.FromSeconds(60), what);
 }
