@@ -5,9 +5,9 @@
 # A scratch PostgreSQL (the setup script's, on a free port, removed at the end) holds a table shaped like memory
 # search's keyword side: ROWS rows (default 1,000,000) in ten scopes, each row a tsvector of 12 words and an array of
 # 12 8-byte tokens (a blind index) drawn from 5,000, under the two-column GIN indexes memories has (scope, words). For
-# each setting it merges the lists (VACUUM), writes FRESH rows (default 20,000) the way memory writes arrive, and then
-# times four keyword queries on one scope (the first row: with no write since the merge): both legs OR-ed, LIMIT 200, as the keyword leg asks. It prints the
-# pending list each index holds after the writes, the writes' time per row and the queries' times.
+# each setting it merges the lists (VACUUM), writes FRESH rows (default 20,000) the way memory writes arrive (the first
+# row: none), and then times four keyword queries on one scope: both legs OR-ed, LIMIT 200, as the keyword leg asks. It
+# prints the pending list each index holds after the writes, the writes' time per row and the queries' times.
 #
 # Usage: bench/gin-pending-list.sh [ROWS] [FRESH]
 set -euo pipefail

@@ -237,24 +237,22 @@ public sealed partial class MemoryRetriever(
         var keyword = keywordQuery.Length > 0
             ? await KeywordCommandAsync(orgId, keys, types, vector, query, keywordQuery, limit, cancellationToken).ConfigureAwait(false)
             : null;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-        AddSemantic(batch, keys, types, vector, limit, hnsw, plan);
-        // Each of the next statements is planned as on its own connection: the keyword leg once (its generic plan, still
-        // set), with sequential scans allowed; the entity leg by PostgreSQL's own choice.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = DEFAULT"));
-        if (keyword is not null)
+        var lists = await LegsInTransactionAsync(batch =>
         {
-            batch.BatchCommands.Add(keyword);
-        }
-        if (entityNames.Length > 0)
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.DefaultPlans));
-            batch.BatchCommands.Add(EntityCommand(keys, types, vector, entityNames, limit));
-        }
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-        var lists = await ReadLegsAsync(batch, cancellationToken).ConfigureAwait(false);
+            AddSemantic(batch, keys, types, vector, limit, hnsw, plan);
+            // Each of the next statements is planned as on its own connection: the keyword leg once (its generic plan,
+            // still set), with sequential scans allowed; the entity leg by PostgreSQL's own choice.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = DEFAULT"));
+            if (keyword is not null)
+            {
+                batch.BatchCommands.Add(keyword);
+            }
+            if (entityNames.Length > 0)
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(PlanCache.DefaultPlans));
+                batch.BatchCommands.Add(EntityCommand(keys, types, vector, entityNames, limit));
+            }
+        }, cancellationToken).ConfigureAwait(false);
         var next = 1;
         return new(lists[0], keyword is not null ? lists[next++] : [], entityNames.Length > 0 ? lists[next] : []);
     }
@@ -409,14 +407,18 @@ public sealed partial class MemoryRetriever(
     // A leg's batch in its own transaction, which its SET LOCALs need: BEGIN … COMMIT in one pipelined batch, so one
     // round trip (a read-only COMMIT waits for nothing). A batch that fails leaves its transaction open, and the pool
     // rolls it back when the connection returns (as for the Workers' claims).
-    private async Task<List<Candidate>> SearchInTransactionAsync(Action<NpgsqlBatch> fill, CancellationToken cancellationToken)
+    private async Task<List<Candidate>> SearchInTransactionAsync(Action<NpgsqlBatch> fill, CancellationToken cancellationToken) =>
+        [.. (await LegsInTransactionAsync(fill, cancellationToken).ConfigureAwait(false)).SelectMany(leg => leg)];
+
+    // The same, one list per SELECT the batch holds (the one-round-trip search's three legs).
+    private async Task<List<List<Candidate>>> LegsInTransactionAsync(Action<NpgsqlBatch> fill, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
         fill(batch);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-        return await ReadCandidatesAsync(batch, cancellationToken).ConfigureAwait(false);
+        return await ReadLegsAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<List<Candidate>> ReadCandidatesAsync(NpgsqlBatch batch, CancellationToken cancellationToken) =>
