@@ -9,9 +9,15 @@ namespace AspireAi.Workers.Jobs;
 
 /// <summary>
 /// The worker's side of the jobs table: claim, complete, fail, heartbeat, reclaim expired leases. Every write after
-/// the claim is fenced by (id, lease_owner, attempts, status = 'running'), so a worker that lost its lease can never
-/// complete or fail a job another worker now holds.
+/// the claim is fenced by (id, lease_owner, attempts), so a worker that lost its lease can never complete or fail a job
+/// another worker now holds.
 /// </summary>
+/// <remarks>
+/// The fences name no status: a lease owner is set exactly while a job runs (the table's CHECK), so it already says
+/// "running". With <c>status = 'running'</c> in them, the planner looked the row up through jobs_status_type_idx
+/// (status, type, id) rather than the primary key, reading every 'running' entry, those of jobs finished since the
+/// last vacuum included: ~240 pages a completion with 40,000 jobs behind it, against 3 through the key.
+/// </remarks>
 internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsOptions> options)
 {
     private const string ClaimedColumns = """
@@ -123,7 +129,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
                 UPDATE jobs
                 SET status = 'succeeded', finished_at = clock_timestamp(), updated_at = now(),
                     lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-                WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND status = 'running'
+                WHERE id = $1 AND lease_owner = $2 AND attempts = $3
                 RETURNING id, attempts, started_at
             )
             INSERT INTO job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome)
@@ -173,7 +179,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
                 SET status = $4, last_error = $5, lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
                     run_at = CASE WHEN $4 = 'queued' THEN clock_timestamp() + $6 ELSE run_at END,
                     finished_at = CASE WHEN $4 = 'dead' THEN clock_timestamp() END
-                WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND status = 'running'
+                WHERE id = $1 AND lease_owner = $2 AND attempts = $3
                 RETURNING id, attempts, started_at
             )
             INSERT INTO job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
@@ -211,7 +217,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
                 UPDATE jobs AS j
                 SET status = 'queued', attempts = j.attempts - 1, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = now()
                 FROM unnest($1::bigint[], $3::integer[]) AS r (id, attempt)
-                WHERE j.id = r.id AND j.attempts = r.attempt AND j.lease_owner = $2 AND j.status = 'running'
+                WHERE j.id = r.id AND j.attempts = r.attempt AND j.lease_owner = $2
                 RETURNING j.type
             )
             SELECT pg_notify('aspireai_jobs', type) FROM (SELECT DISTINCT type FROM released) AS types
@@ -233,11 +239,11 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var extend = new NpgsqlBatchCommand("""
             WITH held AS (
-                SELECT id FROM jobs WHERE id = ANY($1) AND lease_owner = $2 AND status = 'running'
+                SELECT id FROM jobs WHERE id = ANY($1) AND lease_owner = $2
             ),
             extended AS (
                 UPDATE jobs SET lease_expires_at = clock_timestamp() + $3
-                WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND lease_owner = $2 AND status = 'running' FOR UPDATE SKIP LOCKED)
+                WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND lease_owner = $2 FOR UPDATE SKIP LOCKED)
             )
             SELECT id FROM held
             """);
@@ -327,7 +333,7 @@ internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsO
     public async Task ExpireLeasesAsync(string workerId, long[] ids, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            UPDATE jobs SET lease_expires_at = now() WHERE id = ANY($1) AND lease_owner = $2 AND status = 'running'
+            UPDATE jobs SET lease_expires_at = now() WHERE id = ANY($1) AND lease_owner = $2
             """);
         command.Parameters.Add(new() { Value = ids });
         command.Parameters.Add(new() { Value = workerId });
