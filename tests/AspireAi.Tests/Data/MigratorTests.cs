@@ -103,6 +103,19 @@ public sealed class MigratorTests
     }
 
     [Fact]
+    public async Task A_fresh_database_leaves_room_on_each_memory_page_for_a_heap_only_update()
+    {
+        await using var dataSource = await FreshDatabaseAsync();
+
+        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync();
+
+        await using var options = dataSource.CreateCommand("SELECT c.reloptions FROM pg_class c WHERE c.relname = 'memories'");
+        var settings = (string[])(await options.ExecuteScalarAsync())!;
+        Assert.Contains("fillfactor=70", settings);
+        Assert.Contains("toast_tuple_target=4000", settings); // 0023's, kept
+    }
+
+    [Fact]
     public async Task Past_50000_memories_migration_0024_keeps_the_graph_and_warns_the_operator_to_reindex_concurrently()
     {
         await using var dataSource = await FreshDatabaseAsync();
