@@ -56,13 +56,41 @@ public static partial class NativeProcess
         }
     }
 
-    /// <summary>Asks the kernel for a free loopback port. Another process can still take it before use, so
-    /// callers bind soon after.</summary>
+    /// <summary>
+    /// A free loopback port below the kernel's ephemeral range, never handed out twice in this process. Callers still
+    /// bind soon after: another process could take it first.
+    /// </summary>
+    /// <remarks>
+    /// Not a port from bind(0): that comes from the ephemeral range, which the kernel also draws on for every outgoing
+    /// connection and for every other bind(0), and a service that binds seconds after its port was chosen (the web
+    /// front end, which the AppHost starts last) found it taken ("address already in use") in a full run of the suite.
+    /// </remarks>
     public static int FreeTcpPort()
     {
+        lock (HandedOut)
+        {
+            var below = EphemeralRangeStart();
+            for (var attempt = 0; attempt < 200; attempt++)
+            {
+                var port = Random.Shared.Next(below - 12000, below);
+                if (HandedOut.Add(port) && !IsTcpPortInUse(port))
+                {
+                    return port;
+                }
+            }
+        }
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static readonly HashSet<int> HandedOut = [];
+
+    private static int EphemeralRangeStart()
+    {
+        const string range = "/proc/sys/net/ipv4/ip_local_port_range";
+        return File.Exists(range) && int.TryParse(File.ReadAllText(range).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0], out var start)
+            && start > 13000 ? start : 32768;
     }
 
     public static bool IsTcpPortInUse(int port)
