@@ -69,10 +69,9 @@ public static partial class NativeProcess
     {
         lock (HandedOut)
         {
-            var below = EphemeralRangeStart();
             for (var attempt = 0; attempt < 200; attempt++)
             {
-                var port = Random.Shared.Next(below - 12000, below);
+                var port = Random.Shared.Next(EphemeralRangeStart - 12000, EphemeralRangeStart);
                 if (HandedOut.Add(port) && !IsTcpPortInUse(port))
                 {
                     return port;
@@ -86,7 +85,10 @@ public static partial class NativeProcess
 
     private static readonly HashSet<int> HandedOut = [];
 
-    private static int EphemeralRangeStart()
+    // Read once: the kernel's setting does not change under a test run.
+    private static readonly int EphemeralRangeStart = ReadEphemeralRangeStart();
+
+    private static int ReadEphemeralRangeStart()
     {
         const string range = "/proc/sys/net/ipv4/ip_local_port_range";
         return File.Exists(range) && int.TryParse(File.ReadAllText(range).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0], out var start)
