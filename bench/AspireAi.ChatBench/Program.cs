@@ -12,6 +12,7 @@ using AspireAi.ChatBench;
 // Side by side with the Portkey gateway (SideBySide.cs), the peers' fake upstream and this load client:
 //   dotnet run -c Release --project bench/AspireAi.ChatBench -- --side-by-side [--levels 1,50,200] [--requests 300,600,800]
 //     [--peers ../shared/peers] [--peers-packages $PEERS_DIR, default /tmp/peers] [--embeddings local|upstream] [--warmup 200]
+//     [--service-env NAME=VALUE ...] (the Api's and the Workers' environment only: runtime switches to compare)
 if (args.Contains("--load"))
 {
     return await LoadRun.RunAsync(
@@ -23,7 +24,8 @@ if (args.Contains("--side-by-side"))
         Text(args, "--peers") ?? Path.Combine(RepositoryRoot(), "..", "shared", "peers"),
         Text(args, "--peers-packages") ?? Environment.GetEnvironmentVariable("PEERS_DIR") ?? Path.Combine(Path.GetTempPath(), "peers"),
         Numbers(args, "--levels") ?? [1, 50, 200], Numbers(args, "--requests") ?? [300, 600, 800],
-        upstreamEmbeddings: Text(args, "--embeddings") == "upstream", warmup: Option(args, "--warmup") ?? 200);
+        upstreamEmbeddings: Text(args, "--embeddings") == "upstream", warmup: Option(args, "--warmup") ?? 200,
+        serviceEnvironment: ServiceEnvironment(args));
 }
 var requestsPerLevel = Option(args, "--requests-per-level") ?? 400;
 int[] concurrencyLevels = [1, 50, 200];
@@ -135,6 +137,20 @@ static int[]? Numbers(string[] args, string name) =>
 
 static string? Text(string[] args, string name) =>
     Array.IndexOf(args, name) is var i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
+// Every "--service-env NAME=VALUE" pair, in order (a later one of the same name wins).
+static Dictionary<string, string?> ServiceEnvironment(string[] args)
+{
+    var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
+    for (var i = 0; i + 1 < args.Length; i++)
+    {
+        if (args[i] == "--service-env" && args[i + 1].Split('=', 2) is [{ Length: > 0 } name, var value])
+        {
+            environment[name] = value;
+        }
+    }
+    return environment;
+}
 
 static string RepositoryRoot()
 {

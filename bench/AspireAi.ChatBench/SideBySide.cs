@@ -34,7 +34,12 @@ internal static class SideBySide
     /// extract memories with the upstream too: the turn's cost with every model off the machine.
     /// </param>
     /// <param name="warmup">Requests per path before anything is measured (see the comment where they run); 0 for none.</param>
-    public static async Task<int> RunAsync(string peers, string packages, int[] levels, int[] requests, bool upstreamEmbeddings = false, int warmup = 200)
+    /// <param name="serviceEnvironment">
+    /// Extra environment of the Api and the Workers only (runtime switches to compare, such as GC modes), so that the
+    /// load client and the peers run as in every other run.
+    /// </param>
+    public static async Task<int> RunAsync(string peers, string packages, int[] levels, int[] requests, bool upstreamEmbeddings = false, int warmup = 200,
+        IReadOnlyDictionary<string, string?>? serviceEnvironment = null)
     {
         var work = Directory.CreateTempSubdirectory("aspireai-sidebyside-").FullName;
         // The peers' folder is read-only and shared: its scripts run from a copy.
@@ -67,21 +72,30 @@ internal static class SideBySide
         // The peers' fake answers any request that offers tools with a call of the first one, so with the project's
         // tools offered every turn would loop through tool calls (several provider calls) where Portkey forwards one.
         // Tools off keeps the upstream work identical: one provider call per request on every path.
+        var shared = new Dictionary<string, string?>(serviceEnvironment ?? new Dictionary<string, string?>());
+        if (upstreamEmbeddings)
+        {
+            // Every model off the machine: the Workers' extraction calls the upstream too (it answers structured prompts
+            // with valid JSON), since a service embeds with its own chat provider or offline.
+            foreach (var (key, value) in new Dictionary<string, string?>
+            {
+                ["Llm__Provider"] = "OpenAICompatible",
+                ["Llm__Endpoint"] = $"{upstream}/v1/",
+                ["Llm__ChatModel"] = "fake-model",
+                ["Llm__ApiKey"] = "bench",
+                ["Llm__EmbeddingProvider"] = "OpenAICompatible",
+                ["Llm__EmbeddingModel"] = "fake-embed",
+            })
+            {
+                shared[key] = value;
+            }
+        }
         await using var stack = await BenchStack.StartAsync($"{upstream}/v1/", "fake-model", withWorkers: true,
-            new Dictionary<string, string?> { ["Chat__EnableTools"] = "false" },
-            upstreamEmbeddings
-                ? new Dictionary<string, string?>
-                {
-                    // Every model off the machine: the Workers' extraction calls the upstream too (it answers
-                    // structured prompts with valid JSON), since a service embeds with its own chat provider or offline.
-                    ["Llm__Provider"] = "OpenAICompatible",
-                    ["Llm__Endpoint"] = $"{upstream}/v1/",
-                    ["Llm__ChatModel"] = "fake-model",
-                    ["Llm__ApiKey"] = "bench",
-                    ["Llm__EmbeddingProvider"] = "OpenAICompatible",
-                    ["Llm__EmbeddingModel"] = "fake-embed",
-                }
-                : null);
+            new Dictionary<string, string?> { ["Chat__EnableTools"] = "false" }, shared);
+        foreach (var (key, value) in serviceEnvironment ?? new Dictionary<string, string?>())
+        {
+            Console.WriteLine($"# the services' environment adds {key}={value}");
+        }
         Console.WriteLine($"# embeddings: {(upstreamEmbeddings ? "the fake upstream's /v1/embeddings (answers at once), and the Workers' extraction through the upstream" : "local MiniLM (the default)")}");
         var http = stack.Http;
         await WaitRespondingAsync(http, $"{upstream}/health");
