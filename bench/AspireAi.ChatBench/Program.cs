@@ -142,12 +142,17 @@ static string? Text(string[] args, string name) =>
 static Dictionary<string, string?> ServiceEnvironment(string[] args)
 {
     var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
-    for (var i = 0; i + 1 < args.Length; i++)
+    for (var i = 0; i < args.Length; i++)
     {
-        if (args[i] == "--service-env" && args[i + 1].Split('=', 2) is [{ Length: > 0 } name, var value])
+        if (args[i] != "--service-env")
         {
-            environment[name] = value;
+            continue;
         }
+        if (i + 1 >= args.Length || args[i + 1].Split('=', 2) is not [{ Length: > 0 } name, var value])
+        {
+            throw new ArgumentException("--service-env takes NAME=VALUE, for example --service-env DOTNET_GCDynamicAdaptationMode=0.");
+        }
+        environment[name] = value;
     }
     return environment;
 }

@@ -36,7 +36,7 @@ internal static class SideBySide
     /// <param name="warmup">Requests per path before anything is measured (see the comment where they run); 0 for none.</param>
     /// <param name="serviceEnvironment">
     /// Extra environment of the Api and the Workers only (runtime switches to compare, such as GC modes), so that the
-    /// load client and the peers run as in every other run.
+    /// load client and the peers run as in every other run; set last, so it wins over the harness's own settings.
     /// </param>
     public static async Task<int> RunAsync(string peers, string packages, int[] levels, int[] requests, bool upstreamEmbeddings = false, int warmup = 200,
         IReadOnlyDictionary<string, string?>? serviceEnvironment = null)
@@ -69,27 +69,25 @@ internal static class SideBySide
         var upstream = $"http://127.0.0.1:{fakePort}";
         var gateway = $"http://127.0.0.1:{portkeyPort}";
 
-        // The peers' fake answers any request that offers tools with a call of the first one, so with the project's
-        // tools offered every turn would loop through tool calls (several provider calls) where Portkey forwards one.
-        // Tools off keeps the upstream work identical: one provider call per request on every path.
-        var shared = new Dictionary<string, string?>(serviceEnvironment ?? new Dictionary<string, string?>());
+        var shared = new Dictionary<string, string?>();
         if (upstreamEmbeddings)
         {
             // Every model off the machine: the Workers' extraction calls the upstream too (it answers structured prompts
             // with valid JSON), since a service embeds with its own chat provider or offline.
-            foreach (var (key, value) in new Dictionary<string, string?>
-            {
-                ["Llm__Provider"] = "OpenAICompatible",
-                ["Llm__Endpoint"] = $"{upstream}/v1/",
-                ["Llm__ChatModel"] = "fake-model",
-                ["Llm__ApiKey"] = "bench",
-                ["Llm__EmbeddingProvider"] = "OpenAICompatible",
-                ["Llm__EmbeddingModel"] = "fake-embed",
-            })
-            {
-                shared[key] = value;
-            }
+            shared["Llm__Provider"] = "OpenAICompatible";
+            shared["Llm__Endpoint"] = $"{upstream}/v1/";
+            shared["Llm__ChatModel"] = "fake-model";
+            shared["Llm__ApiKey"] = "bench";
+            shared["Llm__EmbeddingProvider"] = "OpenAICompatible";
+            shared["Llm__EmbeddingModel"] = "fake-embed";
         }
+        foreach (var (key, value) in serviceEnvironment ?? new Dictionary<string, string?>())
+        {
+            shared[key] = value;
+        }
+        // The peers' fake answers any request that offers tools with a call of the first one, so with the project's
+        // tools offered every turn would loop through tool calls (several provider calls) where Portkey forwards one.
+        // Tools off keeps the upstream work identical: one provider call per request on every path.
         await using var stack = await BenchStack.StartAsync($"{upstream}/v1/", "fake-model", withWorkers: true,
             new Dictionary<string, string?> { ["Chat__EnableTools"] = "false" }, shared);
         foreach (var (key, value) in serviceEnvironment ?? new Dictionary<string, string?>())
