@@ -14,9 +14,10 @@ namespace AspireAi.Workers.Jobs;
 /// </summary>
 /// <remarks>
 /// The fences name no status: a lease owner is set exactly while a job runs (the table's CHECK ties a running job to
-/// its lease, and every write sets or clears the owner with the lease's expiry), so it already says "running". With <c>status = 'running'</c> in them, the planner looked the row up through jobs_status_type_idx
-/// (status, type, id) rather than the primary key, reading every 'running' entry, those of jobs finished since the
-/// last vacuum included: ~240 pages a completion with 40,000 jobs behind it, against 3 through the key.
+/// its lease, and every write sets or clears the owner with the lease's expiry), so it already says "running". With
+/// <c>status = 'running'</c> in them, the planner looked the row up through jobs_status_type_idx (status, type, id)
+/// rather than the primary key, reading every 'running' entry, those of jobs finished since the last vacuum included:
+/// ~240 pages a completion with 40,000 jobs behind it, against 3 through the key.
 /// </remarks>
 internal sealed class WorkerJobStore(NpgsqlDataSource dataSource, IOptions<JobsOptions> options)
 {

@@ -84,16 +84,13 @@ internal static class SideBySide
         foreach (var (key, value) in serviceEnvironment ?? new Dictionary<string, string?>())
         {
             shared[key] = value;
+            Console.WriteLine($"# the services' environment adds {key}={value}");
         }
         // The peers' fake answers any request that offers tools with a call of the first one, so with the project's
         // tools offered every turn would loop through tool calls (several provider calls) where Portkey forwards one.
         // Tools off keeps the upstream work identical: one provider call per request on every path.
         await using var stack = await BenchStack.StartAsync($"{upstream}/v1/", "fake-model", withWorkers: true,
             new Dictionary<string, string?> { ["Chat__EnableTools"] = "false" }, shared);
-        foreach (var (key, value) in serviceEnvironment ?? new Dictionary<string, string?>())
-        {
-            Console.WriteLine($"# the services' environment adds {key}={value}");
-        }
         Console.WriteLine($"# embeddings: {(upstreamEmbeddings ? "the fake upstream's /v1/embeddings (answers at once), and the Workers' extraction through the upstream" : "local MiniLM (the default)")}");
         var http = stack.Http;
         await WaitRespondingAsync(http, $"{upstream}/health");
