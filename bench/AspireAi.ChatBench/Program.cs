@@ -13,6 +13,7 @@ using AspireAi.ChatBench;
 //   dotnet run -c Release --project bench/AspireAi.ChatBench -- --side-by-side [--levels 1,50,200] [--requests 300,600,800]
 //     [--peers ../shared/peers] [--peers-packages $PEERS_DIR, default /tmp/peers] [--embeddings local|upstream] [--warmup 200]
 //     [--service-env NAME=VALUE ...] (the Api's and the Workers' environment only: runtime switches to compare)
+//     [--block-turns 2] (requests per stream in each measured block; each block opens with all streams at once)
 if (args.Contains("--load"))
 {
     return await LoadRun.RunAsync(
@@ -25,7 +26,7 @@ if (args.Contains("--side-by-side"))
         Text(args, "--peers-packages") ?? Environment.GetEnvironmentVariable("PEERS_DIR") ?? Path.Combine(Path.GetTempPath(), "peers"),
         Numbers(args, "--levels") ?? [1, 50, 200], Numbers(args, "--requests") ?? [300, 600, 800],
         upstreamEmbeddings: Text(args, "--embeddings") == "upstream", warmup: Option(args, "--warmup") ?? 200,
-        serviceEnvironment: ServiceEnvironment(args));
+        serviceEnvironment: ServiceEnvironment(args), blockTurns: Option(args, "--block-turns") ?? 2);
 }
 var requestsPerLevel = Option(args, "--requests-per-level") ?? 400;
 int[] concurrencyLevels = [1, 50, 200];

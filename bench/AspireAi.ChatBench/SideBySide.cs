@@ -38,9 +38,15 @@ internal static class SideBySide
     /// Extra environment of the Api and the Workers only (runtime switches to compare, such as GC modes), so that the
     /// load client and the peers run as in every other run; set last, so it wins over the harness's own settings.
     /// </param>
+    /// <param name="blockTurns">
+    /// Requests per stream in each measured block. Every block starts all its streams at once, so a burst of
+    /// <c>level</c> simultaneous arrivals opens each one: with the default 2, half of a level's samples come from such
+    /// a burst; more turns per block weigh the steady state more (and interleave the targets more coarsely).
+    /// </param>
     public static async Task<int> RunAsync(string peers, string packages, int[] levels, int[] requests, bool upstreamEmbeddings = false, int warmup = 200,
-        IReadOnlyDictionary<string, string?>? serviceEnvironment = null)
+        IReadOnlyDictionary<string, string?>? serviceEnvironment = null, int blockTurns = 2)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockTurns, 1);
         var work = Directory.CreateTempSubdirectory("aspireai-sidebyside-").FullName;
         // The peers' folder is read-only and shared: its scripts run from a copy.
         foreach (var file in new[] { "fake-openai.mjs", "loopback-only.cjs" })
@@ -138,7 +144,7 @@ internal static class SideBySide
         var pgBaseline = await CommitsAsync(stack);
         await stack.ResetStatementsAsync();
         var turns = 0;
-        Console.WriteLine($"# side by side, {Environment.ProcessorCount} cores, upstream TTFT 50 ms + 40 tokens × 5 ms (peers' fake-openai.mjs), load before: {LoadAverage()}");
+        Console.WriteLine($"# side by side, {Environment.ProcessorCount} cores, upstream TTFT 50 ms + 40 tokens × 5 ms (peers' fake-openai.mjs), {blockTurns} requests per stream per block, load before: {LoadAverage()}");
         for (var l = 0; l < levels.Length; l++)
         {
             var level = levels[l];
@@ -152,7 +158,7 @@ internal static class SideBySide
             var samples = Targets.ToDictionary(t => t, _ => new List<Sample>());
             var seconds = Targets.ToDictionary(t => t, _ => 0.0);
             var cpu = Targets.ToDictionary(t => t, _ => new Dictionary<string, double>());
-            var block = Math.Max(40, 2 * level);
+            var block = Math.Max(40, blockTurns * level);
             var order = Targets.Concat(Targets.Reverse()).ToArray(); // ABCD DCBA
             for (var round = 0; samples.Values.Any(s => s.Count < perTarget); round++)
             {
