@@ -90,12 +90,15 @@ public static partial class LlmPromptBlocks
 
         foreach (var item in items)
         {
-            text.Append("- [").Append(OneLine(item.Id).Replace("]", string.Empty, StringComparison.Ordinal))
-                .Append("] ").Append(OneLine(item.Text)).Append('\n');
+            text.Append(Line(item)).Append('\n');
         }
 
         return text.ToString().TrimEnd('\n');
     }
+
+    /// <summary>One item's line of a block, as <see cref="Format"/> writes it (without its line break).</summary>
+    public static string Line(PromptBlockItem item) =>
+        $"- [{OneLine(item.Id).Replace("]", string.Empty, StringComparison.Ordinal)}] {OneLine(item.Text)}";
 
     /// <summary>Reads a block back: its heading (first line) and items; null when the text is not a block.</summary>
     public static (string Heading, IReadOnlyList<PromptBlockItem> Items)? Parse(string? text)

@@ -113,25 +113,43 @@ public sealed partial class MemoryContextProvider(
     /// Greedy selection, best first: each memory that still fits the budget (counting the heading and instruction
     /// lines) goes in; one that does not is skipped, and smaller ones after it may still fit.
     /// </summary>
+    /// <remarks>
+    /// Linear in the candidates: counting the whole block again for each of n candidates tokenized ~n blocks. A
+    /// tokenizer's pre-tokens never reach past the next line break, so a line's cost is what it adds to the line before
+    /// it (the instruction line for the first): the count of the two lines joined, less the earlier one's. The finished
+    /// block is counted once more, and the last choices go until it fits, should that reasoning ever fail a tokenizer.
+    /// </remarks>
     public static (string? Text, IReadOnlyList<ScoredMemory> Chosen) Select(IEnumerable<ScoredMemory> ranked, int tokenBudget)
     {
         ArgumentNullException.ThrowIfNull(ranked);
         var chosen = new List<ScoredMemory>();
         var items = new List<PromptBlockItem>();
-        string? text = null;
+        var tail = LlmPromptBlocks.Format(LlmPromptBlocks.MemoriesHeading, [], LlmPromptBlocks.MemoriesInstruction);
+        var tailTokens = TokenCounter.Count(tail);
+        var used = tailTokens;
         foreach (var memory in ranked)
         {
             var item = new PromptBlockItem(ShortId(memory.Id, items), memory.Text);
-            var candidate = LlmPromptBlocks.Format(LlmPromptBlocks.MemoriesHeading, [.. items, item], LlmPromptBlocks.MemoriesInstruction);
-            if (TokenCounter.Count(candidate) > tokenBudget)
+            var line = LlmPromptBlocks.Line(item);
+            var cost = TokenCounter.Count(tail + "\n" + line) - tailTokens;
+            if (used + cost > tokenBudget)
             {
                 continue;
             }
+            used += cost;
             items.Add(item);
             chosen.Add(memory);
-            text = candidate;
+            (tail, tailTokens) = (line, TokenCounter.Count(line));
         }
-        return (text, chosen);
+        for (; items.Count > 0; items.RemoveAt(items.Count - 1), chosen.RemoveAt(chosen.Count - 1))
+        {
+            var text = LlmPromptBlocks.Format(LlmPromptBlocks.MemoriesHeading, items, LlmPromptBlocks.MemoriesInstruction);
+            if (TokenCounter.Count(text) <= tokenBudget)
+            {
+                return (text, chosen);
+            }
+        }
+        return (null, chosen);
     }
 
     // The last 8 hex digits of the id: the random part of a version-7 uuid, 3 tokens instead of 9 for the full id,
