@@ -35,7 +35,7 @@ public sealed class MemorySelectionTests
         var random = new Random(17);
         for (var round = 0; round < 60; round++)
         {
-            // Candidates in a random order (the ranking), some texts twice, as the fused ranking can return them.
+            // Candidates in a random order (the ranking); some texts twice, as one fact kept in two scopes would be.
             var ranked = Enumerable.Range(0, random.Next(1, 24))
                 .Select(_ => Memory(Texts[random.Next(Texts.Length)]))
                 .ToList();
@@ -71,7 +71,8 @@ public sealed class MemorySelectionTests
         Assert.Empty(none);
     }
 
-    // The selection as it was: the whole block formatted and counted again for every candidate.
+    // The selection as it was: the whole block formatted and counted again for every candidate. Under an unlimited
+    // budget every candidate goes in, so Select then gives the block of those memories exactly as the chat writes it.
     private static (string? Text, List<ScoredMemory> Chosen) SelectByWholeBlocks(List<ScoredMemory> ranked, int budget)
     {
         var chosen = new List<ScoredMemory>();
