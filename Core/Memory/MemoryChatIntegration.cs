@@ -55,8 +55,7 @@ public sealed partial class MemoryContextProvider(
         // A memory is a statement about the user. One that reads as an instruction or a claim on the system (written
         // as given with infer=false, or from before the screen existed) is kept for the user to see but never shown to the model.
         ranked = ranked.Where(m => screen.IsTrustedFact(m.Text, "memory", "withheld"));
-        var (text, chosen) = await SelectCurrentAsync([.. ranked], settings.TokenBudget, cancellationToken).ConfigureAwait(false);
-        var tokens = text is null ? 0 : TokenCounter.Count(text);
+        var (text, chosen, tokens) = await SelectCurrentAsync([.. ranked], settings.TokenBudget, cancellationToken).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.Retrieved(elapsed, "chat", chosen.Count, tokens);
         LogRetrieved(chosen.Count, result.Candidates, tokens, elapsed.TotalMilliseconds);
@@ -68,35 +67,35 @@ public sealed partial class MemoryContextProvider(
     // statement that also says which are still current: a stale one is left out and the budget filled again from the
     // rest, at most twice. Without one, MemoryAccessRecorder writes the uses after the turn, off the path to the first
     // token; unless every use is to be written (AccessRecordInterval 0), which its merging of turns would undercount.
-    private async Task<(string? Text, IReadOnlyList<ScoredMemory> Chosen)> SelectCurrentAsync(List<ScoredMemory> ranked, int tokenBudget,
+    private async Task<(string? Text, IReadOnlyList<ScoredMemory> Chosen, int Tokens)> SelectCurrentAsync(List<ScoredMemory> ranked, int tokenBudget,
         CancellationToken cancellationToken)
     {
-        var (text, chosen) = Select(ranked, tokenBudget);
-        if (options.Value.AccessRecordInterval > TimeSpan.Zero && chosen.All(m => m.Scope != MemoryScope.Session))
+        var selected = Select(ranked, tokenBudget);
+        if (options.Value.AccessRecordInterval > TimeSpan.Zero && selected.Chosen.All(m => m.Scope != MemoryScope.Session))
         {
-            accessRecorder.Record([.. chosen.Select(m => m.Id)]);
-            return (text, chosen);
+            accessRecorder.Record([.. selected.Chosen.Select(m => m.Id)]);
+            return selected;
         }
         var marked = new HashSet<Guid>();
         var stale = new HashSet<Guid>();
         for (var pass = 0; ; pass++)
         {
-            var unmarked = chosen.Select(m => m.Id).Where(id => !marked.Contains(id)).ToArray();
+            var unmarked = selected.Chosen.Select(m => m.Id).Where(id => !marked.Contains(id)).ToArray();
             var current = await store.MarkAccessedAsync(unmarked, options.Value.AccessRecordInterval, cancellationToken).ConfigureAwait(false);
             marked.UnionWith(current);
             var gone = unmarked.Where(id => !current.Contains(id)).ToArray();
             if (gone.Length == 0)
             {
-                return (text, chosen);
+                return selected;
             }
             LogStaleSkipped(gone.Length);
             stale.UnionWith(gone);
             if (pass == 2)
             {
                 // Stop re-filling; what is left of this selection still fits the budget.
-                return Select(chosen.Where(m => !stale.Contains(m.Id)), tokenBudget);
+                return Select(selected.Chosen.Where(m => !stale.Contains(m.Id)), tokenBudget);
             }
-            (text, chosen) = Select(ranked.Where(m => !stale.Contains(m.Id)), tokenBudget);
+            selected = Select(ranked.Where(m => !stale.Contains(m.Id)), tokenBudget);
         }
     }
 
@@ -111,7 +110,7 @@ public sealed partial class MemoryContextProvider(
 
     /// <summary>
     /// Greedy selection, best first: each memory that still fits the budget (counting the heading and instruction
-    /// lines) goes in; one that does not is skipped, and smaller ones after it may still fit.
+    /// lines) goes in; one that does not is skipped, and smaller ones after it may still fit. Tokens: the block's count (0 without one).
     /// </summary>
     /// <remarks>
     /// Linear in the candidates: counting the whole block again for each of n candidates tokenized ~n blocks. A
@@ -119,7 +118,7 @@ public sealed partial class MemoryContextProvider(
     /// it (the instruction line for the first): the count of the two lines joined, less the earlier one's. The finished
     /// block is counted once more, and the last choices go until it fits, should that reasoning ever fail a tokenizer.
     /// </remarks>
-    public static (string? Text, IReadOnlyList<ScoredMemory> Chosen) Select(IEnumerable<ScoredMemory> ranked, int tokenBudget)
+    public static (string? Text, IReadOnlyList<ScoredMemory> Chosen, int Tokens) Select(IEnumerable<ScoredMemory> ranked, int tokenBudget)
     {
         ArgumentNullException.ThrowIfNull(ranked);
         var chosen = new List<ScoredMemory>();
@@ -144,12 +143,13 @@ public sealed partial class MemoryContextProvider(
         for (; items.Count > 0; items.RemoveAt(items.Count - 1), chosen.RemoveAt(chosen.Count - 1))
         {
             var text = LlmPromptBlocks.Format(LlmPromptBlocks.MemoriesHeading, items, LlmPromptBlocks.MemoriesInstruction);
-            if (TokenCounter.Count(text) <= tokenBudget)
+            var tokens = TokenCounter.Count(text);
+            if (tokens <= tokenBudget)
             {
-                return (text, chosen);
+                return (text, chosen, tokens);
             }
         }
-        return (null, chosen);
+        return (null, chosen, 0);
     }
 
     // The last 8 hex digits of the id: the random part of a version-7 uuid, 3 tokens instead of 9 for the full id,

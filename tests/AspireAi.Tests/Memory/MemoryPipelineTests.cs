@@ -298,7 +298,7 @@ public sealed class MemoryPipelineTests(ApiFactory factory)
             Memory("Uses Stripe", 0.7),
         };
 
-        var (text, chosen) = MemoryContextProvider.Select(ranked, 60);
+        var (text, chosen, _) = MemoryContextProvider.Select(ranked, 60);
 
         Assert.NotNull(text);
         Assert.True(TokenCounter.Count(text) <= 60);

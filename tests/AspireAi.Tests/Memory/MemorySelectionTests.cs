@@ -41,7 +41,7 @@ public sealed class MemorySelectionTests
                 .ToList();
             var budget = random.Next(20, 420);
 
-            var (text, chosen) = MemoryContextProvider.Select(ranked, budget);
+            var (text, chosen, tokens) = MemoryContextProvider.Select(ranked, budget);
             var (expectedText, expectedChosen) = SelectByWholeBlocks(ranked, budget);
 
             Assert.Equal(expectedChosen.Select(m => m.Id), chosen.Select(m => m.Id));
@@ -49,6 +49,7 @@ public sealed class MemorySelectionTests
             if (text is not null)
             {
                 Assert.InRange(TokenCounter.Count(text), 1, budget);
+                Assert.Equal(TokenCounter.Count(text), tokens);
                 Assert.Equal(chosen.Count, LlmPromptBlocks.Parse(text)!.Value.Items.Count);
             }
         }
@@ -61,14 +62,15 @@ public sealed class MemorySelectionTests
         var tooLong = Memory(string.Join(' ', Enumerable.Repeat("Collects vintage fountain pens from the nineteen twenties.", 12)));
         var last = Memory("Supports Benfica.");
 
-        var (text, chosen) = MemoryContextProvider.Select([first, tooLong, last], tokenBudget: 80);
+        var (text, chosen, _) = MemoryContextProvider.Select([first, tooLong, last], tokenBudget: 80);
 
         Assert.Equal([first.Id, last.Id], chosen.Select(m => m.Id));
         Assert.Contains("Supports Benfica.", text, StringComparison.Ordinal);
         Assert.DoesNotContain("fountain pens", text, StringComparison.Ordinal);
-        var (nothing, none) = MemoryContextProvider.Select([tooLong], tokenBudget: 20);
+        var (nothing, none, noTokens) = MemoryContextProvider.Select([tooLong], tokenBudget: 20);
         Assert.Null(nothing);
         Assert.Empty(none);
+        Assert.Equal(0, noTokens);
     }
 
     // The selection as it was: the whole block formatted and counted again for every candidate. Under an unlimited
